@@ -1,0 +1,119 @@
+//! The in-memory image dataset and its batcher, on Burn's data API
+//! (`burn::data::dataset::Dataset`, `burn::data::dataloader::batcher::Batcher`).
+
+use std::sync::Arc;
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::{Dataset, DatasetError};
+use burn::tensor::{Device, Int, Tensor, TensorData};
+
+use crate::mnist::{DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, MnistData};
+
+/// One image and its label, as the dataset hands it to the batcher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageItem {
+    /// 28x28 pixels in row-major order, values 0-255.
+    pub image: [u8; IMAGE_PIXELS],
+    /// Class index 0-9.
+    pub label: u8,
+}
+
+/// A split held in memory, shared cheaply between data loaders (one per epoch).
+#[derive(Debug, Clone)]
+pub struct InMemoryDataset {
+    data: Arc<MnistData>,
+}
+
+impl InMemoryDataset {
+    /// Wraps a loaded split.
+    pub fn new(data: MnistData) -> Self {
+        Self {
+            data: Arc::new(data),
+        }
+    }
+
+    /// The underlying split.
+    pub fn data(&self) -> &MnistData {
+        &self.data
+    }
+}
+
+impl Dataset<ImageItem> for InMemoryDataset {
+    fn get(&self, index: usize) -> Result<ImageItem, DatasetError> {
+        if index >= self.data.len() {
+            return Err(DatasetError::new(std::io::Error::other(format!(
+                "image index {index} out of range for {} images",
+                self.data.len()
+            ))));
+        }
+        let mut image = [0u8; IMAGE_PIXELS];
+        image.copy_from_slice(self.data.image(index));
+        Ok(ImageItem {
+            image,
+            label: self.data.labels[index],
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+/// A batch ready for a model.
+#[derive(Debug, Clone)]
+pub struct ImageBatch {
+    /// Normalized images, shape `[batch, 1, 28, 28]`, float.
+    pub images: Tensor<4>,
+    /// Class indices, shape `[batch]`, int.
+    pub targets: Tensor<1, Int>,
+}
+
+/// Turns items into an [`ImageBatch`]: pixels scaled to [0, 1], then normalized with the
+/// dataset's mean and standard deviation (`(p / 255 - mean) / std`, as torchvision's
+/// `ToTensor` + `Normalize`).
+#[derive(Debug, Clone, Copy)]
+pub struct ImageBatcher {
+    mean: f32,
+    std: f32,
+}
+
+impl ImageBatcher {
+    /// A batcher with `kind`'s normalization constants.
+    pub fn new(kind: DatasetKind) -> Self {
+        Self {
+            mean: kind.mean(),
+            std: kind.std(),
+        }
+    }
+
+    /// Builds a batch from raw pixels (`n * 784` bytes) and labels (`n` bytes) on `device`.
+    pub fn batch_raw(&self, pixels: &[u8], labels: &[u8], device: &Device) -> ImageBatch {
+        let n = labels.len();
+        debug_assert_eq!(pixels.len(), n * IMAGE_PIXELS);
+        // Divide then subtract, as torchvision does, so values match its float32 pipeline.
+        let values: Vec<f32> = pixels
+            .iter()
+            .map(|&p| (p as f32 / 255.0 - self.mean) / self.std)
+            .collect();
+        let targets: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+        ImageBatch {
+            images: Tensor::from_data(
+                TensorData::new(values, [n, 1, IMAGE_SIDE, IMAGE_SIDE]),
+                device,
+            ),
+            targets: Tensor::from_data(TensorData::new(targets, [n]), device),
+        }
+    }
+}
+
+impl Batcher<ImageItem, ImageBatch> for ImageBatcher {
+    fn batch(&self, items: Vec<ImageItem>, device: &Device) -> ImageBatch {
+        let mut pixels = Vec::with_capacity(items.len() * IMAGE_PIXELS);
+        let mut labels = Vec::with_capacity(items.len());
+        for item in &items {
+            pixels.extend_from_slice(&item.image);
+            labels.push(item.label);
+        }
+        self.batch_raw(&pixels, &labels, device)
+    }
+}

@@ -1,0 +1,277 @@
+//! Choosing the compute backend and device.
+//!
+//! `--device cpu` defaults to Burn's flex backend (a LeNet step at batch 256 measured ~55 ms on
+//! flex against ~435 ms on ndarray on a 2-core machine), `--device gpu` to wgpu. `--backend`
+//! overrides either default. wgpu picks its adapter through Vulkan, Metal, DX12 or OpenGL; on a
+//! machine without a GPU, Mesa's lavapipe (`apt-get install mesa-vulkan-drivers`) is a CPU
+//! Vulkan driver that wgpu accepts, which is how CI checks the GPU path.
+//!
+//! Kernel autotuning: CubeCL benchmarks candidate kernels the first time it meets each shape and
+//! caches the winners in `target/environment/` of the project it runs in. On lavapipe that first
+//! tuning took ~144 s for LeNet; `CUBECL_AUTOTUNE_LEVEL=minimal` (CubeCL's setting, also
+//! `[autotune] level = "minimal"` in a `cubecl.toml`) bounds it to one candidate per kernel.
+//! [`apply_autotune_level`] sets it, and ember applies `minimal` by itself when the chosen wgpu
+//! adapter is a software (CPU) one and the user set no level.
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::tensor::wgpu::wgpu;
+use burn::tensor::{Device, DeviceKind};
+use serde::{Deserialize, Serialize};
+
+/// Where to train: the user's coarse choice, mapped to a default backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeviceChoice {
+    /// The CPU; default backend flex.
+    Cpu,
+    /// A GPU through wgpu.
+    Gpu,
+}
+
+impl DeviceChoice {
+    /// The backend used when `--backend` is not given.
+    pub fn default_backend(self) -> BackendKind {
+        match self {
+            DeviceChoice::Cpu => BackendKind::Flex,
+            DeviceChoice::Gpu => BackendKind::Wgpu,
+        }
+    }
+}
+
+impl FromStr for DeviceChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "cpu" => Ok(DeviceChoice::Cpu),
+            "gpu" => Ok(DeviceChoice::Gpu),
+            _ => Err(format!("unknown device '{s}' (expected cpu or gpu)")),
+        }
+    }
+}
+
+/// The Burn backends ember runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendKind {
+    /// Burn's flex CPU backend (pure Rust, SIMD + rayon); the CPU default.
+    Flex,
+    /// Burn's ndarray CPU backend (deprecated in Burn 0.22 but supported).
+    Ndarray,
+    /// Burn's wgpu backend (CubeCL kernels on Vulkan/Metal/DX12/OpenGL), with fusion and autotune.
+    Wgpu,
+}
+
+impl BackendKind {
+    /// Every backend, in the order the CLI lists them.
+    pub const ALL: [BackendKind; 3] = [BackendKind::Flex, BackendKind::Ndarray, BackendKind::Wgpu];
+
+    /// The command-line name.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Flex => "flex",
+            BackendKind::Ndarray => "ndarray",
+            BackendKind::Wgpu => "wgpu",
+        }
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for BackendKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        BackendKind::ALL
+            .into_iter()
+            .find(|b| b.name() == s)
+            .ok_or_else(|| format!("unknown backend '{s}' (expected one of: flex, ndarray, wgpu)"))
+    }
+}
+
+/// Why a backend could not be brought up.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// wgpu found no adapter (no GPU and no software Vulkan driver), or failed to open it.
+    #[error(
+        "no GPU is available to wgpu ({reason}); use --device cpu, or install a Vulkan driver (for a CPU-only machine: apt-get install mesa-vulkan-drivers)"
+    )]
+    NoAdapter {
+        /// What wgpu reported.
+        reason: String,
+    },
+    /// `--gpu-index` is past the adapters found.
+    #[error("--gpu-index {index} is out of range: wgpu found {count} adapter(s): {names}")]
+    BadIndex {
+        /// The requested index.
+        index: usize,
+        /// Adapters found.
+        count: usize,
+        /// Their names.
+        names: String,
+    },
+}
+
+/// A ready backend: its kind, the device to put tensors on (without autodiff), and a
+/// human-readable device name for logs and `summary.json`.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// Which backend.
+    pub kind: BackendKind,
+    /// The device, autodiff off; call `.autodiff()` on a clone for training.
+    pub device: Device,
+    /// E.g. `"AMD EPYC 7B13 (2 threads)"` or `"llvmpipe (LLVM 15.0.7, 256 bits) [Vulkan, Cpu]"`.
+    pub device_name: String,
+}
+
+/// Brings up `kind`. For wgpu, `gpu_index` picks the N-th adapter wgpu enumerates (default: the
+/// adapter wgpu prefers, a high-performance GPU when there is one).
+///
+/// # Errors
+/// [`BackendError`] when wgpu has no usable adapter or the index is out of range.
+pub fn select(kind: BackendKind, gpu_index: Option<usize>) -> Result<Backend, BackendError> {
+    match kind {
+        BackendKind::Flex => Ok(Backend {
+            kind,
+            device: Device::flex(),
+            device_name: cpu_name(),
+        }),
+        BackendKind::Ndarray => Ok(Backend {
+            kind,
+            #[allow(deprecated)] // ndarray is deprecated in Burn 0.22 but part of ember's spec
+            device: Device::ndarray(),
+            device_name: cpu_name(),
+        }),
+        BackendKind::Wgpu => select_wgpu(gpu_index),
+    }
+}
+
+fn select_wgpu(gpu_index: Option<usize>) -> Result<Backend, BackendError> {
+    let adapters = list_adapters();
+    let (device_kind, software) = match gpu_index {
+        None => {
+            // wgpu's preference: any real GPU before a software one.
+            let software = !adapters.is_empty()
+                && adapters
+                    .iter()
+                    .all(|a| a.device_type == wgpu::DeviceType::Cpu);
+            (DeviceKind::DefaultDevice, software)
+        }
+        Some(index) => {
+            let info = adapters.get(index).ok_or_else(|| BackendError::BadIndex {
+                index,
+                count: adapters.len(),
+                names: adapters
+                    .iter()
+                    .map(|a| a.name.clone())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?;
+            // wgpu numbers adapters per type: the n-th discrete GPU, the n-th integrated one...
+            let nth = adapters[..index]
+                .iter()
+                .filter(|a| a.device_type == info.device_type)
+                .count();
+            let kind = match info.device_type {
+                wgpu::DeviceType::DiscreteGpu => DeviceKind::DiscreteGpu(nth),
+                wgpu::DeviceType::IntegratedGpu => DeviceKind::IntegratedGpu(nth),
+                wgpu::DeviceType::VirtualGpu => DeviceKind::VirtualGpu(nth),
+                wgpu::DeviceType::Cpu => DeviceKind::Cpu,
+                wgpu::DeviceType::Other => DeviceKind::DefaultDevice,
+            };
+            (kind, info.device_type == wgpu::DeviceType::Cpu)
+        }
+    };
+    if software && std::env::var_os(AUTOTUNE_ENV).is_none() {
+        apply_autotune_level("minimal");
+        tracing::info!(
+            "software wgpu adapter: autotuning bounded with {AUTOTUNE_ENV}=minimal (set it to override)"
+        );
+    }
+    // Bringing up a device can panic deep inside a driver; turn that into the same clean error.
+    let init = quietly(|| {
+        Device::wgpu_options()
+            .device_kind(device_kind)
+            .init_with_setup()
+    });
+    let (device, setup) = match init {
+        Ok(Ok(pair)) => pair,
+        Ok(Err(e)) => {
+            return Err(BackendError::NoAdapter {
+                reason: one_line(&e.to_string()),
+            });
+        }
+        Err(_) => {
+            return Err(BackendError::NoAdapter {
+                reason: "the wgpu runtime panicked while opening the adapter".into(),
+            });
+        }
+    };
+    let info = setup.adapter.get_info();
+    Ok(Backend {
+        kind: BackendKind::Wgpu,
+        device,
+        device_name: format!("{} [{:?}, {:?}]", info.name, info.backend, info.device_type),
+    })
+}
+
+/// The environment variable CubeCL reads for its autotune level.
+pub const AUTOTUNE_ENV: &str = "CUBECL_AUTOTUNE_LEVEL";
+
+/// Sets CubeCL's autotune level (`minimal`, `balanced`, `extensive`, `full`) for this process.
+///
+/// Must run before the first wgpu device is created, while the program is single-threaded
+/// (CubeCL reads its configuration once; the CLI calls this first thing in `main`).
+pub fn apply_autotune_level(level: &str) {
+    // SAFETY: called before any other thread exists (start of `main`, or before the first wgpu
+    // device is created in a single-threaded CLI run), so no concurrent reads of the environment.
+    unsafe { std::env::set_var(AUTOTUNE_ENV, level) };
+}
+
+/// Adapters wgpu can see, in enumeration order, on every graphics API this build supports.
+fn list_adapters() -> Vec<wgpu::AdapterInfo> {
+    quietly(|| {
+        let instance =
+            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+        pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
+            .iter()
+            .map(wgpu::Adapter::get_info)
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Runs `f`, turning a panic into `Err` without printing it (the caller reports it as an
+/// error of its own).
+fn quietly<R>(f: impl FnOnce() -> R + std::panic::UnwindSafe) -> std::thread::Result<R> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(f);
+    std::panic::set_hook(hook);
+    result
+}
+
+/// The CPU's model name from `/proc/cpuinfo` and the number of threads available.
+fn cpu_name() -> String {
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| std::env::consts::ARCH.to_string());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    format!("{model} ({threads} threads)")
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -1,0 +1,322 @@
+//! What the `train` subcommands do: resolve flags into a configuration and a run directory,
+//! then call the learner.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use ember_datasets::{DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate};
+use ember_models::ModelKind;
+
+use crate::backend::{self, BackendKind, DeviceChoice};
+use crate::cli::{Cli, Command, DeviceArgs, EvaluateArgs, TrainArgs};
+use crate::config::TrainConfig;
+use crate::data::load_run_data;
+use crate::evaluation::evaluate_model;
+use crate::learner::checkpoint::{self, Checkpoint};
+use crate::learner::progress::Console;
+use crate::learner::{CONFIG_FILE, FINAL_MODEL_FILE, FitOptions, fit};
+use crate::optim::OptimizerConfig;
+
+/// Root of the default run directories.
+pub const RUNS_DIR: &str = "runs";
+/// The model of `train` without `--model`.
+pub const DEFAULT_MODEL: ModelKind = ModelKind::Lenet;
+
+/// Runs the parsed command line.
+///
+/// # Errors
+/// Any failure, as an error whose `{:#}` rendering is one line naming the cause and the fix.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::Evaluate(args)) => evaluate(&args),
+        None => train(&cli.train),
+    }
+}
+
+fn default_optimizer() -> OptimizerConfig {
+    OptimizerConfig::AdaBelief(Default::default())
+}
+
+fn apply_autotune(args: &DeviceArgs) {
+    if let Some(level) = &args.autotune {
+        backend::apply_autotune_level(level);
+    }
+}
+
+fn chosen_backend(args: &DeviceArgs) -> Option<BackendKind> {
+    args.backend
+        .or(args.device.map(DeviceChoice::default_backend))
+}
+
+/// `train [FLAGS]`: a new run, or the continuation of one with `--resume`.
+fn train(args: &TrainArgs) -> anyhow::Result<()> {
+    apply_autotune(&args.device);
+    let (config, run_dir, resume) = match &args.resume {
+        None => {
+            let config = new_config(args);
+            config.validate().map_err(anyhow::Error::msg)?;
+            let run_dir = new_run_dir(args, &config)?;
+            (config, run_dir, None)
+        }
+        Some(target) => {
+            let (run_dir, checkpoint) = find_resume(args, target)?;
+            let config = resumed_config(args, &checkpoint)?;
+            config.validate().map_err(anyhow::Error::msg)?;
+            (config, run_dir, Some(checkpoint))
+        }
+    };
+    let data = load_run_data(&config)?;
+    let backend = backend::select(config.backend, config.gpu_index)?;
+    let mut console = Console::new(args.quiet);
+    fit(
+        &config,
+        &backend,
+        &data,
+        FitOptions { run_dir, resume },
+        &mut console,
+    )?;
+    Ok(())
+}
+
+/// The configuration of a new run: defaults overridden by the flags given.
+fn new_config(args: &TrainArgs) -> TrainConfig {
+    let optimizer = args.optimizer.unwrap_or_else(default_optimizer);
+    let mut config = TrainConfig::new(args.model.unwrap_or(DEFAULT_MODEL), optimizer);
+    if let Some(lr) = args.lr {
+        config.lr = lr;
+    }
+    if let Some(epochs) = args.epochs {
+        config.epochs = epochs;
+    }
+    if let Some(batch) = args.batch_size {
+        config.batch_size = batch.images();
+    }
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    if let Some(dataset) = args.dataset {
+        config.dataset = dataset;
+    }
+    config.data_dir = args.data_dir.clone();
+    if let Some(v) = args.val_split {
+        config.val_split = v;
+    }
+    config.limit_train = args.limit_train;
+    if let Some(b) = chosen_backend(&args.device) {
+        config.backend = b;
+    }
+    config.gpu_index = args.device.gpu_index;
+    config
+}
+
+/// The directory of runs of this model and optimizer: `runs/<model>-<optimizer>`.
+fn runs_of(model: ModelKind, optimizer: &OptimizerConfig) -> PathBuf {
+    Path::new(RUNS_DIR).join(format!("{}-{}", model.name(), optimizer.name()))
+}
+
+/// `--run-dir`, refusing one that already holds checkpoints, or the next free
+/// `runs/<model>-<opt>/run-NNN`.
+fn new_run_dir(args: &TrainArgs, config: &TrainConfig) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = &args.run_dir {
+        if checkpoint::has_checkpoints(dir) {
+            bail!(
+                "run directory {} already holds checkpoints; continue it with --resume latest, or choose another --run-dir",
+                dir.display()
+            );
+        }
+        return Ok(dir.clone());
+    }
+    let parent = runs_of(config.model, &config.optimizer);
+    let next = numbered_runs(&parent).last().map_or(1, |(n, _)| n + 1);
+    Ok(parent.join(format!("run-{next:03}")))
+}
+
+/// `run-NNN` directories under `parent`, sorted by number.
+fn numbered_runs(parent: &Path) -> Vec<(u32, PathBuf)> {
+    let mut runs: Vec<(u32, PathBuf)> = std::fs::read_dir(parent)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let n = name.strip_prefix("run-")?.parse().ok()?;
+            Some((n, e.path()))
+        })
+        .collect();
+    runs.sort();
+    runs
+}
+
+/// The run directory and checkpoint that `--resume TARGET` names.
+fn find_resume(args: &TrainArgs, target: &str) -> anyhow::Result<(PathBuf, Checkpoint)> {
+    if target != "latest" {
+        let checkpoint = checkpoint::resolve(Path::new(target))?;
+        let run_dir = match &args.run_dir {
+            Some(dir) => dir.clone(),
+            // <run>/checkpoints/epoch-NNNN -> <run>
+            None => checkpoint
+                .dir
+                .parent()
+                .and_then(Path::parent)
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| PathBuf::from(".")),
+        };
+        return Ok((run_dir, checkpoint));
+    }
+    if let Some(dir) = &args.run_dir {
+        return Ok((dir.clone(), checkpoint::latest(dir)?));
+    }
+    let model = args.model.unwrap_or(DEFAULT_MODEL);
+    let optimizer = args.optimizer.unwrap_or_else(default_optimizer);
+    let parent = runs_of(model, &optimizer);
+    let runs = numbered_runs(&parent);
+    for (_, dir) in runs.iter().rev() {
+        if checkpoint::has_checkpoints(dir) {
+            return Ok((dir.clone(), checkpoint::latest(dir)?));
+        }
+    }
+    bail!(
+        "--resume latest: no run of {} with {} holds a checkpoint under {}; start one without --resume, or pass --run-dir DIR",
+        model,
+        optimizer.name(),
+        parent.display()
+    )
+}
+
+/// The checkpoint's configuration with the flags that may change on resume applied; flags that
+/// would change what is being trained are refused with the list of differences.
+fn resumed_config(args: &TrainArgs, checkpoint: &Checkpoint) -> anyhow::Result<TrainConfig> {
+    let mut config = checkpoint.state.config.clone();
+    let mut differences = Vec::new();
+    let mut differs = |flag: &str, was: String, asked: String| {
+        if was != asked {
+            differences.push(format!("{flag} {was} (checkpoint) vs {asked}"));
+        }
+    };
+    if let Some(m) = args.model {
+        differs("--model", config.model.to_string(), m.to_string());
+    }
+    if let Some(o) = &args.optimizer {
+        differs("--opt", config.optimizer.name().into(), o.name().into());
+    }
+    if let Some(lr) = args.lr {
+        differs("--lr", config.lr.to_string(), lr.to_string());
+    }
+    if let Some(b) = args.batch_size {
+        let show = |b: Option<usize>| b.map_or("full".to_string(), |n| n.to_string());
+        differs("--batch-size", show(config.batch_size), show(b.images()));
+    }
+    if let Some(s) = args.seed {
+        differs("--seed", config.seed.to_string(), s.to_string());
+    }
+    if let Some(d) = args.dataset {
+        differs("--dataset", config.dataset.to_string(), d.to_string());
+    }
+    if let Some(v) = args.val_split {
+        differs("--val-split", config.val_split.to_string(), v.to_string());
+    }
+    if args.limit_train.is_some() {
+        let show = |l: Option<usize>| l.map_or("none".to_string(), |n| n.to_string());
+        differs("--limit-train", show(config.limit_train), show(args.limit_train));
+    }
+    if !differences.is_empty() {
+        bail!(
+            "cannot resume {}: it was trained differently ({}); drop those flags or start a new run",
+            checkpoint.dir.display(),
+            differences.join(", ")
+        );
+    }
+    // What may change: the length of the run, where it computes, where the data lives.
+    if let Some(epochs) = args.epochs {
+        config.epochs = epochs;
+    }
+    if let Some(b) = chosen_backend(&args.device) {
+        config.backend = b;
+    }
+    if args.device.gpu_index.is_some() {
+        config.gpu_index = args.device.gpu_index;
+    }
+    if args.data_dir.is_some() {
+        config.data_dir = args.data_dir.clone();
+    }
+    Ok(config)
+}
+
+/// `train evaluate`.
+fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
+    apply_autotune(&args.device);
+    let (weights, recorded) = locate_weights(&args.checkpoint)?;
+    let model = match (args.model, &recorded) {
+        (Some(asked), Some(config)) if asked != config.model => bail!(
+            "{} holds a {} model, not {asked}; omit --model or pass --model {}",
+            args.checkpoint.display(),
+            config.model,
+            config.model
+        ),
+        (Some(asked), _) => asked,
+        (None, Some(config)) => config.model,
+        (None, None) => bail!(
+            "cannot tell which model {} holds (no {CONFIG_FILE} or checkpoint state beside it); pass --model",
+            weights.display()
+        ),
+    };
+    let dataset = args
+        .dataset
+        .or(recorded.as_ref().map(|c| c.dataset))
+        .unwrap_or(DatasetKind::Mnist);
+    let data_dir = args
+        .data_dir
+        .clone()
+        .or(recorded.as_ref().and_then(|c| c.data_dir.clone()));
+    let backend_kind = chosen_backend(&args.device).unwrap_or(BackendKind::Flex);
+    let backend = backend::select(backend_kind, args.device.gpu_index)?;
+    let trained = checkpoint::load_weights(&weights, model, &backend.device)?;
+    let dir = locate(dataset, data_dir.as_deref())?;
+    let test = InMemoryDataset::new(load(&dir, Split::Test)?);
+    let evaluation = evaluate_model(&trained, &test, ImageBatcher::new(dataset), &backend.device);
+    println!(
+        "{} ({model}) on the {dataset} test split, {} [{}]",
+        weights.display(),
+        backend.kind,
+        backend.device_name
+    );
+    print!("{}", evaluation.report());
+    Ok(())
+}
+
+/// The weights file that `path` names, and the configuration recorded beside it if any.
+///
+/// A `.bpk` file is used as is (configuration from `config.toml` or `state.json` in its
+/// directory); a finished run directory gives its final `model.bpk`; a checkpoint or an
+/// unfinished run directory gives the checkpoint's weights.
+fn locate_weights(path: &Path) -> anyhow::Result<(PathBuf, Option<TrainConfig>)> {
+    if path.is_file() {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let recorded = if dir.join(checkpoint::STATE_FILE).is_file() {
+            Some(checkpoint::read(dir)?.state.config)
+        } else {
+            read_config(&dir.join(CONFIG_FILE))?
+        };
+        return Ok((path.to_path_buf(), recorded));
+    }
+    if path.join(FINAL_MODEL_FILE).is_file() && path.join(CONFIG_FILE).is_file() {
+        let recorded = read_config(&path.join(CONFIG_FILE))?;
+        return Ok((path.join(FINAL_MODEL_FILE), recorded));
+    }
+    let checkpoint = checkpoint::resolve(path)?;
+    Ok((
+        checkpoint.dir.join(checkpoint::MODEL_FILE),
+        Some(checkpoint.state.config),
+    ))
+}
+
+fn read_config(path: &Path) -> anyhow::Result<Option<TrainConfig>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let config = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{} is not a valid ember configuration: {e}", path.display()))?;
+    Ok(Some(config))
+}

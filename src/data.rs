@@ -1,0 +1,59 @@
+//! The splits a run trains, validates and tests on, loaded once into memory.
+
+use ember_datasets::{DataError, DatasetKind, InMemoryDataset, Split, load, locate};
+
+use crate::config::TrainConfig;
+
+/// The three splits of a run.
+#[derive(Debug, Clone)]
+pub struct RunData {
+    /// Images the optimizer sees.
+    pub train: InMemoryDataset,
+    /// Images for the per-epoch validation metrics (`val_loss`, `val_accuracy`).
+    pub val: InMemoryDataset,
+    /// The standard 10,000-image test split, evaluated at the end.
+    pub test: InMemoryDataset,
+    /// Which dataset, for normalization.
+    pub kind: DatasetKind,
+}
+
+/// Loads the dataset of `config` and cuts the splits: the first `limit_train` training images
+/// (all by default), of which the last `val_split` fraction validates, as Keras'
+/// `validation_split` does (no shuffle before the cut). With `val_split = 0` the test split
+/// doubles as validation split.
+///
+/// # Errors
+/// Any [`DataError`] from locating or reading the files, or a [`DataError::Contents`] when the
+/// limit leaves no training image.
+pub fn load_run_data(config: &TrainConfig) -> Result<RunData, DataError> {
+    let dir = locate(config.dataset, config.data_dir.as_deref())?;
+    let train_full = load(&dir, Split::Train)?;
+    let test = load(&dir, Split::Test)?;
+    let n = config
+        .limit_train
+        .map_or(train_full.len(), |l| l.min(train_full.len()));
+    let n_val = (n as f64 * config.val_split).round() as usize;
+    let n_train = n - n_val;
+    if n_train == 0 {
+        return Err(DataError::Contents {
+            path: dir,
+            reason: format!(
+                "--limit-train {n} with --val-split {} leaves no training image",
+                config.val_split
+            ),
+        });
+    }
+    let train = train_full.slice(0..n_train);
+    let test = InMemoryDataset::new(test);
+    let val = if n_val == 0 {
+        test.clone()
+    } else {
+        InMemoryDataset::new(train_full.slice(n_train..n))
+    };
+    Ok(RunData {
+        train: InMemoryDataset::new(train),
+        val,
+        test,
+        kind: config.dataset,
+    })
+}

@@ -1,0 +1,96 @@
+//! Test-set evaluation of trained weights: loss, accuracy, per-class accuracy and the
+//! confusion matrix (`train evaluate`).
+
+use std::fmt::Write as _;
+
+use burn::tensor::Device;
+use ember_datasets::{ImageBatcher, InMemoryDataset, NUM_CLASSES};
+use ember_models::Model;
+use serde::{Deserialize, Serialize};
+
+use crate::learner::EVAL_BATCH_SIZE;
+use crate::learner::step::evaluate;
+
+/// The result of evaluating a model on a labelled split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Fraction of correct predictions, in [0, 1].
+    pub accuracy: f64,
+    /// `confusion[true][predicted]` counts, 10 x 10.
+    pub confusion: Vec<Vec<u64>>,
+}
+
+impl Evaluation {
+    /// Images evaluated.
+    pub fn images(&self) -> u64 {
+        self.confusion.iter().flatten().sum()
+    }
+
+    /// Accuracy of each true class (recall), NaN for a class with no image.
+    pub fn per_class_accuracy(&self) -> Vec<f64> {
+        self.confusion
+            .iter()
+            .enumerate()
+            .map(|(c, row)| row[c] as f64 / row.iter().sum::<u64>() as f64)
+            .collect()
+    }
+
+    /// A human-readable report: totals, per-class accuracy and the confusion matrix.
+    pub fn report(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "test loss {:.4}  accuracy {:.2}% ({} images)",
+            self.loss,
+            self.accuracy * 100.0,
+            self.images()
+        );
+        let _ = writeln!(out, "per-class accuracy:");
+        for (c, acc) in self.per_class_accuracy().iter().enumerate() {
+            let _ = writeln!(out, "  class {c}: {:.2}%", acc * 100.0);
+        }
+        let _ = writeln!(out, "confusion matrix (rows: true class, columns: predicted):");
+        let _ = write!(out, "     ");
+        for c in 0..NUM_CLASSES {
+            let _ = write!(out, "{c:>6}");
+        }
+        let _ = writeln!(out);
+        for (c, row) in self.confusion.iter().enumerate() {
+            let _ = write!(out, "  {c:>2} ");
+            for n in row {
+                let _ = write!(out, "{n:>6}");
+            }
+            let _ = writeln!(out);
+        }
+        out
+    }
+}
+
+/// Evaluates `model` on `dataset`.
+pub fn evaluate_model(
+    model: &Model,
+    dataset: &InMemoryDataset,
+    batcher: ImageBatcher,
+    device: &Device,
+) -> Evaluation {
+    let mut confusion = vec![vec![0u64; NUM_CLASSES]; NUM_CLASSES];
+    let sums = evaluate(model, dataset, batcher, EVAL_BATCH_SIZE, device, |batch, logits| {
+        // One read per batch: evaluation is not the hot path.
+        let predicted: Vec<i64> = logits
+            .clone()
+            .argmax(1)
+            .try_into_vec_as()
+            .unwrap_or_default();
+        let truth: Vec<i64> = batch.targets.clone().try_into_vec_as().unwrap_or_default();
+        for (t, p) in truth.iter().zip(&predicted) {
+            confusion[*t as usize][*p as usize] += 1;
+        }
+    });
+    Evaluation {
+        loss: sums.mean_loss(),
+        accuracy: sums.accuracy(),
+        confusion,
+    }
+}

@@ -1,0 +1,332 @@
+//! Epoch checkpoints: the full training state at the end of an epoch, enough to resume.
+//!
+//! Layout of a run directory:
+//!
+//! ```text
+//! <run>/config.toml                  resolved configuration
+//! <run>/metrics.csv                  one row an epoch
+//! <run>/checkpoints/epoch-0003/      one directory an epoch, complete or absent:
+//!     model.bpk                      model weights (burnpack, with parameter ids)
+//!     optimizer.bpk                  optimizer state, keyed by parameter id (burnpack)
+//!     state.json                     epoch, global step, config, metric history, format version
+//! <run>/model.bpk                    final weights
+//! <run>/summary.json                 final metrics, wall time, backend, device
+//! ```
+//!
+//! A checkpoint is written into a temporary directory next to its final name, every file is
+//! fsynced, and the directory is renamed into place: a crash leaves either no `epoch-NNNN` or a
+//! complete one, and never touches the checkpoints before it.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::tensor::Device;
+use ember_models::Model;
+use serde::{Deserialize, Serialize};
+
+use crate::config::TrainConfig;
+use crate::fsutil::{sync_dir, sync_file, write_atomic};
+use crate::learner::metrics::EpochMetrics;
+
+/// Version of the checkpoint layout; bumped when it changes incompatibly.
+pub const FORMAT_VERSION: u32 = 1;
+/// Sub-directory of a run holding the checkpoints.
+pub const CHECKPOINTS_DIR: &str = "checkpoints";
+/// Model weights file name.
+pub const MODEL_FILE: &str = "model.bpk";
+/// Optimizer state file name.
+pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
+/// Training state file name.
+pub const STATE_FILE: &str = "state.json";
+
+/// Why a checkpoint could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// The path holds no checkpoint.
+    #[error("{path} is not a checkpoint ({reason}); pass a run directory or one of its checkpoints/epoch-NNNN directories")]
+    NotACheckpoint {
+        /// The path given.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+    /// A file of the checkpoint is unreadable or damaged.
+    #[error("checkpoint {path} is damaged ({reason})")]
+    Damaged {
+        /// The file at fault.
+        path: PathBuf,
+        /// What failed.
+        reason: String,
+    },
+    /// The run directory has no valid checkpoint.
+    #[error("no checkpoint to resume from in {run_dir}{skipped}; start a new run without --resume")]
+    NoneValid {
+        /// The run directory searched.
+        run_dir: PathBuf,
+        /// Damaged checkpoints that were skipped, if any.
+        skipped: String,
+    },
+    /// The weights do not fit the model.
+    #[error("{path} does not hold {model} weights ({reason}); use the model it was trained with")]
+    WrongModel {
+        /// The weights file.
+        path: PathBuf,
+        /// The model asked for.
+        model: String,
+        /// Burn's description of the mismatch.
+        reason: String,
+    },
+    /// Writing a checkpoint failed.
+    #[error("cannot write checkpoint {path}: {source}")]
+    Write {
+        /// Where.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// The training state stored next to the weights.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CheckpointState {
+    /// [`FORMAT_VERSION`] at writing time.
+    pub format_version: u32,
+    /// Epochs completed (1-based number of the epoch this checkpoint ends).
+    pub epoch: usize,
+    /// Optimizer steps taken since the start of the run.
+    pub global_step: usize,
+    /// The run's configuration.
+    pub config: TrainConfig,
+    /// Metrics of every completed epoch.
+    pub history: Vec<EpochMetrics>,
+}
+
+/// A checkpoint found on disk.
+#[derive(Debug, Clone)]
+pub struct Checkpoint {
+    /// Its directory (`<run>/checkpoints/epoch-NNNN`).
+    pub dir: PathBuf,
+    /// Its training state.
+    pub state: CheckpointState,
+}
+
+/// Writes the checkpoint of `state.epoch` under `run_dir/checkpoints/`, durably.
+///
+/// # Errors
+/// [`CheckpointError::Write`] on any I/O or serialization failure; earlier checkpoints are
+/// untouched.
+pub fn save(
+    run_dir: &Path,
+    state: &CheckpointState,
+    model: &Model,
+    optimizer: &ModuleOptimizer,
+) -> Result<PathBuf, CheckpointError> {
+    let root = run_dir.join(CHECKPOINTS_DIR);
+    let name = format!("epoch-{:04}", state.epoch);
+    let final_dir = root.join(&name);
+    let tmp = root.join(format!(".{name}.tmp-{}", std::process::id()));
+    let write_err = |source: std::io::Error| CheckpointError::Write {
+        path: final_dir.clone(),
+        source,
+    };
+    let record_err = |e: burn::store::RecordError| write_err(std::io::Error::other(e.to_string()));
+
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(write_err)?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(write_err)?;
+    model
+        .clone()
+        .save_file(tmp.join(MODEL_FILE))
+        .map_err(record_err)?;
+    optimizer
+        .save(tmp.join(OPTIMIZER_FILE))
+        .map_err(record_err)?;
+    for file in [MODEL_FILE, OPTIMIZER_FILE] {
+        sync_file(&tmp.join(file)).map_err(write_err)?;
+    }
+    let json = serde_json::to_vec_pretty(state).map_err(|e| write_err(e.into()))?;
+    write_atomic(&tmp.join(STATE_FILE), &json).map_err(write_err)?;
+    if final_dir.exists() {
+        // Re-writing the same epoch (a resumed run that had crashed mid-write): the new copy is
+        // complete, so the old one can go.
+        std::fs::remove_dir_all(&final_dir).map_err(write_err)?;
+    }
+    std::fs::rename(&tmp, &final_dir).map_err(write_err)?;
+    sync_dir(&root).map_err(write_err)?;
+    Ok(final_dir)
+}
+
+/// Reads the checkpoint in `dir` (an `epoch-NNNN` directory), checking its files are present
+/// and its state parses.
+///
+/// # Errors
+/// [`CheckpointError::NotACheckpoint`] or [`CheckpointError::Damaged`].
+pub fn read(dir: &Path) -> Result<Checkpoint, CheckpointError> {
+    let state_path = dir.join(STATE_FILE);
+    if !state_path.is_file() {
+        return Err(CheckpointError::NotACheckpoint {
+            path: dir.to_path_buf(),
+            reason: format!("no {STATE_FILE}"),
+        });
+    }
+    for file in [MODEL_FILE, OPTIMIZER_FILE] {
+        if !dir.join(file).is_file() {
+            return Err(CheckpointError::Damaged {
+                path: dir.join(file),
+                reason: "missing".into(),
+            });
+        }
+    }
+    let bytes = std::fs::read(&state_path).map_err(|e| CheckpointError::Damaged {
+        path: state_path.clone(),
+        reason: e.to_string(),
+    })?;
+    let state: CheckpointState =
+        serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Damaged {
+            path: state_path.clone(),
+            reason: e.to_string(),
+        })?;
+    if state.format_version != FORMAT_VERSION {
+        return Err(CheckpointError::Damaged {
+            path: state_path,
+            reason: format!(
+                "format version {}, this ember reads {FORMAT_VERSION}",
+                state.format_version
+            ),
+        });
+    }
+    Ok(Checkpoint {
+        dir: dir.to_path_buf(),
+        state,
+    })
+}
+
+/// The newest valid checkpoint of a run directory; damaged newer ones are skipped with a
+/// warning on stderr.
+///
+/// # Errors
+/// [`CheckpointError::NoneValid`] when there is none.
+pub fn latest(run_dir: &Path) -> Result<Checkpoint, CheckpointError> {
+    let mut dirs = epoch_dirs(run_dir);
+    dirs.sort();
+    let mut skipped = Vec::new();
+    for dir in dirs.iter().rev() {
+        match read(dir) {
+            Ok(checkpoint) => {
+                for (path, err) in &skipped {
+                    tracing::warn!("skipped damaged checkpoint {}: {err}", Path::display(path));
+                    eprintln!("warning: skipped damaged checkpoint: {err}");
+                }
+                return Ok(checkpoint);
+            }
+            Err(e) => skipped.push((dir.clone(), e)),
+        }
+    }
+    Err(CheckpointError::NoneValid {
+        run_dir: run_dir.to_path_buf(),
+        skipped: if skipped.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " (damaged: {})",
+                skipped
+                    .iter()
+                    .map(|(_, e)| e.to_string())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )
+        },
+    })
+}
+
+/// Whether `run_dir` already holds any epoch checkpoint.
+pub fn has_checkpoints(run_dir: &Path) -> bool {
+    !epoch_dirs(run_dir).is_empty()
+}
+
+fn epoch_dirs(run_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(run_dir.join(CHECKPOINTS_DIR)) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("epoch-"))
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect()
+}
+
+/// Resolves what `--resume` or `--checkpoint` names: a checkpoint directory as is, a run
+/// directory to its latest valid checkpoint.
+///
+/// # Errors
+/// As [`read`] and [`latest`].
+pub fn resolve(path: &Path) -> Result<Checkpoint, CheckpointError> {
+    if path.join(STATE_FILE).is_file() {
+        read(path)
+    } else if path.join(CHECKPOINTS_DIR).is_dir() {
+        latest(path)
+    } else {
+        Err(CheckpointError::NotACheckpoint {
+            path: path.to_path_buf(),
+            reason: if path.exists() {
+                format!("no {STATE_FILE} and no {CHECKPOINTS_DIR}/ inside")
+            } else {
+                "no such file or directory".into()
+            },
+        })
+    }
+}
+
+/// Loads weights from a `.bpk` file into a fresh `kind` model on `device`.
+///
+/// # Errors
+/// [`CheckpointError::WrongModel`] when the tensors' names or shapes do not fit the model,
+/// [`CheckpointError::Damaged`] when the file cannot be read as burnpack.
+pub fn load_weights(
+    path: &Path,
+    kind: ember_models::ModelKind,
+    device: &Device,
+) -> Result<Model, CheckpointError> {
+    let record =
+        burn::store::ModuleRecord::load(path).map_err(|e| CheckpointError::Damaged {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    kind.init(device)
+        .try_load_record(record)
+        .map_err(|e| CheckpointError::WrongModel {
+            path: path.to_path_buf(),
+            model: kind.name().to_string(),
+            reason: shorten(&e.to_string(), 200),
+        })
+}
+
+/// Loads the optimizer state of `checkpoint` into a fresh optimizer of its configuration.
+///
+/// # Errors
+/// [`CheckpointError::Damaged`] when the file cannot be read.
+pub fn load_optimizer(checkpoint: &Checkpoint) -> Result<ModuleOptimizer, CheckpointError> {
+    let path = checkpoint.dir.join(OPTIMIZER_FILE);
+    checkpoint
+        .state
+        .config
+        .optimizer
+        .init()
+        .load(&path)
+        .map_err(|e| CheckpointError::Damaged {
+            path,
+            reason: e.to_string(),
+        })
+}
+
+fn shorten(s: &str, max: usize) -> String {
+    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if s.chars().count() <= max {
+        s
+    } else {
+        format!("{}...", s.chars().take(max).collect::<String>())
+    }
+}

@@ -1,0 +1,282 @@
+//! The learner: the training loop, its metrics, checkpoints and console output.
+//!
+//! - [`step`]: one optimizer step and one evaluation pass, shared by every loop.
+//! - [`metrics`]: per-epoch metrics and `metrics.csv`.
+//! - [`checkpoint`]: epoch checkpoints and resume.
+//! - [`progress`]: the progress bar and epoch lines.
+//!
+//! [`fit`] trains a [`TrainConfig`] into a run directory, Keras-`fit` style: each epoch shuffles
+//! the training split (order derived from the seed and the epoch number, so a resumed run sees
+//! the same order), trains, validates, appends a row to `metrics.csv` and writes a checkpoint;
+//! at the end it saves the final weights and evaluates on the test split.
+
+pub mod checkpoint;
+pub mod metrics;
+pub mod progress;
+pub mod step;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::module::Module;
+use burn::tensor::Device;
+use ember_datasets::ImageBatcher;
+use ember_models::{Model, ModelKind};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::Backend;
+use crate::config::TrainConfig;
+use crate::data::RunData;
+use crate::fsutil::write_atomic;
+use checkpoint::{Checkpoint, CheckpointState, FORMAT_VERSION};
+use metrics::{EpochMetrics, MetricSums, write_csv};
+use progress::Progress;
+use step::{evaluate, loss_fn, train_step};
+
+/// Batch size of validation and test passes (no gradients, so larger than training batches).
+pub const EVAL_BATCH_SIZE: usize = 1000;
+/// File name of the final weights in a run directory.
+pub const FINAL_MODEL_FILE: &str = "model.bpk";
+/// File name of the resolved configuration in a run directory.
+pub const CONFIG_FILE: &str = "config.toml";
+/// File name of the per-epoch metrics in a run directory.
+pub const METRICS_FILE: &str = "metrics.csv";
+/// File name of the run summary in a run directory.
+pub const SUMMARY_FILE: &str = "summary.json";
+
+/// The end of a run, as written to `summary.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    /// Model name.
+    pub model: ModelKind,
+    /// Optimizer name.
+    pub optimizer: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Backend name.
+    pub backend: String,
+    /// Device the backend ran on.
+    pub device: String,
+    /// Epochs completed.
+    pub epochs: usize,
+    /// Optimizer steps taken.
+    pub global_step: usize,
+    /// Metrics of the last epoch (absent if no epoch ran).
+    pub last_epoch: Option<EpochMetrics>,
+    /// Cross-entropy on the test split.
+    pub test_loss: f64,
+    /// Accuracy on the test split, in [0, 1].
+    pub test_accuracy: f64,
+    /// Images in the test split.
+    pub test_images: usize,
+    /// Wall-clock seconds of this process's part of the run (training and evaluation).
+    pub wall_seconds: f64,
+}
+
+/// How [`fit`] runs.
+#[derive(Debug, Clone)]
+pub struct FitOptions {
+    /// Directory for the configuration, metrics, checkpoints and final model.
+    pub run_dir: PathBuf,
+    /// Continue from this checkpoint instead of starting afresh.
+    pub resume: Option<Checkpoint>,
+}
+
+/// The shuffle seed of `epoch`: a fixed function of the run seed, so that epoch `e` sees the
+/// same order whether or not the run was resumed before it.
+pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// A fresh `kind` model with weights drawn from `seed`, placed on `device`.
+///
+/// The weights are always drawn on the flex CPU device and then moved, so every backend starts
+/// from the same initial weights for the same seed.
+pub fn init_model(kind: ModelKind, seed: u64, device: &Device) -> Model {
+    let cpu = Device::flex();
+    cpu.seed(seed);
+    kind.init(&cpu).to_device(device)
+}
+
+/// Trains `config` on `backend` with `data`; see the module documentation.
+///
+/// # Errors
+/// Failure to write the run directory or a checkpoint, or to read the resume checkpoint.
+pub fn fit(
+    config: &TrainConfig,
+    backend: &Backend,
+    data: &RunData,
+    options: FitOptions,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<Summary> {
+    let started = Instant::now();
+    let run_dir = &options.run_dir;
+    std::fs::create_dir_all(run_dir)
+        .with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
+    write_atomic(&run_dir.join(CONFIG_FILE), config.to_toml().as_bytes())
+        .with_context(|| format!("cannot write {}", run_dir.join(CONFIG_FILE).display()))?;
+
+    let device = backend.device.clone().autodiff();
+    let (mut model, mut optimizer, first_epoch, mut global_step, mut history) =
+        match &options.resume {
+            Some(ck) => {
+                let model = checkpoint::load_weights(
+                    &ck.dir.join(checkpoint::MODEL_FILE),
+                    config.model,
+                    &device,
+                )?;
+                let optimizer = checkpoint::load_optimizer(ck)?;
+                progress.message(&format!(
+                    "resuming from {} (epoch {}, step {})",
+                    ck.dir.display(),
+                    ck.state.epoch,
+                    ck.state.global_step
+                ));
+                (
+                    model,
+                    optimizer,
+                    ck.state.epoch + 1,
+                    ck.state.global_step,
+                    ck.state.history.clone(),
+                )
+            }
+            None => (
+                init_model(config.model, config.seed, &device),
+                config.optimizer.init(),
+                1,
+                0,
+                Vec::new(),
+            ),
+        };
+
+    progress.message(&format!(
+        "training {} with {} (lr {}) on {} [{}], {} training / {} validation images, run directory {}",
+        config.model,
+        config.optimizer,
+        config.lr,
+        backend.kind,
+        backend.device_name,
+        data.train.data().len(),
+        data.val.data().len(),
+        run_dir.display()
+    ));
+    if first_epoch > config.epochs {
+        progress.message(&format!(
+            "the checkpoint already completed {} of {} epochs; nothing to train",
+            first_epoch - 1,
+            config.epochs
+        ));
+    }
+
+    let batcher = ImageBatcher::new(data.kind);
+    let batch_size = config.batch_size.unwrap_or(data.train.data().len());
+    let loss = loss_fn(&device);
+    for epoch in first_epoch..=config.epochs {
+        let epoch_start = Instant::now();
+        let loader = DataLoaderBuilder::new(batcher)
+            .batch_size(batch_size)
+            .shuffle(epoch_seed(config.seed, epoch))
+            .set_device(device.clone())
+            .build(data.train.clone());
+        progress.epoch_start(epoch, config.epochs, data.train.data().len().div_ceil(batch_size));
+        let mut sums = MetricSums::default();
+        for (i, batch) in loader.iter().enumerate() {
+            let batch = batch.context("reading a training batch")?;
+            let (next, out) = train_step(model, &mut optimizer, &loss, &batch, config.lr);
+            model = next;
+            sums.add(out.loss, out.logits, batch.targets);
+            global_step += 1;
+            progress.step(i + 1, &sums);
+        }
+        // Reading the sums waits for the device: the training time ends here.
+        let (train_loss, train_accuracy) = (sums.mean_loss(), sums.accuracy());
+        let train_seconds = epoch_start.elapsed().as_secs_f64();
+        let val = evaluate(
+            &model,
+            &data.val,
+            batcher,
+            EVAL_BATCH_SIZE,
+            &device,
+            |_, _| {},
+        );
+        let metrics = EpochMetrics {
+            epoch,
+            loss: train_loss,
+            accuracy: train_accuracy,
+            val_loss: val.mean_loss(),
+            val_accuracy: val.accuracy(),
+            learning_rate: config.lr,
+            epoch_seconds: epoch_start.elapsed().as_secs_f64(),
+            images_per_second: sums.images() as f64 / train_seconds,
+        };
+        history.push(metrics.clone());
+        write_csv(&run_dir.join(METRICS_FILE), &history)
+            .with_context(|| format!("cannot write {}", run_dir.join(METRICS_FILE).display()))?;
+        let state = CheckpointState {
+            format_version: FORMAT_VERSION,
+            epoch,
+            global_step,
+            config: config.clone(),
+            history: history.clone(),
+        };
+        checkpoint::save(run_dir, &state, &model, &optimizer)?;
+        progress.epoch_end(&metrics, config.epochs);
+        if !metrics.loss.is_finite() {
+            progress.message(&format!(
+                "the training loss is {} at epoch {epoch}: training diverged; try a smaller --lr",
+                metrics.loss
+            ));
+        }
+    }
+
+    save_final_model(&model, run_dir)?;
+    let test = evaluate(
+        &model,
+        &data.test,
+        batcher,
+        EVAL_BATCH_SIZE,
+        &device,
+        |_, _| {},
+    );
+    let summary = Summary {
+        model: config.model,
+        optimizer: config.optimizer.name().to_string(),
+        dataset: config.dataset.to_string(),
+        backend: backend.kind.to_string(),
+        device: backend.device_name.clone(),
+        epochs: history.last().map_or(0, |m| m.epoch),
+        global_step,
+        last_epoch: history.last().cloned(),
+        test_loss: test.mean_loss(),
+        test_accuracy: test.accuracy(),
+        test_images: test.images(),
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    let json = serde_json::to_vec_pretty(&summary)?;
+    write_atomic(&run_dir.join(SUMMARY_FILE), &json)
+        .with_context(|| format!("cannot write {}", run_dir.join(SUMMARY_FILE).display()))?;
+    progress.message(&format!(
+        "test: loss {:.4}  accuracy {:.2}% ({} images)  wall time {:.1}s",
+        summary.test_loss,
+        summary.test_accuracy * 100.0,
+        summary.test_images,
+        summary.wall_seconds
+    ));
+    Ok(summary)
+}
+
+/// Writes the final weights to `run_dir/model.bpk` through a temporary file and a rename.
+fn save_final_model(model: &Model, run_dir: &Path) -> anyhow::Result<()> {
+    let path = run_dir.join(FINAL_MODEL_FILE);
+    let tmp = run_dir.join(format!(".{FINAL_MODEL_FILE}.tmp-{}", std::process::id()));
+    model
+        .clone()
+        .save_file(&tmp)
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
+    crate::fsutil::sync_file(&tmp)?;
+    std::fs::rename(&tmp, &path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

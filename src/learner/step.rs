@@ -1,0 +1,83 @@
+//! One optimizer step and one evaluation pass: the two computations every loop of ember
+//! (training, `train evaluate`, the backend comparison, the benchmarks) is built from.
+
+use burn::data::dataloader::DataLoaderBuilder;
+use burn::module::Module;
+use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor};
+use ember_datasets::{ImageBatch, ImageBatcher, InMemoryDataset};
+use ember_models::Model;
+
+use crate::learner::metrics::MetricSums;
+
+/// The detached outputs of a step, for metrics.
+#[derive(Debug, Clone)]
+pub struct StepOutput {
+    /// Mean cross-entropy of the batch before the update, shape `[1]`.
+    pub loss: Tensor<1>,
+    /// Logits of the batch before the update, `[batch, 10]`.
+    pub logits: Tensor<2>,
+}
+
+/// The loss of every model of the zoo, on `device`: mean cross-entropy between logits
+/// `[batch, classes]` and class indices `[batch]` (log-softmax + negative log-likelihood, as
+/// `torch.nn.CrossEntropyLoss`).
+pub fn loss_fn(device: &Device) -> CrossEntropyLoss {
+    CrossEntropyLossConfig::new().init(device)
+}
+
+/// Forward, backward and one update of `model` on `batch` with learning rate `lr`.
+///
+/// The model is taken by value and returned updated, so that no second handle keeps the old
+/// weights alive while the optimizer writes the new ones. `batch` must live on `model`'s
+/// (autodiff) device.
+pub fn train_step(
+    model: Model,
+    optimizer: &mut ModuleOptimizer,
+    loss: &CrossEntropyLoss,
+    batch: &ImageBatch,
+    lr: f64,
+) -> (Model, StepOutput) {
+    let logits = model.forward(batch.images.clone());
+    let value = loss.forward(logits.clone(), batch.targets.clone());
+    let grads = GradientsParams::from_grads(value.backward(), &model);
+    let model = optimizer.step(lr, model, grads);
+    (
+        model,
+        StepOutput {
+            loss: value.detach(),
+            logits: logits.detach(),
+        },
+    )
+}
+
+/// Loss and accuracy of `model` over `dataset`, without gradients, in batches of `batch_size`.
+/// Returns the sums; read them with [`MetricSums::mean_loss`] and [`MetricSums::accuracy`].
+///
+/// `model` may be on an autodiff device: evaluation runs on its validation copy
+/// ([`Module::valid`]).
+pub fn evaluate(
+    model: &Model,
+    dataset: &InMemoryDataset,
+    batcher: ImageBatcher,
+    batch_size: usize,
+    device: &Device,
+    mut on_batch: impl FnMut(&ImageBatch, &Tensor<2>),
+) -> MetricSums {
+    let model = model.valid();
+    let device = device.clone().without_autodiff();
+    let loss = loss_fn(&device);
+    let loader = DataLoaderBuilder::new(batcher)
+        .batch_size(batch_size)
+        .set_device(device)
+        .build(dataset.clone());
+    let mut sums = MetricSums::default();
+    for batch in loader.iter().flatten() {
+        let logits = model.forward(batch.images.clone());
+        let value = loss.forward(logits.clone(), batch.targets.clone());
+        on_batch(&batch, &logits);
+        sums.add(value, logits, batch.targets);
+    }
+    sums
+}

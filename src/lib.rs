@@ -1,0 +1,24 @@
+//! ember: a training engine on Burn 0.22.
+//!
+//! - [`optim`]: AdaBelief, Rprop and Adadelta as Burn optimizers, following their reference
+//!   implementations, beside Burn's SGD and Adam configured with PyTorch's defaults.
+//! - [`learner`]: the training loop ([`learner::fit`]), metrics, checkpoints, progress output.
+//! - [`backend`]: choosing flex, ndarray or wgpu and the device.
+//! - [`config`], [`data`]: the resolved run configuration and the splits it trains on.
+//! - [`evaluation`]: test-set evaluation with per-class accuracy and the confusion matrix.
+//! - [`cli`], [`commands`]: the `train` command line.
+//!
+//! Models live in the `ember-models` crate, data loading in `ember-datasets`.
+
+// `#[derive(RecordState)]` expands to paths under the crate root.
+pub use burn::optim::{RecordState, StateSink, StateSource, join_index, join_path};
+
+pub mod backend;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod data;
+pub mod evaluation;
+pub mod fsutil;
+pub mod learner;
+pub mod optim;

@@ -1,0 +1,60 @@
+//! Update pieces shared by the optimizers, each written once in the floating-point order of
+//! PyTorch's CPU kernels so that results agree with the references to the last bit where the
+//! backend allows.
+//!
+//! PyTorch evaluates `a.addcmul_(t1, t2, value=v)` as `a + v * t1 * t2` and
+//! `a.addcdiv_(t1, t2, value=v)` as `a + v * t1 / t2`, left to right
+//! (`aten/src/ATen/native/cpu/PointwiseOpsKernel.cpp`), and `a.add_(b, alpha=v)` as `a + v * b`.
+//! Python scalars are computed in f64 and rounded to the tensor's f32 when an op uses them.
+
+use burn::tensor::Tensor;
+
+/// Exponential moving average `avg * beta + (1 - beta) * x`, PyTorch's
+/// `avg.mul_(beta).add_(x, alpha=1 - beta)`.
+pub(crate) fn ema<const D: usize>(avg: Tensor<D>, x: Tensor<D>, beta: f64) -> Tensor<D> {
+    avg.mul_scalar(beta).add(x.mul_scalar(1.0 - beta))
+}
+
+/// Exponential moving average of a product, `avg * beta + (1 - beta) * a * b`, PyTorch's
+/// `avg.mul_(beta).addcmul_(a, b, value=1 - beta)`.
+pub(crate) fn ema_product<const D: usize>(
+    avg: Tensor<D>,
+    a: Tensor<D>,
+    b: Tensor<D>,
+    beta: f64,
+) -> Tensor<D> {
+    avg.mul_scalar(beta).add(a.mul_scalar(1.0 - beta).mul(b))
+}
+
+/// `base + value * num / den`, PyTorch's `base.addcdiv_(num, den, value=value)`.
+pub(crate) fn addcdiv<const D: usize>(
+    base: Tensor<D>,
+    num: Tensor<D>,
+    den: Tensor<D>,
+    value: f64,
+) -> Tensor<D> {
+    base.add(num.mul_scalar(value).div(den))
+}
+
+/// Classic (coupled) L2 weight decay: `grad + weight_decay * param`, PyTorch's
+/// `grad.add(param, alpha=weight_decay)`; the identity when `weight_decay` is 0.
+pub(crate) fn l2_weight_decay<const D: usize>(
+    grad: Tensor<D>,
+    param: &Tensor<D>,
+    weight_decay: f64,
+) -> Tensor<D> {
+    if weight_decay == 0.0 {
+        grad
+    } else {
+        grad.add(param.clone().mul_scalar(weight_decay))
+    }
+}
+
+/// Checks a hyperparameter against a range, with PyTorch's wording of the error.
+pub(crate) fn check(ok: bool, name: &str, value: impl std::fmt::Display, rule: &str) -> Result<(), String> {
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid {name} {value}: must be {rule}"))
+    }
+}

@@ -1,0 +1,54 @@
+//! Test helpers: run an optimizer on plain 1-D parameters with given gradients.
+
+use burn::optim::Optimizer;
+use burn::tensor::{Device, Tensor, TensorData};
+
+fn tensor(values: &[f32], device: &Device) -> Tensor<1> {
+    Tensor::from_data(TensorData::new(values.to_vec(), [values.len()]), device)
+}
+
+fn values(t: &Tensor<1>) -> Vec<f32> {
+    t.clone().try_into_vec_as().expect("f32 tensor")
+}
+
+/// Applies `steps` updates with a constant gradient to each `(initial, gradient)` parameter and
+/// returns the final values.
+pub(crate) fn run_constant_gradients<O: Optimizer>(
+    optimizer: O,
+    lr: f64,
+    params: &[(&[f32], &[f32])],
+    steps: usize,
+) -> Vec<Vec<f32>> {
+    let device = Device::flex();
+    params
+        .iter()
+        .map(|(init, grad)| {
+            let grad = tensor(grad, &device);
+            let mut param = tensor(init, &device);
+            let mut state = None;
+            for _ in 0..steps {
+                (param, state) = optimizer.step(lr, param, grad.clone(), state);
+            }
+            values(&param)
+        })
+        .collect()
+}
+
+/// Applies one update per gradient in `grads` and returns the parameter after each.
+pub(crate) fn run_gradient_sequence<O: Optimizer>(
+    optimizer: O,
+    lr: f64,
+    init: &[f32],
+    grads: &[&[f32]],
+) -> Vec<Vec<f32>> {
+    let device = Device::flex();
+    let mut param = tensor(init, &device);
+    let mut state = None;
+    grads
+        .iter()
+        .map(|g| {
+            (param, state) = optimizer.step(lr, param.clone(), tensor(g, &device), state.clone());
+            values(&param)
+        })
+        .collect()
+}

@@ -1,0 +1,191 @@
+//! The `train` command as a user runs it: bad input gets one clean error line, runs write
+//! their files, evaluation reads them back, and `--resume latest` continues an interrupted run.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use ember::learner::metrics::read_csv;
+
+#[test]
+fn unknown_model_and_optimizer_are_rejected() {
+    let out = train(&["--model", "resnet"]);
+    assert_clean_error(&out, &["resnet", "--model", "lenet"]);
+    let out = train(&["--opt", "lbfgs"]);
+    assert_clean_error(&out, &["lbfgs", "adabelief"]);
+}
+
+#[test]
+fn bad_numbers_are_rejected() {
+    let out = train(&["--lr", "-0.1"]);
+    assert_clean_error(&out, &["--lr", "-0.1"]);
+    let out = train(&["--val-split", "1.5"]);
+    assert_clean_error(&out, &["--val-split"]);
+    let out = train(&["--batch-size", "0"]);
+    assert_clean_error(&out, &["--batch-size"]);
+}
+
+#[test]
+fn missing_data_dir_names_the_place_and_the_fix() {
+    let out = train(&["--data-dir", "/nonexistent/mnist", "--epochs", "1"]);
+    assert_clean_error(&out, &["/nonexistent/mnist", "--data-dir"]);
+    let out = train(&["--dataset", "fashion-mnist", "--data-dir", "/nonexistent/f"]);
+    assert_clean_error(&out, &["apt-get install dataset-fashion-mnist"]);
+}
+
+#[test]
+fn truncated_and_non_idx_files_are_rejected() {
+    let tmp = TempDir::new("badidx");
+    copy_mnist(tmp.path());
+    // Without SHA256SUMS the IDX checks themselves must catch the damage.
+    std::fs::remove_file(tmp.join("SHA256SUMS")).unwrap();
+    let labels = tmp.join("train-labels-idx1-ubyte.gz");
+    let raw = {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(std::fs::File::open(&labels).unwrap())
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    };
+    std::fs::remove_file(&labels).unwrap();
+    let raw_path = tmp.join("train-labels-idx1-ubyte");
+    std::fs::write(&raw_path, &raw[..raw.len() / 2]).unwrap();
+    let out = train(&["--data-dir", &tmp.str(""), "--epochs", "1"]);
+    assert_clean_error(&out, &["truncated", "train-labels-idx1-ubyte"]);
+
+    std::fs::write(&raw_path, b"<html>not found</html>").unwrap();
+    let out = train(&["--data-dir", &tmp.str(""), "--epochs", "1"]);
+    assert_clean_error(&out, &["not an IDX file", "train-labels-idx1-ubyte"]);
+}
+
+#[test]
+fn corrupt_shipped_file_fails_its_checksum() {
+    let tmp = TempDir::new("badsum");
+    copy_mnist(tmp.path());
+    let victim = tmp.join("t10k-images-idx3-ubyte.gz");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes.truncate(bytes.len() - 100);
+    std::fs::write(&victim, bytes).unwrap();
+    let out = train(&["--data-dir", &tmp.str(""), "--epochs", "1"]);
+    assert_clean_error(&out, &["checksum", "t10k-images-idx3-ubyte.gz"]);
+}
+
+/// A short real run writes every file the run directory promises, `train evaluate` reads the
+/// weights back in a fresh process, and a checkpoint of another model is refused.
+#[test]
+fn run_directory_evaluate_and_wrong_model() {
+    let tmp = TempDir::new("run");
+    let run = tmp.str("run");
+    let out = train(&[
+        "--model", "mlp", "--opt", "adam", "--epochs", "2", "--limit-train", "2000",
+        "--run-dir", &run, "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("epoch 2/2"), "{text}");
+    for file in ["config.toml", "metrics.csv", "model.bpk", "summary.json"] {
+        assert!(tmp.join("run").join(file).is_file(), "{file} missing");
+    }
+    for epoch in ["epoch-0001", "epoch-0002"] {
+        for file in ["model.bpk", "optimizer.bpk", "state.json"] {
+            let p = tmp.join("run/checkpoints").join(epoch).join(file);
+            assert!(p.is_file(), "{} missing", p.display());
+        }
+    }
+    let rows = read_csv(&tmp.join("run/metrics.csv")).unwrap();
+    assert_eq!(rows.iter().map(|r| r.epoch).collect::<Vec<_>>(), [1, 2]);
+    assert!(rows[1].loss < rows[0].loss, "{rows:?}");
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.join("run/summary.json")).unwrap()).unwrap();
+    let accuracy = summary["test_accuracy"].as_f64().unwrap();
+    assert!(accuracy > 0.8, "{summary}");
+    assert_eq!(summary["backend"], "flex");
+    assert_eq!(summary["epochs"], 2);
+
+    // A fresh process reads the final weights back and gets the same test accuracy.
+    let out = train(&["evaluate", "--checkpoint", &run]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report = stdout(&out);
+    let expected = format!("accuracy {:.2}%", accuracy * 100.0);
+    assert!(report.contains(&expected), "{expected} not in {report}");
+    assert!(report.contains("confusion matrix") && report.contains("class 9"), "{report}");
+
+    // Weights of an MLP are not a LeNet.
+    let out = train(&["evaluate", "--checkpoint", &run, "--model", "lenet"]);
+    assert_clean_error(&out, &["mlp", "lenet"]);
+    let bare = tmp.str("run/model.bpk");
+    let lone = tmp.join("lone.bpk");
+    std::fs::copy(&bare, &lone).unwrap();
+    let out = train(&["evaluate", "--checkpoint", &lone.to_string_lossy(), "--model", "lenet"]);
+    assert_clean_error(&out, &["lone.bpk", "lenet"]);
+    // Resuming the MLP run as LeNet is refused, and the checkpoints survive.
+    let out = train(&["--resume", "latest", "--run-dir", &run, "--model", "lenet"]);
+    assert_clean_error(&out, &["--model mlp", "lenet"]);
+    assert!(tmp.join("run/checkpoints/epoch-0002/model.bpk").is_file());
+    // A new run into a directory with checkpoints is refused rather than overwriting them.
+    let out = train(&["--model", "mlp", "--run-dir", &run]);
+    assert_clean_error(&out, &["already holds checkpoints", "--resume latest"]);
+}
+
+#[test]
+fn damaged_weights_are_reported() {
+    let tmp = TempDir::new("damaged");
+    let path = tmp.join("model.bpk");
+    std::fs::write(&path, b"BPK? not really").unwrap();
+    let out = train(&["evaluate", "--checkpoint", &path.to_string_lossy(), "--model", "mlp"]);
+    assert_clean_error(&out, &["model.bpk"]);
+    let out = train(&["evaluate", "--checkpoint", &tmp.str("nothing-here")]);
+    assert_clean_error(&out, &["nothing-here"]);
+}
+
+/// `--resume latest` after a run killed with SIGKILL continues at the next epoch and ends with
+/// the epoch count asked for; the epochs it re-runs produce the same metrics as the
+/// uninterrupted run (epoch-boundary resume is exact on flex).
+#[test]
+fn resume_latest_after_a_kill() {
+    let tmp = TempDir::new("resume");
+    let run = tmp.str("run");
+    let args = [
+        "--model", "lenet", "--opt", "adabelief", "--epochs", "4", "--limit-train", "3000",
+        "--batch-size", "64", "--quiet",
+    ];
+    let mut child = train_bin()
+        .args(args)
+        .args(["--run-dir", &run])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let second = tmp.join("run/checkpoints/epoch-0002");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !second.join("state.json").is_file() {
+        assert!(Instant::now() < deadline, "no checkpoint after 300 s");
+        assert!(child.try_wait().unwrap().is_none(), "run ended before it could be killed");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(!tmp.join("run/summary.json").exists(), "the run finished before the kill");
+
+    let out = train(&["--resume", "latest", "--run-dir", &run]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("resuming from"), "{text}");
+    let resumed = read_csv(&tmp.join("run/metrics.csv")).unwrap();
+    assert_eq!(resumed.iter().map(|r| r.epoch).collect::<Vec<_>>(), [1, 2, 3, 4]);
+
+    let reference = tmp.str("reference");
+    let out = train_bin().args(args).args(["--run-dir", &reference]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let uninterrupted = read_csv(&tmp.join("reference/metrics.csv")).unwrap();
+    for (a, b) in resumed.iter().zip(&uninterrupted) {
+        assert_eq!(
+            (a.loss, a.accuracy, a.val_loss, a.val_accuracy),
+            (b.loss, b.accuracy, b.val_loss, b.val_accuracy),
+            "epoch {}",
+            a.epoch
+        );
+    }
+}
