@@ -211,17 +211,16 @@ pub fn read(dir: &Path) -> Result<Checkpoint, CheckpointError> {
 pub fn latest(run_dir: &Path) -> Result<Checkpoint, CheckpointError> {
     let mut dirs = epoch_dirs(run_dir);
     dirs.sort();
-    let mut skipped = Vec::new();
+    let mut skipped: Vec<CheckpointError> = Vec::new();
     for dir in dirs.iter().rev() {
         match read(dir) {
             Ok(checkpoint) => {
-                for (path, err) in &skipped {
-                    tracing::warn!("skipped damaged checkpoint {}: {err}", Path::display(path));
+                for err in &skipped {
                     eprintln!("warning: skipped damaged checkpoint: {err}");
                 }
                 return Ok(checkpoint);
             }
-            Err(e) => skipped.push((dir.clone(), e)),
+            Err(e) => skipped.push(e),
         }
     }
     Err(CheckpointError::NoneValid {
@@ -233,7 +232,7 @@ pub fn latest(run_dir: &Path) -> Result<Checkpoint, CheckpointError> {
                 " (damaged: {})",
                 skipped
                     .iter()
-                    .map(|(_, e)| e.to_string())
+                    .map(|e| e.to_string())
                     .collect::<Vec<_>>()
                     .join("; ")
             )

@@ -252,21 +252,23 @@ mod tests {
         }
     }
 
-    /// The rectification schedule: ρ_t crosses 5 at step 5 for β2 = 0.999 (RAdam's warm-up), so
-    /// steps 1-4 are SGD-with-momentum steps of size lr/(1 − β1^t).
+    /// The rectification schedule: for β2 = 0.999, ρ_t = 4.996 at step 5 and 5.994 at step 6
+    /// (ρ_t ≈ t − small), so steps 1-5 are SGD-with-momentum steps of size lr/(1 − β1^t) and
+    /// rectified steps start at step 6.
     #[test]
-    fn rectification_switches_on_at_step_five() {
+    fn rectification_switches_on_at_step_six() {
         let c = AdaBeliefConfig::default();
-        let (rho4, s4) = rectification(&c, 4);
         let (rho5, s5) = rectification(&c, 5);
-        assert!(rho4 < 5.0 && rho5 >= 5.0, "{rho4} {rho5}");
-        assert!((s4 - 1.0 / (1.0 - 0.9f64.powi(4))).abs() < 1e-12);
-        assert!(s5 > 0.0 && s5 < 1.0);
+        let (rho6, s6) = rectification(&c, 6);
+        assert!((rho5 - 4.995998000395048).abs() < 1e-9, "{rho5}");
+        assert!((rho6 - 5.994163751655833).abs() < 1e-9, "{rho6}");
+        assert!((s5 - 1.0 / (1.0 - 0.9f64.powi(5))).abs() < 1e-12);
+        assert!(s6 > 0.0 && s6 < 1.0, "{s6}");
         let no_sgd = AdaBeliefConfig {
             degenerated_to_sgd: false,
             ..c
         };
-        assert_eq!(rectification(&no_sgd, 4).1, -1.0);
+        assert_eq!(rectification(&no_sgd, 5).1, -1.0);
     }
 
     /// One rectified warm-up step by hand: m_1 = 0.1·g, θ ← θ − lr·m_1/(1 − 0.9).

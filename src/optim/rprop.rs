@@ -162,7 +162,8 @@ mod tests {
             step_sizes: (1e-6, 0.15),
             ..Default::default()
         };
-        let out = run_gradient_sequence(config.init(), 0.1, &[0.0], &[&[-1.0]; 4]);
+        let minus: &[f32] = &[-1.0];
+        let out = run_gradient_sequence(config.init(), 0.1, &[0.0], &[minus; 4]);
         // Δ: 0.1, 0.12, 0.144, 0.15 (clamped)
         let expected = [0.1, 0.22, 0.364, 0.514];
         for (got, want) in out.iter().zip(expected) {
