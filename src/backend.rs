@@ -237,8 +237,7 @@ pub fn apply_autotune_level(level: &str) {
 /// Adapters wgpu can see, in enumeration order, on every graphics API this build supports.
 fn list_adapters() -> Vec<wgpu::AdapterInfo> {
     quietly(|| {
-        let instance =
-            wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
         pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
             .iter()
             .map(wgpu::Adapter::get_info)

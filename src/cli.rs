@@ -41,7 +41,8 @@ pub enum Command {
 }
 
 fn model_parser() -> impl TypedValueParser<Value = ModelKind> {
-    PossibleValuesParser::new(ModelKind::ALL.map(ModelKind::name)).try_map(|s| ModelKind::from_str(&s))
+    PossibleValuesParser::new(ModelKind::ALL.map(ModelKind::name))
+        .try_map(|s| ModelKind::from_str(&s))
 }
 
 fn optimizer_parser() -> impl TypedValueParser<Value = OptimizerConfig> {
@@ -133,7 +134,7 @@ pub struct TrainArgs {
     /// Epochs to train (in total, when resuming) [default: 5].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Images per step, or 'full' for full-batch training [default: 128].
+    /// Images per step, or 'full' for full-batch training [default: 64].
     #[arg(long, value_name = "N|full")]
     pub batch_size: Option<BatchSize>,
     /// Learning rate [default: the optimizer's reference default: adabelief/adam 1e-3,

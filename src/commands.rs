@@ -217,7 +217,11 @@ fn resumed_config(args: &TrainArgs, checkpoint: &Checkpoint) -> anyhow::Result<T
     }
     if args.limit_train.is_some() {
         let show = |l: Option<usize>| l.map_or("none".to_string(), |n| n.to_string());
-        differs("--limit-train", show(config.limit_train), show(args.limit_train));
+        differs(
+            "--limit-train",
+            show(config.limit_train),
+            show(args.limit_train),
+        );
     }
     if !differences.is_empty() {
         bail!(
@@ -316,7 +320,8 @@ fn read_config(path: &Path) -> anyhow::Result<Option<TrainConfig>> {
     }
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let config = toml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("{} is not a valid ember configuration: {e}", path.display()))?;
+    let config = toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!("{} is not a valid ember configuration: {e}", path.display())
+    })?;
     Ok(Some(config))
 }

@@ -51,7 +51,10 @@ impl Evaluation {
         for (c, acc) in self.per_class_accuracy().iter().enumerate() {
             let _ = writeln!(out, "  class {c}: {:.2}%", acc * 100.0);
         }
-        let _ = writeln!(out, "confusion matrix (rows: true class, columns: predicted):");
+        let _ = writeln!(
+            out,
+            "confusion matrix (rows: true class, columns: predicted):"
+        );
         let _ = write!(out, "     ");
         for c in 0..NUM_CLASSES {
             let _ = write!(out, "{c:>6}");
@@ -76,18 +79,25 @@ pub fn evaluate_model(
     device: &Device,
 ) -> Evaluation {
     let mut confusion = vec![vec![0u64; NUM_CLASSES]; NUM_CLASSES];
-    let sums = evaluate(model, dataset, batcher, EVAL_BATCH_SIZE, device, |batch, logits| {
-        // One read per batch: evaluation is not the hot path.
-        let predicted: Vec<i64> = logits
-            .clone()
-            .argmax(1)
-            .try_into_vec_as()
-            .unwrap_or_default();
-        let truth: Vec<i64> = batch.targets.clone().try_into_vec_as().unwrap_or_default();
-        for (t, p) in truth.iter().zip(&predicted) {
-            confusion[*t as usize][*p as usize] += 1;
-        }
-    });
+    let sums = evaluate(
+        model,
+        dataset,
+        batcher,
+        EVAL_BATCH_SIZE,
+        device,
+        |batch, logits| {
+            // One read per batch: evaluation is not the hot path.
+            let predicted: Vec<i64> = logits
+                .clone()
+                .argmax(1)
+                .try_into_vec_as()
+                .unwrap_or_default();
+            let truth: Vec<i64> = batch.targets.clone().try_into_vec_as().unwrap_or_default();
+            for (t, p) in truth.iter().zip(&predicted) {
+                confusion[*t as usize][*p as usize] += 1;
+            }
+        },
+    );
     Evaluation {
         loss: sums.mean_loss(),
         accuracy: sums.accuracy(),

@@ -7,22 +7,23 @@ use clap::error::ErrorKind;
 use ember::cli::Cli;
 
 fn main() -> ExitCode {
-    // A panic is a bug in ember or a library, but the user still gets one line, not a trace
-    // (RUST_BACKTRACE=1 brings the trace back for a bug report).
-    if std::env::var_os("RUST_BACKTRACE").is_none() {
-        std::panic::set_hook(Box::new(|info| {
-            let payload = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_default();
-            eprintln!(
-                "error: internal error: {} (please report it; RUST_BACKTRACE=1 shows where)",
-                one_line(&payload)
-            );
-        }));
-    }
+    // A panic is a bug in ember or a library; the user still gets one line, not a trace.
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        let place = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!(
+            "error: internal error: {}{place} (please report it)",
+            one_line(&payload)
+        );
+    }));
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -1,10 +1,11 @@
 //! The backends compute the same thing: from the same seed and initial weights, K LeNet
 //! training steps on ndarray and on wgpu follow the flex run's loss trajectory.
 //!
-//! Tolerance: |loss_backend − loss_flex| ≤ 2e-3 · max(1, loss_flex) at every step. The
-//! backends sum in different orders (SIMD widths, GPU tree reductions), so f32 rounding
-//! differs from the first step (~1e-6) and is amplified by training; measured differences are
-//! recorded in BENCHMARKS.md.
+//! Tolerance: |loss_backend − loss_flex| ≤ 1e-4 · max(1, loss_flex) at every step. The
+//! backends sum in different orders (SIMD widths, GPU tree reductions), so f32 rounding differs
+//! from the first step and training amplifies it; measured here (2-core Xeon, lavapipe):
+//! ndarray 1.0e-7 and wgpu 2.0e-7 at most over the 10 steps, so the bound has a wide margin
+//! for other CPUs and GPUs.
 
 use burn::tensor::Device;
 use ember::backend::{self, BackendKind};
@@ -16,7 +17,7 @@ use ember_models::ModelKind;
 
 const STEPS: usize = 10;
 const BATCH: usize = 64;
-const TOLERANCE: f64 = 2e-3;
+const TOLERANCE: f64 = 1e-4;
 
 fn trajectory(device: &Device) -> Vec<f64> {
     let dir = locate(DatasetKind::Mnist, None).unwrap();
@@ -59,7 +60,10 @@ fn assert_close(name: &str, got: &[f64], reference: &[f64]) {
 #[test]
 fn ndarray_and_wgpu_follow_flex() {
     let flex = trajectory(&Device::flex());
-    assert!(flex[STEPS - 1] < flex[0], "training did not progress: {flex:?}");
+    assert!(
+        flex[STEPS - 1] < flex[0],
+        "training did not progress: {flex:?}"
+    );
     let ndarray = backend::select(BackendKind::Ndarray, None).unwrap();
     assert_close("ndarray", &trajectory(&ndarray.device), &flex);
 
@@ -72,7 +76,10 @@ fn ndarray_and_wgpu_follow_flex() {
             println!("wgpu device: {}", wgpu.device_name);
             assert_close("wgpu", &trajectory(&wgpu.device), &flex);
         }
-        Err(e) if std::env::var_os("EMBER_REQUIRE_WGPU").is_none() && std::env::var_os("CI").is_none() => {
+        Err(e)
+            if std::env::var_os("EMBER_REQUIRE_WGPU").is_none()
+                && std::env::var_os("CI").is_none() =>
+        {
             println!("wgpu skipped: {e} (on CI, or with EMBER_REQUIRE_WGPU=1, this is an error)");
         }
         Err(e) => panic!("wgpu required but unavailable: {e}"),

@@ -79,8 +79,17 @@ fn run_directory_evaluate_and_wrong_model() {
     let tmp = TempDir::new("run");
     let run = tmp.str("run");
     let out = train(&[
-        "--model", "mlp", "--opt", "adam", "--epochs", "2", "--limit-train", "2000",
-        "--run-dir", &run, "--quiet",
+        "--model",
+        "mlp",
+        "--opt",
+        "adam",
+        "--epochs",
+        "2",
+        "--limit-train",
+        "2000",
+        "--run-dir",
+        &run,
+        "--quiet",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
@@ -110,7 +119,10 @@ fn run_directory_evaluate_and_wrong_model() {
     let report = stdout(&out);
     let expected = format!("accuracy {:.2}%", accuracy * 100.0);
     assert!(report.contains(&expected), "{expected} not in {report}");
-    assert!(report.contains("confusion matrix") && report.contains("class 9"), "{report}");
+    assert!(
+        report.contains("confusion matrix") && report.contains("class 9"),
+        "{report}"
+    );
 
     // Weights of an MLP are not a LeNet.
     let out = train(&["evaluate", "--checkpoint", &run, "--model", "lenet"]);
@@ -118,7 +130,13 @@ fn run_directory_evaluate_and_wrong_model() {
     let bare = tmp.str("run/model.bpk");
     let lone = tmp.join("lone.bpk");
     std::fs::copy(&bare, &lone).unwrap();
-    let out = train(&["evaluate", "--checkpoint", &lone.to_string_lossy(), "--model", "lenet"]);
+    let out = train(&[
+        "evaluate",
+        "--checkpoint",
+        &lone.to_string_lossy(),
+        "--model",
+        "lenet",
+    ]);
     assert_clean_error(&out, &["lone.bpk", "lenet"]);
     // Resuming the MLP run as LeNet is refused, and the checkpoints survive.
     let out = train(&["--resume", "latest", "--run-dir", &run, "--model", "lenet"]);
@@ -134,7 +152,13 @@ fn damaged_weights_are_reported() {
     let tmp = TempDir::new("damaged");
     let path = tmp.join("model.bpk");
     std::fs::write(&path, b"BPK? not really").unwrap();
-    let out = train(&["evaluate", "--checkpoint", &path.to_string_lossy(), "--model", "mlp"]);
+    let out = train(&[
+        "evaluate",
+        "--checkpoint",
+        &path.to_string_lossy(),
+        "--model",
+        "mlp",
+    ]);
     assert_clean_error(&out, &["model.bpk"]);
     let out = train(&["evaluate", "--checkpoint", &tmp.str("nothing-here")]);
     assert_clean_error(&out, &["nothing-here"]);
@@ -148,8 +172,17 @@ fn resume_latest_after_a_kill() {
     let tmp = TempDir::new("resume");
     let run = tmp.str("run");
     let args = [
-        "--model", "lenet", "--opt", "adabelief", "--epochs", "4", "--limit-train", "3000",
-        "--batch-size", "64", "--quiet",
+        "--model",
+        "lenet",
+        "--opt",
+        "adabelief",
+        "--epochs",
+        "4",
+        "--limit-train",
+        "3000",
+        "--batch-size",
+        "64",
+        "--quiet",
     ];
     let mut child = train_bin()
         .args(args)
@@ -162,22 +195,35 @@ fn resume_latest_after_a_kill() {
     let deadline = Instant::now() + Duration::from_secs(300);
     while !second.join("state.json").is_file() {
         assert!(Instant::now() < deadline, "no checkpoint after 300 s");
-        assert!(child.try_wait().unwrap().is_none(), "run ended before it could be killed");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "run ended before it could be killed"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
-    assert!(!tmp.join("run/summary.json").exists(), "the run finished before the kill");
+    assert!(
+        !tmp.join("run/summary.json").exists(),
+        "the run finished before the kill"
+    );
 
     let out = train(&["--resume", "latest", "--run-dir", &run]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("resuming from"), "{text}");
     let resumed = read_csv(&tmp.join("run/metrics.csv")).unwrap();
-    assert_eq!(resumed.iter().map(|r| r.epoch).collect::<Vec<_>>(), [1, 2, 3, 4]);
+    assert_eq!(
+        resumed.iter().map(|r| r.epoch).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
 
     let reference = tmp.str("reference");
-    let out = train_bin().args(args).args(["--run-dir", &reference]).output().unwrap();
+    let out = train_bin()
+        .args(args)
+        .args(["--run-dir", &reference])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let uninterrupted = read_csv(&tmp.join("reference/metrics.csv")).unwrap();
     for (a, b) in resumed.iter().zip(&uninterrupted) {

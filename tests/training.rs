@@ -57,12 +57,20 @@ fn every_model_and_optimizer_lowers_the_loss() {
     assert!(failures.is_empty(), "loss did not improve: {failures:?}");
 }
 
-/// The main job on the full data: LeNet + AdaBelief (reference defaults, batch 128), two epochs
-/// on flex, reaches at least 98% test accuracy (README's 5-epoch command reaches more).
+/// README's first command on the full data: LeNet + AdaBelief at its reference defaults, the
+/// default 5 epochs of batch 64 on flex. It measured 98.66% test accuracy here (README); the
+/// floor leaves room for other CPUs, whose SIMD widths change the rounding.
 #[test]
 fn lenet_adabelief_reaches_the_accuracy_floor() {
-    let mut config = TrainConfig::new(ModelKind::Lenet, OptimizerConfig::AdaBelief(Default::default()));
-    config.epochs = 2;
+    let config = TrainConfig::new(
+        ModelKind::Lenet,
+        OptimizerConfig::AdaBelief(Default::default()),
+    );
+    assert_eq!(
+        (config.epochs, config.batch_size),
+        (5, Some(64)),
+        "README's command changed"
+    );
     let data = load_run_data(&config).unwrap();
     let backend = backend::select(BackendKind::Flex, None).unwrap();
     let run_dir = std::env::temp_dir().join(format!("ember-floor-{}", std::process::id()));
@@ -79,5 +87,9 @@ fn lenet_adabelief_reaches_the_accuracy_floor() {
     .unwrap();
     std::fs::remove_dir_all(&run_dir).unwrap();
     assert_eq!(summary.test_images, 10_000);
-    assert!(summary.test_accuracy >= 0.98, "test accuracy {}", summary.test_accuracy);
+    assert!(
+        summary.test_accuracy >= 0.983,
+        "test accuracy {}",
+        summary.test_accuracy
+    );
 }

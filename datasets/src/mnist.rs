@@ -239,10 +239,7 @@ pub fn load(dir: &Path, split: Split) -> Result<MnistData> {
         ));
     }
     if let Some(bad) = labels.data.iter().find(|&&l| l as usize >= NUM_CLASSES) {
-        return Err(contents(
-            &label_path,
-            format!("label {bad} outside 0-9"),
-        ));
+        return Err(contents(&label_path, format!("label {bad} outside 0-9")));
     }
     Ok(MnistData {
         images: images.data,
@@ -328,8 +325,14 @@ mod tests {
             .map(|&p| (p as f64 / 255.0 - mean).powi(2))
             .sum::<f64>()
             / n;
-        assert!((mean - DatasetKind::Mnist.mean() as f64).abs() < 1e-4, "{mean}");
-        assert!((var.sqrt() - DatasetKind::Mnist.std() as f64).abs() < 1e-4, "{var}");
+        assert!(
+            (mean - DatasetKind::Mnist.mean() as f64).abs() < 1e-4,
+            "{mean}"
+        );
+        assert!(
+            (var.sqrt() - DatasetKind::Mnist.std() as f64).abs() < 1e-4,
+            "{var}"
+        );
     }
 
     #[test]
@@ -359,7 +362,10 @@ mod tests {
         .unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("/nonexistent/ember"), "{msg}");
-        assert!(msg.contains("apt-get install dataset-fashion-mnist"), "{msg}");
+        assert!(
+            msg.contains("apt-get install dataset-fashion-mnist"),
+            "{msg}"
+        );
         assert!(!msg.contains('\n'));
     }
 }

@@ -12,9 +12,9 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
-use burn::tensor::Device;
 
 /// Features entering the first fully connected layer: 16 channels of 5x5.
 const FLAT_FEATURES: usize = 16 * 5 * 5;

@@ -6,9 +6,9 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
+use burn::tensor::Device;
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
-use burn::tensor::Device;
 
 use crate::{IMAGE_PIXELS, NUM_CLASSES};
 

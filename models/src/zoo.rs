@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::lenet::{LeNet, LeNetConfig};
 use crate::mlp::{Mlp, MlpConfig};
-use crate::{deep_mlp, NUM_CLASSES};
+use crate::{NUM_CLASSES, deep_mlp};
 
 /// The models of the zoo, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -79,6 +79,9 @@ impl ModuleVisitor for Materialize {
 }
 
 /// Any model of the zoo: images `[batch, 1, 28, 28]` in, logits `[batch, 10]` out.
+// One model value lives for a whole run, so the size gap between variants costs nothing, and a
+// `Box` would change the module's record paths.
+#[allow(clippy::large_enum_variant)]
 #[derive(Module, Debug)]
 pub enum Model {
     /// An MLP (the zoo's `mlp` or `deep-mlp`).

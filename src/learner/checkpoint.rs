@@ -44,7 +44,9 @@ pub const STATE_FILE: &str = "state.json";
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// The path holds no checkpoint.
-    #[error("{path} is not a checkpoint ({reason}); pass a run directory or one of its checkpoints/epoch-NNNN directories")]
+    #[error(
+        "{path} is not a checkpoint ({reason}); pass a run directory or one of its checkpoints/epoch-NNNN directories"
+    )]
     NotACheckpoint {
         /// The path given.
         path: PathBuf,
@@ -289,11 +291,10 @@ pub fn load_weights(
     kind: ember_models::ModelKind,
     device: &Device,
 ) -> Result<Model, CheckpointError> {
-    let record =
-        burn::store::ModuleRecord::load(path).map_err(|e| CheckpointError::Damaged {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+    let record = burn::store::ModuleRecord::load(path).map_err(|e| CheckpointError::Damaged {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
     kind.init(device)
         .try_load_record(record)
         .map_err(|e| CheckpointError::WrongModel {

@@ -21,12 +21,7 @@ impl MetricSums {
     pub fn add(&mut self, loss: Tensor<1>, logits: Tensor<2>, targets: Tensor<1, Int>) {
         let [batch, _] = logits.dims();
         let loss = loss.mul_scalar(batch as f64);
-        let correct = logits
-            .argmax(1)
-            .reshape([batch])
-            .equal(targets)
-            .int()
-            .sum();
+        let correct = logits.argmax(1).reshape([batch]).equal(targets).int().sum();
         self.loss_sum = Some(match self.loss_sum.take() {
             Some(sum) => sum.add(loss),
             None => loss,
@@ -146,7 +141,12 @@ pub fn read_csv(path: &Path) -> Result<Vec<EpochMetrics>, String> {
                 .collect::<Result<_, _>>()
                 .map_err(|e| format!("{} line {}: {e}", path.display(), i + 2))?;
             if v.len() != CSV_COLUMNS.len() {
-                return Err(format!("{} line {}: {} fields", path.display(), i + 2, v.len()));
+                return Err(format!(
+                    "{} line {}: {} fields",
+                    path.display(),
+                    i + 2,
+                    v.len()
+                ));
             }
             Ok(EpochMetrics {
                 epoch: v[0] as usize,
@@ -161,4 +161,3 @@ pub fn read_csv(path: &Path) -> Result<Vec<EpochMetrics>, String> {
         })
         .collect()
 }
-

@@ -90,14 +90,21 @@ pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
     seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// A fresh `kind` model with weights drawn from `seed`, placed on `device`.
+/// A fresh `kind` model with weights drawn from `seed`, placed on `device`; with autodiff on
+/// when `device` has it, ready to train.
 ///
 /// The weights are always drawn on the flex CPU device and then moved, so every backend starts
 /// from the same initial weights for the same seed.
 pub fn init_model(kind: ModelKind, seed: u64, device: &Device) -> Model {
     let cpu = Device::flex();
     cpu.seed(seed);
-    kind.init(&cpu).to_device(device)
+    let model = kind.init(&cpu).to_device(device);
+    // A device move keeps tensors untracked; `train` is Burn's transition to autodiff.
+    if device.is_autodiff() {
+        model.train()
+    } else {
+        model
+    }
 }
 
 /// Trains `config` on `backend` with `data`; see the module documentation.
@@ -180,7 +187,11 @@ pub fn fit(
             .shuffle(epoch_seed(config.seed, epoch))
             .set_device(device.clone())
             .build(data.train.clone());
-        progress.epoch_start(epoch, config.epochs, data.train.data().len().div_ceil(batch_size));
+        progress.epoch_start(
+            epoch,
+            config.epochs,
+            data.train.data().len().div_ceil(batch_size),
+        );
         let mut sums = MetricSums::default();
         for (i, batch) in loader.iter().enumerate() {
             let batch = batch.context("reading a training batch")?;
@@ -276,7 +287,6 @@ fn save_final_model(model: &Model, run_dir: &Path) -> anyhow::Result<()> {
         .save_file(&tmp)
         .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
     crate::fsutil::sync_file(&tmp)?;
-    std::fs::rename(&tmp, &path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }

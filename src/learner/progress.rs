@@ -75,7 +75,7 @@ impl Progress for Console {
         let Some(bar) = &self.bar else { return };
         bar.set_position(step as u64);
         // Reading the loss makes the host wait for the device: only do it for a visible bar.
-        if !bar.is_hidden() && step % BAR_METRICS_EVERY == 0 {
+        if !bar.is_hidden() && step.is_multiple_of(BAR_METRICS_EVERY) {
             let secs = bar.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!(
                 "loss {:.4} accuracy {:.4} {:.0} img/s",

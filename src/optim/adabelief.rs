@@ -23,8 +23,8 @@
 //! classification where SGD does well) and 1e-8 where Adam does better (transformers, GANs); the
 //! two give visibly different training curves because ε sits inside `s_t`.
 
-use burn::tensor::{Device, Tensor};
 use burn::optim::Optimizer;
+use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::RecordState;
@@ -77,9 +77,24 @@ impl AdaBeliefConfig {
     /// A one-line message naming the parameter and the allowed range.
     pub fn validate(&self) -> Result<(), String> {
         check(self.eps >= 0.0, "eps", self.eps, ">= 0")?;
-        check((0.0..1.0).contains(&self.beta1), "beta1", self.beta1, "in [0, 1)")?;
-        check((0.0..1.0).contains(&self.beta2), "beta2", self.beta2, "in [0, 1)")?;
-        check(self.weight_decay >= 0.0, "weight_decay", self.weight_decay, ">= 0")
+        check(
+            (0.0..1.0).contains(&self.beta1),
+            "beta1",
+            self.beta1,
+            "in [0, 1)",
+        )?;
+        check(
+            (0.0..1.0).contains(&self.beta2),
+            "beta2",
+            self.beta2,
+            "in [0, 1)",
+        )?;
+        check(
+            self.weight_decay >= 0.0,
+            "weight_decay",
+            self.weight_decay,
+            ">= 0",
+        )
     }
 
     /// The optimizer for one parameter tensor at a time; wrap it with

@@ -48,9 +48,19 @@ impl AdadeltaConfig {
     /// # Errors
     /// A one-line message naming the parameter and the allowed range.
     pub fn validate(&self) -> Result<(), String> {
-        check((0.0..=1.0).contains(&self.rho), "rho", self.rho, "in [0, 1]")?;
+        check(
+            (0.0..=1.0).contains(&self.rho),
+            "rho",
+            self.rho,
+            "in [0, 1]",
+        )?;
         check(self.eps >= 0.0, "eps", self.eps, ">= 0")?;
-        check(self.weight_decay >= 0.0, "weight_decay", self.weight_decay, ">= 0")
+        check(
+            self.weight_decay >= 0.0,
+            "weight_decay",
+            self.weight_decay,
+            ">= 0",
+        )
     }
 
     /// The optimizer; wrap it with `ModuleOptimizer::from` to optimize a module.
@@ -100,7 +110,12 @@ impl Optimizer for Adadelta {
         let grad = l2_weight_decay(grad, &param, c.weight_decay);
         let square_avg = ema_product(square_avg, grad.clone(), grad.clone(), c.rho);
         let std = square_avg.clone().add_scalar(c.eps).sqrt();
-        let delta = acc_delta.clone().add_scalar(c.eps).sqrt().div(std).mul(grad);
+        let delta = acc_delta
+            .clone()
+            .add_scalar(c.eps)
+            .sqrt()
+            .div(std)
+            .mul(grad);
         let acc_delta = ema_product(acc_delta, delta.clone(), delta.clone(), c.rho);
         let param = param.add(delta.mul_scalar(-lr));
         let state = AdadeltaState {

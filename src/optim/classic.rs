@@ -50,7 +50,12 @@ impl SgdConfig {
     /// A one-line message naming the parameter.
     pub fn validate(&self) -> Result<(), String> {
         check(self.momentum >= 0.0, "momentum", self.momentum, ">= 0")?;
-        check(self.weight_decay >= 0.0, "weight_decay", self.weight_decay, ">= 0")?;
+        check(
+            self.weight_decay >= 0.0,
+            "weight_decay",
+            self.weight_decay,
+            ">= 0",
+        )?;
         check(
             !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0),
             "nesterov",
@@ -114,9 +119,24 @@ impl AdamConfig {
     /// A one-line message naming the parameter and the allowed range.
     pub fn validate(&self) -> Result<(), String> {
         check(self.eps >= 0.0, "eps", self.eps, ">= 0")?;
-        check((0.0..1.0).contains(&self.beta1), "beta1", self.beta1, "in [0, 1)")?;
-        check((0.0..1.0).contains(&self.beta2), "beta2", self.beta2, "in [0, 1)")?;
-        check(self.weight_decay >= 0.0, "weight_decay", self.weight_decay, ">= 0")
+        check(
+            (0.0..1.0).contains(&self.beta1),
+            "beta1",
+            self.beta1,
+            "in [0, 1)",
+        )?;
+        check(
+            (0.0..1.0).contains(&self.beta2),
+            "beta2",
+            self.beta2,
+            "in [0, 1)",
+        )?;
+        check(
+            self.weight_decay >= 0.0,
+            "weight_decay",
+            self.weight_decay,
+            ">= 0",
+        )
     }
 
     /// Burn's Adam with these settings.

@@ -51,7 +51,12 @@ pub(crate) fn l2_weight_decay<const D: usize>(
 }
 
 /// Checks a hyperparameter against a range, with PyTorch's wording of the error.
-pub(crate) fn check(ok: bool, name: &str, value: impl std::fmt::Display, rule: &str) -> Result<(), String> {
+pub(crate) fn check(
+    ok: bool,
+    name: &str,
+    value: impl std::fmt::Display,
+    rule: &str,
+) -> Result<(), String> {
     if ok {
         Ok(())
     } else {

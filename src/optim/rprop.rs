@@ -51,9 +51,19 @@ impl RpropConfig {
     /// A one-line message naming the parameter and the allowed range.
     pub fn validate(&self) -> Result<(), String> {
         let (minus, plus) = self.etas;
-        check(0.0 < minus && minus < 1.0 && 1.0 < plus, "etas", format!("({minus}, {plus})"), "0 < eta_minus < 1 < eta_plus")?;
+        check(
+            0.0 < minus && minus < 1.0 && 1.0 < plus,
+            "etas",
+            format!("({minus}, {plus})"),
+            "0 < eta_minus < 1 < eta_plus",
+        )?;
         let (min, max) = self.step_sizes;
-        check(0.0 <= min && min <= max, "step_sizes", format!("({min}, {max})"), "0 <= min <= max")
+        check(
+            0.0 <= min && min <= max,
+            "step_sizes",
+            format!("({min}, {max})"),
+            "0 <= min <= max",
+        )
     }
 
     /// The optimizer; wrap it with `ModuleOptimizer::from` to optimize a module.

@@ -33,7 +33,10 @@ pub fn stderr(out: &Output) -> String {
 /// and the line mentions every one of `needles`.
 pub fn assert_clean_error(out: &Output, needles: &[&str]) {
     let err = stderr(out);
-    assert!(!out.status.success(), "expected failure, got success: {err}");
+    assert!(
+        !out.status.success(),
+        "expected failure, got success: {err}"
+    );
     assert_ne!(out.status.code(), Some(101), "panicked: {err}");
     let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 1, "expected one error line, got:\n{err}");
