@@ -190,8 +190,8 @@ fn select_wgpu(gpu_index: Option<usize>) -> Result<Backend, BackendError> {
     };
     if software && std::env::var_os(AUTOTUNE_ENV).is_none() {
         apply_autotune_level("minimal");
-        tracing::info!(
-            "software wgpu adapter: autotuning bounded with {AUTOTUNE_ENV}=minimal (set it to override)"
+        eprintln!(
+            "note: wgpu runs on a software (CPU) adapter: kernel autotuning is bounded with {AUTOTUNE_ENV}=minimal (--autotune overrides), and the first steps still spend a minute or more compiling kernels"
         );
     }
     // Bringing up a device can panic deep inside a driver; turn that into the same clean error.
@@ -234,16 +234,28 @@ pub fn apply_autotune_level(level: &str) {
     unsafe { std::env::set_var(AUTOTUNE_ENV, level) };
 }
 
-/// Adapters wgpu can see, in enumeration order, on every graphics API this build supports.
+/// Adapters wgpu can see, in enumeration order: those of the primary APIs (Vulkan, Metal,
+/// DX12), else those of the others (OpenGL), the order CubeCL tries them in.
 fn list_adapters() -> Vec<wgpu::AdapterInfo> {
-    quietly(|| {
-        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
-        pollster::block_on(instance.enumerate_adapters(wgpu::Backends::all()))
-            .iter()
-            .map(wgpu::Adapter::get_info)
-            .collect()
-    })
-    .unwrap_or_default()
+    let enumerate = |backends: wgpu::Backends| {
+        quietly(|| {
+            let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+                backends,
+                ..wgpu::InstanceDescriptor::new_without_display_handle()
+            });
+            pollster::block_on(instance.enumerate_adapters(backends))
+                .iter()
+                .map(wgpu::Adapter::get_info)
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+    };
+    let primary = enumerate(wgpu::Backends::PRIMARY);
+    if primary.is_empty() {
+        enumerate(wgpu::Backends::SECONDARY)
+    } else {
+        primary
+    }
 }
 
 /// Runs `f`, turning a panic into `Err` without printing it (the caller reports it as an

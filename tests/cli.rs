@@ -34,6 +34,20 @@ fn missing_data_dir_names_the_place_and_the_fix() {
     assert_clean_error(&out, &["apt-get install dataset-fashion-mnist"]);
 }
 
+/// A machine where wgpu finds no adapter (no Vulkan driver, no EGL vendor) gets one line that
+/// says so and suggests the CPU.
+#[test]
+fn no_gpu_adapter_is_a_clean_error() {
+    let out = train_bin()
+        .args(["--device", "gpu", "--epochs", "1", "--limit-train", "64"])
+        .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
+        .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
+        .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json")
+        .output()
+        .unwrap();
+    assert_clean_error(&out, &["no GPU is available", "--device cpu"]);
+}
+
 #[test]
 fn truncated_and_non_idx_files_are_rejected() {
     let tmp = TempDir::new("badidx");
