@@ -22,6 +22,7 @@ const WARMUP: usize = 3;
 const STEPS: usize = 20;
 
 fn main() {
+    let _runtime_dir = backend::quiet_headless_vulkan();
     // `cargo bench` passes `--bench`; a filter argument selects backends by name.
     let filters: Vec<String> = std::env::args()
         .skip(1)

@@ -221,6 +221,36 @@ fn select_wgpu(gpu_index: Option<usize>) -> Result<Backend, BackendError> {
     })
 }
 
+/// On a headless machine the Vulkan loader pulls in libwayland-client, which prints
+/// "error: XDG_RUNTIME_DIR is invalid or not set" to stderr several times: lines that read like
+/// ember errors. When the variable is unset (desktops set it), this points it at a private
+/// directory that the returned guard removes when dropped.
+///
+/// Call it first thing in `main`, before any other thread exists (it sets an environment
+/// variable).
+pub fn quiet_headless_vulkan() -> Option<RuntimeDir> {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("ember-runtime-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).ok()?;
+    // SAFETY: the caller runs this before any other thread exists (see above).
+    unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    Some(RuntimeDir(dir))
+}
+
+/// The private runtime directory of [`quiet_headless_vulkan`], removed on drop.
+#[derive(Debug)]
+pub struct RuntimeDir(std::path::PathBuf);
+
+impl Drop for RuntimeDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The environment variable CubeCL reads for its autotune level.
 pub const AUTOTUNE_ENV: &str = "CUBECL_AUTOTUNE_LEVEL";
 

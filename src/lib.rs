@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! ember: a training engine on Burn 0.22.
 //!
 //! - [`optim`]: AdaBelief, Rprop and Adadelta as Burn optimizers, following their reference

@@ -24,7 +24,8 @@ fn main() -> ExitCode {
             one_line(&payload)
         );
     }));
-    let _runtime_dir = quiet_headless_vulkan();
+    // Before any thread starts: see the function.
+    let _runtime_dir = ember::backend::quiet_headless_vulkan();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -57,32 +58,6 @@ fn main() -> ExitCode {
             eprintln!("error: {}", one_line(&format!("{e:#}")));
             ExitCode::FAILURE
         }
-    }
-}
-
-/// On a headless machine the Vulkan loader pulls in libwayland-client, which prints
-/// "error: XDG_RUNTIME_DIR is invalid or not set" to stderr several times: a line that reads like
-/// an ember error. Give it a private directory, removed at exit, when the variable is unset
-/// (desktops set it).
-fn quiet_headless_vulkan() -> Option<RuntimeDir> {
-    if std::env::var_os("XDG_RUNTIME_DIR").is_some() {
-        return None;
-    }
-    let dir = std::env::temp_dir().join(format!("ember-runtime-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).ok()?;
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).ok()?;
-    // SAFETY: first thing in `main`, before any other thread exists.
-    unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
-    Some(RuntimeDir(dir))
-}
-
-/// Removes the private runtime directory when `main` returns.
-struct RuntimeDir(std::path::PathBuf);
-
-impl Drop for RuntimeDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

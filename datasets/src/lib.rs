@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! `ember-datasets`: the data side of ember.
 //!
 //! - [`idx`]: the IDX file reader (raw or gzip).

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! `ember-models`: ember's model zoo as Burn modules.
 //!
 //! | name | module | layers | parameters |

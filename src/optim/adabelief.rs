@@ -28,7 +28,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::RecordState;
-use crate::optim::common::{addcdiv, check, ema, ema_product, l2_weight_decay};
+use crate::optim::common::{addcdiv, check_moments, ema, ema_product, l2_weight_decay};
 
 /// Hyperparameters of [`AdaBelief`]; `Default` gives the reference's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -76,25 +76,7 @@ impl AdaBeliefConfig {
     /// # Errors
     /// A one-line message naming the parameter and the allowed range.
     pub fn validate(&self) -> Result<(), String> {
-        check(self.eps >= 0.0, "eps", self.eps, ">= 0")?;
-        check(
-            (0.0..1.0).contains(&self.beta1),
-            "beta1",
-            self.beta1,
-            "in [0, 1)",
-        )?;
-        check(
-            (0.0..1.0).contains(&self.beta2),
-            "beta2",
-            self.beta2,
-            "in [0, 1)",
-        )?;
-        check(
-            self.weight_decay >= 0.0,
-            "weight_decay",
-            self.weight_decay,
-            ">= 0",
-        )
+        check_moments(self.beta1, self.beta2, self.eps, self.weight_decay)
     }
 
     /// The optimizer for one parameter tensor at a time; wrap it with

@@ -9,7 +9,7 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{AdamConfig as BurnAdamConfig, ModuleOptimizer, SgdConfig as BurnSgdConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::optim::common::check;
+use crate::optim::common::{check, check_moments};
 
 /// `torch.optim.SGD` hyperparameters (lr aside): momentum 0, dampening 0, nesterov false,
 /// weight_decay 0 by default.
@@ -118,25 +118,7 @@ impl AdamConfig {
     /// # Errors
     /// A one-line message naming the parameter and the allowed range.
     pub fn validate(&self) -> Result<(), String> {
-        check(self.eps >= 0.0, "eps", self.eps, ">= 0")?;
-        check(
-            (0.0..1.0).contains(&self.beta1),
-            "beta1",
-            self.beta1,
-            "in [0, 1)",
-        )?;
-        check(
-            (0.0..1.0).contains(&self.beta2),
-            "beta2",
-            self.beta2,
-            "in [0, 1)",
-        )?;
-        check(
-            self.weight_decay >= 0.0,
-            "weight_decay",
-            self.weight_decay,
-            ">= 0",
-        )
+        check_moments(self.beta1, self.beta2, self.eps, self.weight_decay)
     }
 
     /// Burn's Adam with these settings.

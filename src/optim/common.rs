@@ -63,3 +63,17 @@ pub(crate) fn check(
         Err(format!("invalid {name} {value}: must be {rule}"))
     }
 }
+
+/// The range checks torch.optim.Adam and adabelief-pytorch share: 0 ≤ eps, 0 ≤ β1 < 1,
+/// 0 ≤ β2 < 1, 0 ≤ weight_decay.
+pub(crate) fn check_moments(
+    beta1: f64,
+    beta2: f64,
+    eps: f64,
+    weight_decay: f64,
+) -> Result<(), String> {
+    check(eps >= 0.0, "eps", eps, ">= 0")?;
+    check((0.0..1.0).contains(&beta1), "beta1", beta1, "in [0, 1)")?;
+    check((0.0..1.0).contains(&beta2), "beta2", beta2, "in [0, 1)")?;
+    check(weight_decay >= 0.0, "weight_decay", weight_decay, ">= 0")
+}

@@ -8,7 +8,7 @@ fn tensor(values: &[f32], device: &Device) -> Tensor<1> {
 }
 
 fn values(t: &Tensor<1>) -> Vec<f32> {
-    t.clone().try_into_vec_as().expect("f32 tensor")
+    t.clone().try_into_vec_as().expect("f32 tensor") // ok: test-only module
 }
 
 /// Applies `steps` updates with a constant gradient to each `(initial, gradient)` parameter and
