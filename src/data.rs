@@ -23,8 +23,8 @@ pub struct RunData {
 /// doubles as validation split.
 ///
 /// # Errors
-/// Any [`DataError`] from locating or reading the files, or a [`DataError::Contents`] when the
-/// limit leaves no training image.
+/// Any [`DataError`] from locating or reading the files, or [`DataError::EmptySplit`] when the
+/// limit and the validation split leave no training image.
 pub fn load_run_data(config: &TrainConfig) -> Result<RunData, DataError> {
     let dir = locate(config.dataset, config.data_dir.as_deref())?;
     let train_full = load(&dir, Split::Train)?;
@@ -35,8 +35,7 @@ pub fn load_run_data(config: &TrainConfig) -> Result<RunData, DataError> {
     let n_val = (n as f64 * config.val_split).round() as usize;
     let n_train = n - n_val;
     if n_train == 0 {
-        return Err(DataError::Contents {
-            path: dir,
+        return Err(DataError::EmptySplit {
             reason: format!(
                 "--limit-train {n} with --val-split {} leaves no training image",
                 config.val_split

@@ -62,6 +62,13 @@ pub enum DataError {
         reason: String,
     },
 
+    /// The requested subset of the training split is empty.
+    #[error("{reason}; raise --limit-train or lower --val-split")]
+    EmptySplit {
+        /// Which settings leave it empty.
+        reason: String,
+    },
+
     /// No directory holding the dataset was found.
     #[error("dataset {dataset} not found (looked in: {searched}); {hint}")]
     NotFound {

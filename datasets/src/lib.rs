@@ -15,6 +15,7 @@
 //! ```
 
 pub mod batcher;
+pub mod checksum;
 pub mod error;
 pub mod idx;
 pub mod mnist;

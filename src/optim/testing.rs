@@ -52,3 +52,31 @@ pub(crate) fn run_gradient_sequence<O: Optimizer>(
         })
         .collect()
 }
+
+/// A module holding one 1-D parameter, for optimizers that only exist as `ModuleOptimizer`.
+#[derive(burn::module::Module, Debug)]
+struct Weights {
+    w: burn::module::Param<Tensor<1>>,
+}
+
+/// Applies one `ModuleOptimizer` step per gradient in `grads` (through autodiff: the loss
+/// `sum(w * g)` has gradient `g`) and returns the parameter after each.
+pub(crate) fn run_module_optimizer(
+    mut optimizer: burn::optim::ModuleOptimizer,
+    lr: f64,
+    init: &[f32],
+    grads: &[&[f32]],
+) -> Vec<Vec<f32>> {
+    let device = Device::flex().autodiff();
+    let mut module = Weights {
+        w: burn::module::Param::from_tensor(tensor(init, &device).require_grad()),
+    };
+    let mut trajectory = Vec::with_capacity(grads.len());
+    for g in grads {
+        let loss = module.w.val().mul(tensor(g, &device)).sum();
+        let gradients = burn::optim::GradientsParams::from_grads(loss.backward(), &module);
+        module = optimizer.step(lr, module, gradients);
+        trajectory.push(values(&module.w.val()));
+    }
+    trajectory
+}

@@ -1,15 +1,15 @@
-//! SGD and Adam from Burn (`burn::optim`), configured with PyTorch's semantics and defaults.
+//! SGD from Burn (`burn::optim::Sgd`), configured with `torch.optim.SGD`'s semantics and
+//! defaults.
 //!
-//! Burn's built-ins compute the same updates as torch.optim once two defaults are aligned:
-//! Burn's momentum dampening defaults to 0.1 (torch: 0) and Burn's Adam epsilon to 1e-5
-//! (torch: 1e-8). Both are set to torch's values here.
+//! Burn's SGD computes torch's update once its momentum dampening, 0.1 by default in Burn, is
+//! set to torch's 0, which this configuration does.
 
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamConfig as BurnAdamConfig, ModuleOptimizer, SgdConfig as BurnSgdConfig};
+use burn::optim::{ModuleOptimizer, SgdConfig as BurnSgdConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::optim::common::{check, check_moments};
+use crate::optim::common::check;
 
 /// `torch.optim.SGD` hyperparameters (lr aside): momentum 0, dampening 0, nesterov false,
 /// weight_decay 0 by default.
@@ -83,56 +83,57 @@ impl SgdConfig {
     }
 }
 
-/// `torch.optim.Adam` hyperparameters (lr aside): betas (0.9, 0.999), eps 1e-8, weight_decay 0,
-/// amsgrad false (Kingma & Ba 2015; AMSGrad: Reddi et al. 2018).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct AdamConfig {
-    /// β1 ∈ [0, 1); default 0.9.
-    pub beta1: f64,
-    /// β2 ∈ [0, 1); default 0.999.
-    pub beta2: f64,
-    /// ε ≥ 0; default 1e-8 (torch), not Burn's 1e-5.
-    pub eps: f64,
-    /// L2 weight decay ≥ 0 added to the gradient; default 0.
-    pub weight_decay: f64,
-    /// Use the running maximum of the second moment; default false.
-    pub amsgrad: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::optim::testing::run_module_optimizer;
 
-impl Default for AdamConfig {
-    fn default() -> Self {
-        Self {
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            amsgrad: false,
+    fn assert_trajectory(config: SgdConfig, init: f32, grads: &[f32], expected: &[f32]) {
+        let grads: Vec<&[f32]> = grads.iter().map(std::slice::from_ref).collect();
+        let out = run_module_optimizer(config.init(), 0.1, &[init], &grads);
+        for (got, want) in out.iter().zip(expected) {
+            assert!((got[0] - want).abs() < 1e-6, "{out:?} vs {expected:?}");
         }
     }
-}
 
-impl AdamConfig {
-    /// torch's checks: 0 ≤ eps, 0 ≤ β1 < 1, 0 ≤ β2 < 1, 0 ≤ weight_decay.
-    ///
-    /// # Errors
-    /// A one-line message naming the parameter and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
-        check_moments(self.beta1, self.beta2, self.eps, self.weight_decay)
+    /// torch's heavy-ball momentum, lr 0.1, μ 0.9, g = 1: b = 1, 1.9, 2.71 (no dampening, b = g
+    /// at the first step), θ = −0.1, −0.29, −0.561.
+    #[test]
+    fn momentum_follows_torch() {
+        let config = SgdConfig {
+            momentum: 0.9,
+            ..Default::default()
+        };
+        assert_trajectory(config, 0.0, &[1.0; 3], &[-0.1, -0.29, -0.561]);
     }
 
-    /// Burn's Adam with these settings.
-    pub fn init(&self) -> ModuleOptimizer {
-        let mut config = BurnAdamConfig::new()
-            .with_beta_1(self.beta1 as f32)
-            .with_beta_2(self.beta2 as f32)
-            .with_epsilon(self.eps as f32)
-            .with_amsgrad(self.amsgrad);
-        if self.weight_decay > 0.0 {
-            config = config.with_weight_decay(Some(WeightDecayConfig {
-                penalty: self.weight_decay as f32,
-            }));
-        }
-        config.init()
+    /// Nesterov: the step uses g + μ·b: 1.9, 2.71, 3.439, so θ = −0.19, −0.461, −0.8049.
+    #[test]
+    fn nesterov_follows_torch() {
+        let config = SgdConfig {
+            momentum: 0.9,
+            nesterov: true,
+            ..Default::default()
+        };
+        assert_trajectory(config, 0.0, &[1.0; 3], &[-0.19, -0.461, -0.8049]);
+    }
+
+    /// L2 weight decay with a zero gradient: θ ← θ − lr·wd·θ, so 0.99 then 0.9801.
+    #[test]
+    fn weight_decay_follows_torch() {
+        let config = SgdConfig {
+            weight_decay: 0.1,
+            ..Default::default()
+        };
+        assert_trajectory(config, 1.0, &[0.0; 2], &[0.99, 0.9801]);
+    }
+
+    #[test]
+    fn nesterov_needs_momentum() {
+        let bad = SgdConfig {
+            nesterov: true,
+            ..Default::default()
+        };
+        assert!(bad.validate().unwrap_err().contains("nesterov"));
     }
 }
