@@ -166,6 +166,10 @@ pub struct TrainArgs {
     /// run directory, or a checkpoint directory.
     #[arg(long, value_name = "PATH|latest")]
     pub resume: Option<String>,
+    /// Also write a checkpoint every N optimizer steps (one is always written at each epoch
+    /// end, and on Ctrl-C / SIGTERM).
+    #[arg(long, value_name = "N")]
+    pub checkpoint_every: Option<usize>,
     /// Print only the per-epoch lines (no progress bar, no messages).
     #[arg(long)]
     pub quiet: bool,

@@ -2,6 +2,9 @@
 //! then call the learner.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
 use ember_datasets::{DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate};
@@ -14,7 +17,7 @@ use crate::data::load_run_data;
 use crate::evaluation::evaluate_model;
 use crate::learner::checkpoint::{self, Checkpoint};
 use crate::learner::progress::Console;
-use crate::learner::{CONFIG_FILE, FINAL_MODEL_FILE, FitOptions, fit};
+use crate::learner::{CONFIG_FILE, FINAL_MODEL_FILE, FitOptions, FitOutcome, fit};
 use crate::optim::OptimizerConfig;
 
 /// Root of the default run directories.
@@ -22,15 +25,35 @@ pub const RUNS_DIR: &str = "runs";
 /// The model of `train` without `--model`.
 pub const DEFAULT_MODEL: ModelKind = ModelKind::Lenet;
 
-/// Runs the parsed command line.
+/// Exit status of a run stopped by SIGINT/SIGTERM after writing its checkpoint (128 + SIGINT,
+/// the shell's convention).
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+/// Runs the parsed command line; returns the process's exit status.
 ///
 /// # Errors
 /// Any failure, as an error whose `{:#}` rendering is one line naming the cause and the fix.
-pub fn run(cli: Cli) -> anyhow::Result<()> {
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Some(Command::Evaluate(args)) => evaluate(&args),
+        Some(Command::Evaluate(args)) => evaluate(&args).map(|()| ExitCode::SUCCESS),
         None => train(&cli.train),
     }
+}
+
+/// A flag that SIGINT and SIGTERM set, so the learner stops after the current step with a
+/// checkpoint; a second signal while the flag is set ends the process at once.
+fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let stop = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(
+            signal,
+            i32::from(EXIT_INTERRUPTED),
+            Arc::clone(&stop),
+        )?;
+        signal_hook::flag::register(signal, Arc::clone(&stop))?;
+    }
+    Ok(stop)
 }
 
 fn default_optimizer() -> OptimizerConfig {
@@ -49,7 +72,7 @@ fn chosen_backend(args: &DeviceArgs) -> Option<BackendKind> {
 }
 
 /// `train [FLAGS]`: a new run, or the continuation of one with `--resume`.
-fn train(args: &TrainArgs) -> anyhow::Result<()> {
+fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     apply_autotune(&args.device);
     let (config, run_dir, resume) = match &args.resume {
         None => {
@@ -67,15 +90,26 @@ fn train(args: &TrainArgs) -> anyhow::Result<()> {
     };
     let data = load_run_data(&config)?;
     let backend = backend::select(config.backend, config.gpu_index)?;
+    if args.checkpoint_every == Some(0) {
+        bail!("--checkpoint-every must be at least 1");
+    }
     let mut console = Console::new(args.quiet);
-    fit(
-        &config,
-        &backend,
-        &data,
-        FitOptions { run_dir, resume },
-        &mut console,
-    )?;
-    Ok(())
+    let options = FitOptions {
+        run_dir: run_dir.clone(),
+        resume,
+        checkpoint_every: args.checkpoint_every,
+        stop: Some(stop_on_signals()?),
+    };
+    match fit(&config, &backend, &data, options, &mut console)? {
+        FitOutcome::Finished(_) => Ok(ExitCode::SUCCESS),
+        FitOutcome::Interrupted { .. } => {
+            println!(
+                "stopped; continue with: train --resume latest --run-dir {}",
+                run_dir.display()
+            );
+            Ok(ExitCode::from(EXIT_INTERRUPTED))
+        }
+    }
 }
 
 /// The configuration of a new run: defaults overridden by the flags given.
@@ -153,7 +187,7 @@ fn find_resume(args: &TrainArgs, target: &str) -> anyhow::Result<(PathBuf, Check
         let checkpoint = checkpoint::resolve(Path::new(target))?;
         let run_dir = match &args.run_dir {
             Some(dir) => dir.clone(),
-            // <run>/checkpoints/epoch-NNNN -> <run>
+            // <run>/checkpoints/epoch-* -> <run>
             None => checkpoint
                 .dir
                 .parent()

@@ -53,7 +53,7 @@ fn main() -> ExitCode {
         }
     };
     match ember::commands::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", one_line(&format!("{e:#}")));
             ExitCode::FAILURE

@@ -111,10 +111,12 @@ fn run_directory_evaluate_and_wrong_model() {
     for file in ["config.toml", "metrics.csv", "model.bpk", "summary.json"] {
         assert!(tmp.join("run").join(file).is_file(), "{file} missing");
     }
-    for epoch in ["epoch-0001", "epoch-0002"] {
+    let saved = checkpoints(&tmp.join("run"));
+    assert_eq!(saved.len(), 2, "one checkpoint an epoch: {saved:?}");
+    for epoch in [1, 2] {
+        let dir = checkpoint_of_epoch(&tmp.join("run"), epoch).expect("epoch checkpoint");
         for file in ["model.bpk", "optimizer.bpk", "state.json"] {
-            let p = tmp.join("run/checkpoints").join(epoch).join(file);
-            assert!(p.is_file(), "{} missing", p.display());
+            assert!(dir.join(file).is_file(), "{}/{file} missing", dir.display());
         }
     }
     let rows = read_csv(&tmp.join("run/metrics.csv")).unwrap();
@@ -155,7 +157,12 @@ fn run_directory_evaluate_and_wrong_model() {
     // Resuming the MLP run as LeNet is refused, and the checkpoints survive.
     let out = train(&["--resume", "latest", "--run-dir", &run, "--model", "lenet"]);
     assert_clean_error(&out, &["--model mlp", "lenet"]);
-    assert!(tmp.join("run/checkpoints/epoch-0002/model.bpk").is_file());
+    assert!(
+        checkpoint_of_epoch(&tmp.join("run"), 2)
+            .unwrap()
+            .join("model.bpk")
+            .is_file()
+    );
     // A new run into a directory with checkpoints is refused rather than overwriting them.
     let out = train(&["--model", "mlp", "--run-dir", &run]);
     assert_clean_error(&out, &["already holds checkpoints", "--resume latest"]);
@@ -179,8 +186,9 @@ fn damaged_weights_are_reported() {
 }
 
 /// `--resume latest` after a run killed with SIGKILL continues at the next epoch and ends with
-/// the epoch count asked for; the epochs it re-runs produce the same metrics as the
-/// uninterrupted run (epoch-boundary resume is exact on flex).
+/// the epoch count asked for; a damaged newest checkpoint is skipped for the one before it; and
+/// the resumed run's metrics equal the uninterrupted run's exactly (epoch-boundary resume is
+/// exact on flex).
 #[test]
 fn resume_latest_after_a_kill() {
     let tmp = TempDir::new("resume");
@@ -205,9 +213,9 @@ fn resume_latest_after_a_kill() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let second = tmp.join("run/checkpoints/epoch-0002");
     let deadline = Instant::now() + Duration::from_secs(300);
-    while !second.join("state.json").is_file() {
+    // Checkpoint directories appear complete, by a rename.
+    while checkpoint_of_epoch(&tmp.join("run"), 2).is_none() {
         assert!(Instant::now() < deadline, "no checkpoint after 300 s");
         assert!(
             child.try_wait().unwrap().is_none(),
@@ -222,10 +230,36 @@ fn resume_latest_after_a_kill() {
         "the run finished before the kill"
     );
 
-    let out = train(&["--resume", "latest", "--run-dir", &run]);
+    // Continue to epoch 3 from the newest checkpoint, epoch 2.
+    let out = train(&["--resume", "latest", "--run-dir", &run, "--epochs", "3"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("resuming from"), "{text}");
+    assert!(
+        text.contains("resuming from") && text.contains("epoch-0002"),
+        "{text}"
+    );
+    assert!(
+        text.contains("epoch 3/3") && !text.contains("epoch 2/3"),
+        "{text}"
+    );
+
+    // Flip one byte of the newest checkpoint's weights: its checksum no longer matches, so
+    // `latest` warns and falls back to epoch 2, and the run still ends where it should.
+    let weights = checkpoint_of_epoch(&tmp.join("run"), 3)
+        .unwrap()
+        .join("model.bpk");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x10;
+    std::fs::write(&weights, bytes).unwrap();
+    let out = train(&["--resume", "latest", "--run-dir", &run, "--epochs", "4"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("skipped damaged checkpoint"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("epoch-0002"), "{}", stdout(&out));
     let resumed = read_csv(&tmp.join("run/metrics.csv")).unwrap();
     assert_eq!(
         resumed.iter().map(|r| r.epoch).collect::<Vec<_>>(),
@@ -248,4 +282,178 @@ fn resume_latest_after_a_kill() {
             a.epoch
         );
     }
+}
+
+/// Arguments of the short LeNet job the interruption tests run.
+const SHORT_JOB: [&str; 12] = [
+    "--model",
+    "lenet",
+    "--opt",
+    "adabelief",
+    "--epochs",
+    "3",
+    "--limit-train",
+    "3000",
+    "--batch-size",
+    "64",
+    "--quiet",
+    "--checkpoint-every",
+];
+
+/// Runs the short job uninterrupted into `dir` and returns its metrics and summary.
+fn uninterrupted(
+    dir: &str,
+    every: &str,
+) -> (
+    Vec<ember::learner::metrics::EpochMetrics>,
+    serde_json::Value,
+) {
+    let out = train_bin()
+        .args(SHORT_JOB)
+        .arg(every)
+        .args(["--run-dir", dir])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = std::path::Path::new(dir);
+    (
+        read_csv(&dir.join("metrics.csv")).unwrap(),
+        read_summary(dir),
+    )
+}
+
+fn read_summary(run: &std::path::Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
+}
+
+fn assert_same_training(
+    got: &[ember::learner::metrics::EpochMetrics],
+    want: &[ember::learner::metrics::EpochMetrics],
+) {
+    assert_eq!(got.len(), want.len(), "{got:?}");
+    for (a, b) in got.iter().zip(want) {
+        assert_eq!(
+            (a.epoch, a.loss, a.accuracy, a.val_loss, a.val_accuracy),
+            (b.epoch, b.loss, b.accuracy, b.val_loss, b.val_accuracy)
+        );
+    }
+}
+
+/// SIGKILL of a run that checkpoints every 7 steps: first right after a mid-epoch checkpoint,
+/// then at up to four pseudo-random moments (mid-epoch, during validation, possibly
+/// mid-checkpoint-write); each time `--resume latest` continues from the newest complete
+/// checkpoint. The pieced-together run ends with the uninterrupted run's
+/// metrics and test loss, exactly (flex is deterministic).
+#[test]
+fn killed_at_random_moments_resumes_exactly() {
+    let tmp = TempDir::new("kills");
+    let (want_rows, want_summary) = uninterrupted(&tmp.str("reference"), "7");
+    let run = tmp.str("run");
+    let mut seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos() as u64;
+    let mut kills = 0;
+    let mut resumed_mid_epoch = false;
+    for attempt in 0..6 {
+        let resume = !checkpoints(&tmp.join("run")).is_empty();
+        let mut cmd = train_bin();
+        if resume {
+            let newest = checkpoints(&tmp.join("run")).pop().unwrap();
+            let state = std::fs::read_to_string(newest.join("state.json")).unwrap();
+            resumed_mid_epoch |= !state.contains("\"epoch_step\": 0");
+            cmd.args(["--resume", "latest", "--run-dir", &run]);
+        } else {
+            cmd.args(SHORT_JOB).arg("7").args(["--run-dir", &run]);
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        if attempt == 0 {
+            // The first kill lands mid-epoch for sure: right after the second checkpoint of
+            // epoch 1 (step 14 of 43).
+            while checkpoints(&tmp.join("run")).len() < 2 {
+                assert!(child.try_wait().unwrap().is_none(), "run ended early");
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            child.kill().unwrap();
+            kills += 1;
+        } else if attempt < 5 {
+            // xorshift: a delay between 0.2 and 1.2 s (the whole job trains in about 1.5 s)
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            std::thread::sleep(Duration::from_millis(200 + seed % 1000));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap();
+                kills += 1;
+            }
+        }
+        child.wait().unwrap();
+        if tmp.join("run/summary.json").is_file() {
+            break;
+        }
+    }
+    println!("killed {kills} times");
+    assert!(
+        resumed_mid_epoch,
+        "no resume started from a mid-epoch checkpoint"
+    );
+    assert_same_training(&read_csv(&tmp.join("run/metrics.csv")).unwrap(), &want_rows);
+    assert_eq!(
+        read_summary(&tmp.join("run"))["test_loss"],
+        want_summary["test_loss"]
+    );
+}
+
+/// Ctrl-C (SIGINT): the learner finishes the step, writes a checkpoint, says how to resume and
+/// exits with status 130; the resumed run ends exactly like an uninterrupted one.
+#[test]
+fn sigint_checkpoints_and_resume_continues() {
+    let tmp = TempDir::new("sigint");
+    let (want_rows, want_summary) = uninterrupted(&tmp.str("reference"), "100000");
+    let run = tmp.str("run");
+    let child = train_bin()
+        .args(SHORT_JOB)
+        .arg("100000")
+        .args(["--run-dir", &run])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while checkpoint_of_epoch(&tmp.join("run"), 1).is_none() {
+        assert!(Instant::now() < deadline, "no checkpoint after 300 s");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "continue with: train --resume latest --run-dir {run}"
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!tmp.join("run/summary.json").exists());
+    assert!(
+        checkpoints(&tmp.join("run")).len() >= 2,
+        "no checkpoint at the interruption"
+    );
+
+    let out = train(&["--resume", "latest", "--run-dir", &run]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_same_training(&read_csv(&tmp.join("run/metrics.csv")).unwrap(), &want_rows);
+    assert_eq!(
+        read_summary(&tmp.join("run"))["test_loss"],
+        want_summary["test_loss"]
+    );
 }

@@ -7,7 +7,7 @@ use ember::config::TrainConfig;
 use ember::data::load_run_data;
 use ember::learner::progress::Silent;
 use ember::learner::step::{evaluate, loss_fn, train_step};
-use ember::learner::{FitOptions, fit, init_model};
+use ember::learner::{FitOptions, FitOutcome, fit, init_model};
 use ember::optim::OptimizerConfig;
 use ember_datasets::{DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate};
 use ember_models::ModelKind;
@@ -74,17 +74,20 @@ fn lenet_adabelief_reaches_the_accuracy_floor() {
     let data = load_run_data(&config).unwrap();
     let backend = backend::select(BackendKind::Flex, None).unwrap();
     let run_dir = std::env::temp_dir().join(format!("ember-floor-{}", std::process::id()));
-    let summary = fit(
+    let outcome = fit(
         &config,
         &backend,
         &data,
         FitOptions {
             run_dir: run_dir.clone(),
-            resume: None,
+            ..Default::default()
         },
         &mut Silent,
     )
     .unwrap();
+    let FitOutcome::Finished(summary) = outcome else {
+        panic!("not finished: {outcome:?}")
+    };
     std::fs::remove_dir_all(&run_dir).unwrap();
     assert_eq!(summary.test_images, 10_000);
     assert!(

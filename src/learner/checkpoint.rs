@@ -5,29 +5,35 @@
 //! ```text
 //! <run>/config.toml                  resolved configuration
 //! <run>/metrics.csv                  one row an epoch
-//! <run>/checkpoints/epoch-0003/      one directory an epoch, complete or absent:
+//! <run>/checkpoints/epoch-0003-step-000001266/
+//!                                    one directory a checkpoint (every epoch end, and every N
+//!                                    steps with --checkpoint-every), complete or absent:
 //!     model.bpk                      model weights (burnpack, with parameter ids)
 //!     optimizer.bpk                  optimizer state, keyed by parameter id (burnpack)
-//!     state.json                     epoch, global step, config, metric history, format version
+//!     state.json                     epochs done, global step, steps and metric sums of the
+//!                                    unfinished epoch, config, metric history, format version,
+//!                                    SHA-256 of model.bpk and optimizer.bpk (checked on read)
 //! <run>/model.bpk                    final weights
 //! <run>/summary.json                 final metrics, wall time, backend, device
 //! ```
 //!
 //! A checkpoint is written into a temporary directory next to its final name, every file is
-//! fsynced, and the directory is renamed into place: a crash leaves either no `epoch-NNNN` or a
+//! fsynced, and the directory is renamed into place: a crash leaves either no checkpoint directory or a
 //! complete one, and never touches the checkpoints before it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
+use ember_datasets::checksum::sha256_file;
 use ember_models::Model;
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
 use crate::fsutil::{sync_dir, sync_file, write_atomic};
-use crate::learner::metrics::EpochMetrics;
+use crate::learner::metrics::{EpochMetrics, PartialSums};
 
 /// Version of the checkpoint layout; bumped when it changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
@@ -45,7 +51,7 @@ pub const STATE_FILE: &str = "state.json";
 pub enum CheckpointError {
     /// The path holds no checkpoint.
     #[error(
-        "{path} is not a checkpoint ({reason}); pass a run directory or one of its checkpoints/epoch-NNNN directories"
+        "{path} is not a checkpoint ({reason}); pass a run directory or one of its checkpoints/epoch-* directories"
     )]
     NotACheckpoint {
         /// The path given.
@@ -94,26 +100,54 @@ pub enum CheckpointError {
 pub struct CheckpointState {
     /// [`FORMAT_VERSION`] at writing time.
     pub format_version: u32,
-    /// Epochs completed (1-based number of the epoch this checkpoint ends).
+    /// Epochs completed.
     pub epoch: usize,
     /// Optimizer steps taken since the start of the run.
     pub global_step: usize,
+    /// Steps already taken in the next, unfinished epoch (0 at an epoch boundary).
+    #[serde(default)]
+    pub epoch_step: usize,
+    /// Training metric sums of those steps.
+    #[serde(default)]
+    pub partial: PartialSums,
+    /// Training seconds those steps took.
+    #[serde(default)]
+    pub partial_seconds: f64,
     /// The run's configuration.
     pub config: TrainConfig,
     /// Metrics of every completed epoch.
     pub history: Vec<EpochMetrics>,
 }
 
+/// What `state.json` holds: the training state and the SHA-256 of every other file of the
+/// checkpoint, checked when the checkpoint is read.
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    #[serde(flatten)]
+    state: CheckpointState,
+    /// File name -> SHA-256 (lowercase hex).
+    sha256: BTreeMap<String, String>,
+}
+
 /// A checkpoint found on disk.
 #[derive(Debug, Clone)]
 pub struct Checkpoint {
-    /// Its directory (`<run>/checkpoints/epoch-NNNN`).
+    /// Its directory (`<run>/checkpoints/epoch-EEEE-step-SSSSSSSSS`).
     pub dir: PathBuf,
     /// Its training state.
     pub state: CheckpointState,
 }
 
-/// Writes the checkpoint of `state.epoch` under `run_dir/checkpoints/`, durably.
+impl CheckpointState {
+    /// The checkpoint's directory name, `epoch-EEEE-step-SSSSSSSSS`: the epoch the last step
+    /// belongs to and the global step, so names sort in training order.
+    pub fn dir_name(&self) -> String {
+        let epoch = self.epoch + usize::from(self.epoch_step > 0);
+        format!("epoch-{epoch:04}-step-{:09}", self.global_step)
+    }
+}
+
+/// Writes `state`'s checkpoint under `run_dir/checkpoints/`, durably.
 ///
 /// # Errors
 /// [`CheckpointError::Write`] on any I/O or serialization failure; earlier checkpoints are
@@ -125,7 +159,7 @@ pub fn save(
     optimizer: &ModuleOptimizer,
 ) -> Result<PathBuf, CheckpointError> {
     let root = run_dir.join(CHECKPOINTS_DIR);
-    let name = format!("epoch-{:04}", state.epoch);
+    let name = state.dir_name();
     let final_dir = root.join(&name);
     let tmp = root.join(format!(".{name}.tmp-{}", std::process::id()));
     let write_err = |source: std::io::Error| CheckpointError::Write {
@@ -145,13 +179,22 @@ pub fn save(
     optimizer
         .save(tmp.join(OPTIMIZER_FILE))
         .map_err(record_err)?;
+    let mut sha256 = BTreeMap::new();
     for file in [MODEL_FILE, OPTIMIZER_FILE] {
         sync_file(&tmp.join(file)).map_err(write_err)?;
+        sha256.insert(
+            file.to_string(),
+            sha256_file(&tmp.join(file)).map_err(write_err)?,
+        );
     }
-    let json = serde_json::to_vec_pretty(state).map_err(|e| write_err(e.into()))?;
+    let json = serde_json::to_vec_pretty(&StateFile {
+        state: state.clone(),
+        sha256,
+    })
+    .map_err(|e| write_err(e.into()))?;
     write_atomic(&tmp.join(STATE_FILE), &json).map_err(write_err)?;
     if final_dir.exists() {
-        // Re-writing the same epoch (a resumed run that had crashed mid-write): the new copy is
+        // Re-writing the same step (a run resumed from an earlier checkpoint): the new copy is
         // complete, so the old one can go.
         std::fs::remove_dir_all(&final_dir).map_err(write_err)?;
     }
@@ -160,8 +203,8 @@ pub fn save(
     Ok(final_dir)
 }
 
-/// Reads the checkpoint in `dir` (an `epoch-NNNN` directory), checking its files are present
-/// and its state parses.
+/// Reads the checkpoint in `dir` (a `checkpoints/epoch-*` directory), checking its files are present,
+/// its state parses and every file matches the SHA-256 recorded in `state.json`.
 ///
 /// # Errors
 /// [`CheckpointError::NotACheckpoint`] or [`CheckpointError::Damaged`].
@@ -185,7 +228,7 @@ pub fn read(dir: &Path) -> Result<Checkpoint, CheckpointError> {
         path: state_path.clone(),
         reason: e.to_string(),
     })?;
-    let state: CheckpointState =
+    let StateFile { state, sha256 } =
         serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Damaged {
             path: state_path.clone(),
             reason: e.to_string(),
@@ -198,6 +241,19 @@ pub fn read(dir: &Path) -> Result<Checkpoint, CheckpointError> {
                 state.format_version
             ),
         });
+    }
+    for file in [MODEL_FILE, OPTIMIZER_FILE] {
+        let path = dir.join(file);
+        let found = sha256_file(&path).map_err(|e| CheckpointError::Damaged {
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        if sha256.get(file) != Some(&found) {
+            return Err(CheckpointError::Damaged {
+                path,
+                reason: "its SHA-256 differs from the one recorded in state.json".into(),
+            });
+        }
     }
     Ok(Checkpoint {
         dir: dir.to_path_buf(),
@@ -242,7 +298,25 @@ pub fn latest(run_dir: &Path) -> Result<Checkpoint, CheckpointError> {
     })
 }
 
-/// Whether `run_dir` already holds any epoch checkpoint.
+/// Removes the temporary directories of checkpoint writes that a killed process left behind
+/// (`checkpoints/.epoch-*.tmp-PID`); complete checkpoints are never touched.
+///
+/// # Errors
+/// The I/O error of removing one.
+pub fn remove_partial_writes(run_dir: &Path) -> std::io::Result<()> {
+    let Ok(entries) = std::fs::read_dir(run_dir.join(CHECKPOINTS_DIR)) else {
+        return Ok(());
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') && name.contains(".tmp-") {
+            std::fs::remove_dir_all(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+/// Whether `run_dir` already holds any checkpoint.
 pub fn has_checkpoints(run_dir: &Path) -> bool {
     !epoch_dirs(run_dir).is_empty()
 }

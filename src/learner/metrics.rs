@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use burn::tensor::{Int, Tensor};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 /// Sums of loss and correct predictions over an epoch, kept on the device so the training loop
@@ -33,6 +33,40 @@ impl MetricSums {
         self.images += batch;
     }
 
+    /// The sums as plain numbers (waits for the device), for a mid-epoch checkpoint.
+    pub fn snapshot(&self) -> PartialSums {
+        PartialSums {
+            loss_sum: self
+                .loss_sum
+                .as_ref()
+                .map_or(0.0, |s| s.clone().into_scalar::<f32>()),
+            correct: self
+                .correct
+                .as_ref()
+                .map_or(0, |s| s.clone().into_scalar::<i64>()),
+            images: self.images,
+        }
+    }
+
+    /// Sums that continue from a [`snapshot`](Self::snapshot), on `device`. The loss sum is kept
+    /// in f32 on the device, so a restored sum adds up bit for bit like the original.
+    pub fn restore(partial: &PartialSums, device: &Device) -> Self {
+        if partial.images == 0 {
+            return Self::default();
+        }
+        Self {
+            loss_sum: Some(Tensor::from_data(
+                TensorData::new(vec![partial.loss_sum], [1]),
+                device,
+            )),
+            correct: Some(Tensor::from_data(
+                TensorData::new(vec![partial.correct], [1]),
+                device,
+            )),
+            images: partial.images,
+        }
+    }
+
     /// Images added so far.
     pub fn images(&self) -> usize {
         self.images
@@ -54,6 +88,17 @@ impl MetricSums {
             None => f64::NAN,
         }
     }
+}
+
+/// [`MetricSums`] read back to the host: what a mid-epoch checkpoint stores of the epoch so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct PartialSums {
+    /// Sum over the images so far of their cross-entropy (an f32 value).
+    pub loss_sum: f32,
+    /// Correct predictions so far.
+    pub correct: i64,
+    /// Images so far.
+    pub images: usize,
 }
 
 /// What one epoch measured. Metric names follow Keras (`loss`, `accuracy`, `val_loss`,

@@ -7,8 +7,9 @@
 //!
 //! [`fit`] trains a [`TrainConfig`] into a run directory, Keras-`fit` style: each epoch shuffles
 //! the training split (order derived from the seed and the epoch number, so a resumed run sees
-//! the same order), trains, validates, appends a row to `metrics.csv` and writes a checkpoint;
-//! at the end it saves the final weights and evaluates on the test split.
+//! the same order), trains, validates, appends a row to `metrics.csv` and writes a checkpoint
+//! (also every N steps on request, and when asked to stop); at the end it saves the final
+//! weights and evaluates on the test split.
 
 pub mod checkpoint;
 pub mod metrics;
@@ -16,6 +17,8 @@ pub mod progress;
 pub mod step;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -31,7 +34,7 @@ use crate::config::TrainConfig;
 use crate::data::RunData;
 use crate::fsutil::write_atomic;
 use checkpoint::{Checkpoint, CheckpointState, FORMAT_VERSION};
-use metrics::{EpochMetrics, MetricSums, write_csv};
+use metrics::{EpochMetrics, MetricSums, PartialSums, write_csv};
 use progress::Progress;
 use step::{evaluate, loss_fn, train_step};
 
@@ -76,12 +79,30 @@ pub struct Summary {
 }
 
 /// How [`fit`] runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FitOptions {
     /// Directory for the configuration, metrics, checkpoints and final model.
     pub run_dir: PathBuf,
     /// Continue from this checkpoint instead of starting afresh.
     pub resume: Option<Checkpoint>,
+    /// Also write a checkpoint every this many optimizer steps (besides every epoch end).
+    pub checkpoint_every: Option<usize>,
+    /// When set (by a SIGINT/SIGTERM handler), stop after the current step with a checkpoint.
+    pub stop: Option<Arc<AtomicBool>>,
+}
+
+/// How a [`fit`] call ended.
+#[derive(Debug, Clone)]
+pub enum FitOutcome {
+    /// Every epoch ran; the final model is saved and evaluated.
+    Finished(Summary),
+    /// Stopped on request after a step; training continues from `checkpoint` with `--resume`.
+    Interrupted {
+        /// The checkpoint written at the stop.
+        checkpoint: PathBuf,
+        /// Optimizer steps taken.
+        global_step: usize,
+    },
 }
 
 /// The shuffle seed of `epoch`: a fixed function of the run seed, so that epoch `e` sees the
@@ -109,6 +130,10 @@ pub fn init_model(kind: ModelKind, seed: u64, device: &Device) -> Model {
 
 /// Trains `config` on `backend` with `data`; see the module documentation.
 ///
+/// Resuming from a mid-epoch checkpoint replays the epoch's data order and skips the steps
+/// already taken, with the epoch's metric sums restored: the run continues exactly where the
+/// checkpoint was written.
+///
 /// # Errors
 /// Failure to write the run directory or a checkpoint, or to read the resume checkpoint.
 pub fn fit(
@@ -117,46 +142,50 @@ pub fn fit(
     data: &RunData,
     options: FitOptions,
     progress: &mut dyn Progress,
-) -> anyhow::Result<Summary> {
+) -> anyhow::Result<FitOutcome> {
     let started = Instant::now();
     let run_dir = &options.run_dir;
     std::fs::create_dir_all(run_dir)
         .with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
     write_atomic(&run_dir.join(CONFIG_FILE), config.to_toml().as_bytes())
         .with_context(|| format!("cannot write {}", run_dir.join(CONFIG_FILE).display()))?;
+    checkpoint::remove_partial_writes(run_dir)
+        .with_context(|| format!("cannot clean up {}", run_dir.display()))?;
 
     let device = backend.device.clone().autodiff();
-    let (mut model, mut optimizer, first_epoch, mut global_step, mut history) =
-        match &options.resume {
-            Some(ck) => {
-                let model = checkpoint::load_weights(
-                    &ck.dir.join(checkpoint::MODEL_FILE),
-                    config.model,
-                    &device,
-                )?;
-                let optimizer = checkpoint::load_optimizer(ck)?;
-                progress.message(&format!(
-                    "resuming from {} (epoch {}, step {})",
-                    ck.dir.display(),
-                    ck.state.epoch,
-                    ck.state.global_step
-                ));
-                (
-                    model,
-                    optimizer,
-                    ck.state.epoch + 1,
-                    ck.state.global_step,
-                    ck.state.history.clone(),
-                )
-            }
-            None => (
-                init_model(config.model, config.seed, &device),
-                config.optimizer.init(),
-                1,
-                0,
-                Vec::new(),
-            ),
-        };
+    let (mut model, mut optimizer, mut state) = match &options.resume {
+        Some(ck) => {
+            let model = checkpoint::load_weights(
+                &ck.dir.join(checkpoint::MODEL_FILE),
+                config.model,
+                &device,
+            )?;
+            let optimizer = checkpoint::load_optimizer(ck)?;
+            progress.message(&format!(
+                "resuming from {} (epoch {}, step {})",
+                ck.dir.display(),
+                ck.state.epoch + usize::from(ck.state.epoch_step > 0),
+                ck.state.global_step
+            ));
+            let mut state = ck.state.clone();
+            state.config = config.clone();
+            (model, optimizer, state)
+        }
+        None => (
+            init_model(config.model, config.seed, &device),
+            config.optimizer.init(),
+            CheckpointState {
+                format_version: FORMAT_VERSION,
+                epoch: 0,
+                global_step: 0,
+                epoch_step: 0,
+                partial: PartialSums::default(),
+                partial_seconds: 0.0,
+                config: config.clone(),
+                history: Vec::new(),
+            },
+        ),
+    };
 
     progress.message(&format!(
         "training {} with {} (lr {}) on {} [{}], {} training / {} validation images, run directory {}",
@@ -169,41 +198,69 @@ pub fn fit(
         data.val.data().len(),
         run_dir.display()
     ));
-    if first_epoch > config.epochs {
+    if state.epoch >= config.epochs {
         progress.message(&format!(
             "the checkpoint already completed {} of {} epochs; nothing to train",
-            first_epoch - 1,
-            config.epochs
+            state.epoch, config.epochs
         ));
     }
 
+    let stop_requested = || {
+        options
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(Ordering::SeqCst))
+    };
     let batcher = ImageBatcher::new(data.kind);
     let batch_size = config.batch_size.unwrap_or(data.train.data().len());
+    let steps_per_epoch = data.train.data().len().div_ceil(batch_size);
     let loss = loss_fn(&device);
-    for epoch in first_epoch..=config.epochs {
+    for epoch in state.epoch + 1..=config.epochs {
         let epoch_start = Instant::now();
         let loader = DataLoaderBuilder::new(batcher)
             .batch_size(batch_size)
             .shuffle(epoch_seed(config.seed, epoch))
             .set_device(device.clone())
             .build(data.train.clone());
-        progress.epoch_start(
-            epoch,
-            config.epochs,
-            data.train.data().len().div_ceil(batch_size),
-        );
-        let mut sums = MetricSums::default();
-        for (i, batch) in loader.iter().enumerate() {
+        progress.epoch_start(epoch, config.epochs, steps_per_epoch);
+        // A mid-epoch checkpoint: continue its epoch after the steps it had taken.
+        let skip = state.epoch_step;
+        let mut sums = MetricSums::restore(&state.partial, &device);
+        let seconds_before = state.partial_seconds;
+        for (i, batch) in loader.iter().enumerate().skip(skip) {
             let batch = batch.context("reading a training batch")?;
             let (next, out) = train_step(model, &mut optimizer, &loss, &batch, config.lr);
             model = next;
             sums.add(out.loss, out.logits, batch.targets);
-            global_step += 1;
+            state.global_step += 1;
             progress.step(i + 1, &sums);
+            let last_of_epoch = i + 1 == steps_per_epoch;
+            let due = options
+                .checkpoint_every
+                .is_some_and(|n| state.global_step.is_multiple_of(n));
+            let stop = stop_requested();
+            // The epoch end writes its own checkpoint below.
+            if (due || stop) && !last_of_epoch {
+                state.epoch_step = i + 1;
+                state.partial = sums.snapshot();
+                state.partial_seconds = seconds_before + epoch_start.elapsed().as_secs_f64();
+                let dir = checkpoint::save(run_dir, &state, &model, &optimizer)?;
+                if stop {
+                    progress.message(&format!(
+                        "interrupted at epoch {epoch}, step {}: checkpoint {}",
+                        state.global_step,
+                        dir.display()
+                    ));
+                    return Ok(FitOutcome::Interrupted {
+                        checkpoint: dir,
+                        global_step: state.global_step,
+                    });
+                }
+            }
         }
         // Reading the sums waits for the device: the training time ends here.
         let (train_loss, train_accuracy) = (sums.mean_loss(), sums.accuracy());
-        let train_seconds = epoch_start.elapsed().as_secs_f64();
+        let train_seconds = seconds_before + epoch_start.elapsed().as_secs_f64();
         let val = evaluate(
             &model,
             &data.val,
@@ -219,26 +276,33 @@ pub fn fit(
             val_loss: val.mean_loss(),
             val_accuracy: val.accuracy(),
             learning_rate: config.lr,
-            epoch_seconds: epoch_start.elapsed().as_secs_f64(),
+            epoch_seconds: seconds_before + epoch_start.elapsed().as_secs_f64(),
             images_per_second: sums.images() as f64 / train_seconds,
         };
-        history.push(metrics.clone());
-        write_csv(&run_dir.join(METRICS_FILE), &history)
+        state.history.push(metrics.clone());
+        write_csv(&run_dir.join(METRICS_FILE), &state.history)
             .with_context(|| format!("cannot write {}", run_dir.join(METRICS_FILE).display()))?;
-        let state = CheckpointState {
-            format_version: FORMAT_VERSION,
-            epoch,
-            global_step,
-            config: config.clone(),
-            history: history.clone(),
-        };
-        checkpoint::save(run_dir, &state, &model, &optimizer)?;
+        state.epoch = epoch;
+        state.epoch_step = 0;
+        state.partial = PartialSums::default();
+        state.partial_seconds = 0.0;
+        let dir = checkpoint::save(run_dir, &state, &model, &optimizer)?;
         progress.epoch_end(&metrics, config.epochs);
         if !metrics.loss.is_finite() {
             progress.message(&format!(
                 "the training loss is {} at epoch {epoch}: training diverged; try a smaller --lr",
                 metrics.loss
             ));
+        }
+        if stop_requested() && epoch < config.epochs {
+            progress.message(&format!(
+                "interrupted at the end of epoch {epoch}: checkpoint {}",
+                dir.display()
+            ));
+            return Ok(FitOutcome::Interrupted {
+                checkpoint: dir,
+                global_step: state.global_step,
+            });
         }
     }
 
@@ -257,9 +321,9 @@ pub fn fit(
         dataset: config.dataset.to_string(),
         backend: backend.kind.to_string(),
         device: backend.device_name.clone(),
-        epochs: history.last().map_or(0, |m| m.epoch),
-        global_step,
-        last_epoch: history.last().cloned(),
+        epochs: state.history.last().map_or(0, |m| m.epoch),
+        global_step: state.global_step,
+        last_epoch: state.history.last().cloned(),
         test_loss: test.mean_loss(),
         test_accuracy: test.accuracy(),
         test_images: test.images(),
@@ -275,7 +339,7 @@ pub fn fit(
         summary.test_images,
         summary.wall_seconds
     ));
-    Ok(summary)
+    Ok(FitOutcome::Finished(summary))
 }
 
 /// Writes the final weights to `run_dir/model.bpk` through a temporary file and a rename.

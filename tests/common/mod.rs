@@ -82,6 +82,30 @@ impl Drop for TempDir {
     }
 }
 
+/// The checkpoint directories of a run, oldest first.
+pub fn checkpoints(run: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(run.join("checkpoints"))
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("epoch-"))
+        .map(|e| e.path())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// The newest checkpoint of `epoch` (`checkpoints/epoch-EEEE-step-*`), if any.
+pub fn checkpoint_of_epoch(run: &Path, epoch: usize) -> Option<PathBuf> {
+    let prefix = format!("epoch-{epoch:04}-");
+    checkpoints(run).into_iter().rfind(|d| {
+        d.file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with(&prefix)
+    })
+}
+
 /// The shipped MNIST directory.
 pub fn mnist_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist")
