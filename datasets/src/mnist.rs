@@ -296,6 +296,28 @@ fn verify_checksum(path: &Path, sums: &HashMap<String, String>) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// The mean and standard deviation of `train`'s pixels, scaled to [0, 1], are `kind`'s
+    /// normalization constants (to 1e-4).
+    fn assert_normalization(train: &MnistData, kind: DatasetKind) {
+        let n = train.images.len() as f64;
+        let mean = train.images.iter().map(|&p| p as f64 / 255.0).sum::<f64>() / n;
+        let var = train
+            .images
+            .iter()
+            .map(|&p| (p as f64 / 255.0 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        assert!(
+            (mean - kind.mean() as f64).abs() < 1e-4,
+            "{kind} mean {mean}"
+        );
+        assert!(
+            (var.sqrt() - kind.std() as f64).abs() < 1e-4,
+            "{kind} std {}",
+            var.sqrt()
+        );
+    }
+
     fn shipped() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("mnist")
     }
@@ -313,22 +335,7 @@ mod tests {
         assert_eq!(&train.labels[..10], &[5, 0, 4, 1, 9, 2, 1, 3, 1, 4]);
         assert_eq!(&test.labels[..10], &[7, 2, 1, 0, 4, 1, 4, 9, 5, 9]);
         // The training pixels' mean and std are the normalization constants used everywhere.
-        let n = train.images.len() as f64;
-        let mean = train.images.iter().map(|&p| p as f64 / 255.0).sum::<f64>() / n;
-        let var = train
-            .images
-            .iter()
-            .map(|&p| (p as f64 / 255.0 - mean).powi(2))
-            .sum::<f64>()
-            / n;
-        assert!(
-            (mean - DatasetKind::Mnist.mean() as f64).abs() < 1e-4,
-            "{mean}"
-        );
-        assert!(
-            (var.sqrt() - DatasetKind::Mnist.std() as f64).abs() < 1e-4,
-            "{var}"
-        );
+        assert_normalization(&train, DatasetKind::Mnist);
     }
 
     /// Debian's `dataset-fashion-mnist` layout loads, with the published class balance (6,000
@@ -353,21 +360,7 @@ mod tests {
             }
             assert_eq!(counts, [per_class; NUM_CLASSES]);
         }
-        let n = train.images.len() as f64;
-        let mean = train.images.iter().map(|&p| p as f64 / 255.0).sum::<f64>() / n;
-        let var = train
-            .images
-            .iter()
-            .map(|&p| (p as f64 / 255.0 - mean).powi(2))
-            .sum::<f64>()
-            / n;
-        let kind = DatasetKind::FashionMnist;
-        assert!((mean - kind.mean() as f64).abs() < 1e-4, "{mean}");
-        assert!(
-            (var.sqrt() - kind.std() as f64).abs() < 1e-4,
-            "{}",
-            var.sqrt()
-        );
+        assert_normalization(&train, DatasetKind::FashionMnist);
     }
 
     #[test]

@@ -5,11 +5,10 @@
 //! and ε) once its epsilon, 1e-5 by default in Burn, is set to torch's 1e-8, which this
 //! configuration does.
 
-use burn::optim::decay::WeightDecayConfig;
 use burn::optim::{AdamConfig as BurnAdamConfig, ModuleOptimizer};
 use serde::{Deserialize, Serialize};
 
-use crate::optim::common::check_moments;
+use crate::optim::common::{burn_weight_decay, check_moments};
 
 /// `torch.optim.Adam` hyperparameters (lr aside): betas (0.9, 0.999), eps 1e-8, weight_decay 0,
 /// amsgrad false (Kingma & Ba 2015; AMSGrad: Reddi et al. 2018).
@@ -51,17 +50,14 @@ impl AdamConfig {
 
     /// Burn's Adam with these settings.
     pub fn init(&self) -> ModuleOptimizer {
-        let mut config = BurnAdamConfig::new()
+        let config = BurnAdamConfig::new()
             .with_beta_1(self.beta1 as f32)
             .with_beta_2(self.beta2 as f32)
             .with_epsilon(self.eps as f32)
             .with_amsgrad(self.amsgrad);
-        if self.weight_decay > 0.0 {
-            config = config.with_weight_decay(Some(WeightDecayConfig {
-                penalty: self.weight_decay as f32,
-            }));
-        }
-        config.init()
+        config
+            .with_weight_decay(burn_weight_decay(self.weight_decay))
+            .init()
     }
 }
 

@@ -7,6 +7,7 @@
 //! (`aten/src/ATen/native/cpu/PointwiseOpsKernel.cpp`), and `a.add_(b, alpha=v)` as `a + v * b`.
 //! Python scalars are computed in f64 and rounded to the tensor's f32 when an op uses them.
 
+use burn::optim::decay::WeightDecayConfig;
 use burn::tensor::Tensor;
 
 /// Exponential moving average `avg * beta + (1 - beta) * x`, PyTorch's
@@ -76,4 +77,11 @@ pub(crate) fn check_moments(
     check((0.0..1.0).contains(&beta1), "beta1", beta1, "in [0, 1)")?;
     check((0.0..1.0).contains(&beta2), "beta2", beta2, "in [0, 1)")?;
     check(weight_decay >= 0.0, "weight_decay", weight_decay, ">= 0")
+}
+
+/// Burn's L2 weight-decay setting for a torch-style `weight_decay` (none for 0).
+pub(crate) fn burn_weight_decay(weight_decay: f64) -> Option<WeightDecayConfig> {
+    (weight_decay > 0.0).then_some(WeightDecayConfig {
+        penalty: weight_decay as f32,
+    })
 }

@@ -4,12 +4,11 @@
 //! Burn's SGD computes torch's update once its momentum dampening, 0.1 by default in Burn, is
 //! set to torch's 0, which this configuration does.
 
-use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{ModuleOptimizer, SgdConfig as BurnSgdConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::optim::common::check;
+use crate::optim::common::{burn_weight_decay, check};
 
 /// `torch.optim.SGD` hyperparameters (lr aside): momentum 0, dampening 0, nesterov false,
 /// weight_decay 0 by default.
@@ -74,12 +73,9 @@ impl SgdConfig {
                 nesterov: self.nesterov,
             }));
         }
-        if self.weight_decay > 0.0 {
-            config = config.with_weight_decay(Some(WeightDecayConfig {
-                penalty: self.weight_decay as f32,
-            }));
-        }
-        config.init()
+        config
+            .with_weight_decay(burn_weight_decay(self.weight_decay))
+            .init()
     }
 }
 
