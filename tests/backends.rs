@@ -1,5 +1,6 @@
 //! The backends compute the same thing: from the same seed and initial weights, K LeNet
-//! training steps on ndarray and on wgpu follow the flex run's loss trajectory.
+//! training steps on ndarray and on wgpu follow the flex run's loss trajectory, and a checkpoint
+//! written on flex continues on wgpu as it does on flex.
 //!
 //! Tolerance: |loss_backend − loss_flex| ≤ 1e-4 · max(1, loss_flex) at every step. The
 //! backends sum in different orders (SIMD widths, GPU tree reductions), so f32 rounding differs
@@ -7,39 +8,63 @@
 //! ndarray 1.0e-7 and wgpu 2.0e-7 at most over the 10 steps, so the bound has a wide margin
 //! for other CPUs and GPUs.
 
+use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use ember::backend::{self, BackendKind};
+use ember::config::TrainConfig;
+use ember::learner::checkpoint::{self, CheckpointState, FORMAT_VERSION};
 use ember::learner::init_model;
+use ember::learner::metrics::PartialSums;
 use ember::learner::step::{loss_fn, train_step};
 use ember::optim::OptimizerConfig;
-use ember_datasets::{DatasetKind, ImageBatcher, Split, load, locate};
-use ember_models::ModelKind;
+use ember_datasets::{DatasetKind, ImageBatcher, MnistData, Split, load, locate};
+use ember_models::{Model, ModelKind};
 
 const STEPS: usize = 10;
 const BATCH: usize = 64;
 const TOLERANCE: f64 = 1e-4;
 
-fn trajectory(device: &Device) -> Vec<f64> {
+fn mnist_train() -> MnistData {
     let dir = locate(DatasetKind::Mnist, None).unwrap();
-    let train = load(&dir, Split::Train).unwrap();
+    load(&dir, Split::Train).unwrap()
+}
+
+/// Runs steps `steps` (batches of the training split in order) and returns their losses.
+fn run_steps(
+    model: &mut Option<Model>,
+    optimizer: &mut ModuleOptimizer,
+    train: &MnistData,
+    steps: std::ops::Range<usize>,
+    device: &Device,
+) -> Vec<f64> {
     let batcher = ImageBatcher::new(DatasetKind::Mnist);
-    let device = device.clone().autodiff();
-    let optimizer_config = OptimizerConfig::AdaBelief(Default::default());
-    let mut optimizer = optimizer_config.init();
-    let mut model = init_model(ModelKind::Lenet, 3, &device);
-    let loss = loss_fn(&device);
-    let mut losses = Vec::with_capacity(STEPS);
-    for i in 0..STEPS {
+    let loss = loss_fn(device);
+    let mut losses = Vec::with_capacity(steps.len());
+    for i in steps {
         let batch = batcher.batch_raw(
             &train.images[i * BATCH * 784..(i + 1) * BATCH * 784],
             &train.labels[i * BATCH..(i + 1) * BATCH],
-            &device,
+            device,
         );
-        let (next, out) = train_step(model, &mut optimizer, &loss, &batch, 1e-3);
-        model = next;
+        let current = model.take().expect("model");
+        let (next, out) = train_step(current, optimizer, &loss, &batch, 1e-3);
+        *model = Some(next);
         losses.push(out.loss.into_scalar::<f64>());
     }
     losses
+}
+
+fn trajectory(device: &Device) -> Vec<f64> {
+    let device = device.clone().autodiff();
+    let mut optimizer = OptimizerConfig::AdaBelief(Default::default()).init();
+    let mut model = Some(init_model(ModelKind::Lenet, 3, &device));
+    run_steps(
+        &mut model,
+        &mut optimizer,
+        &mnist_train(),
+        0..STEPS,
+        &device,
+    )
 }
 
 fn assert_close(name: &str, got: &[f64], reference: &[f64]) {
@@ -48,7 +73,10 @@ fn assert_close(name: &str, got: &[f64], reference: &[f64]) {
         .zip(reference)
         .map(|(g, r)| (g - r).abs() / r.abs().max(1.0))
         .fold(0.0, f64::max);
-    println!("{name}: max relative loss difference to flex over {STEPS} steps: {worst:.2e}");
+    println!(
+        "{name}: max relative loss difference to flex over {} steps: {worst:.2e}",
+        got.len()
+    );
     for (i, (g, r)) in got.iter().zip(reference).enumerate() {
         assert!(
             (g - r).abs() <= TOLERANCE * r.abs().max(1.0),
@@ -75,6 +103,7 @@ fn ndarray_and_wgpu_follow_flex() {
         Ok(wgpu) => {
             println!("wgpu device: {}", wgpu.device_name);
             assert_close("wgpu", &trajectory(&wgpu.device), &flex);
+            cpu_checkpoint_resumes_on(&wgpu.device);
         }
         Err(e)
             if std::env::var_os("EMBER_REQUIRE_WGPU").is_none()
@@ -84,4 +113,46 @@ fn ndarray_and_wgpu_follow_flex() {
         }
         Err(e) => panic!("wgpu required but unavailable: {e}"),
     }
+}
+
+/// A checkpoint written on flex after 5 steps, loaded on `device` (weights and AdaBelief state),
+/// continues with the losses flex itself gets for steps 5-9, within the tolerance.
+fn cpu_checkpoint_resumes_on(device: &Device) {
+    let train = mnist_train();
+    let cpu = Device::flex().autodiff();
+    let config = TrainConfig::new(
+        ModelKind::Lenet,
+        OptimizerConfig::AdaBelief(Default::default()),
+    );
+    let mut optimizer = config.optimizer.init();
+    let mut model = Some(init_model(ModelKind::Lenet, 3, &cpu));
+    run_steps(&mut model, &mut optimizer, &train, 0..5, &cpu);
+    let run_dir = std::env::temp_dir().join(format!("ember-xdev-{}", std::process::id()));
+    let state = CheckpointState {
+        format_version: FORMAT_VERSION,
+        epoch: 0,
+        global_step: 5,
+        epoch_step: 5,
+        partial: PartialSums::default(),
+        partial_seconds: 0.0,
+        config,
+        history: Vec::new(),
+    };
+    let dir = checkpoint::save(&run_dir, &state, model.as_ref().unwrap(), &optimizer).unwrap();
+    let on_cpu = run_steps(&mut model, &mut optimizer, &train, 5..STEPS, &cpu);
+
+    let ck = checkpoint::read(&dir).unwrap();
+    let device = device.clone().autodiff();
+    let weights = dir.join(checkpoint::MODEL_FILE);
+    let mut resumed = Some(checkpoint::load_weights(&weights, ModelKind::Lenet, &device).unwrap());
+    let mut resumed_optimizer = checkpoint::load_optimizer(&ck).unwrap();
+    let on_device = run_steps(
+        &mut resumed,
+        &mut resumed_optimizer,
+        &train,
+        5..STEPS,
+        &device,
+    );
+    std::fs::remove_dir_all(&run_dir).unwrap();
+    assert_close("flex checkpoint resumed on wgpu", &on_device, &on_cpu);
 }
