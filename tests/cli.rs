@@ -285,11 +285,9 @@ fn resume_latest_after_a_kill() {
 }
 
 /// Arguments of the short LeNet job the interruption tests run.
-const SHORT_JOB: [&str; 12] = [
+const SHORT_JOB: [&str; 10] = [
     "--model",
     "lenet",
-    "--opt",
-    "adabelief",
     "--epochs",
     "3",
     "--limit-train",
@@ -300,8 +298,10 @@ const SHORT_JOB: [&str; 12] = [
     "--checkpoint-every",
 ];
 
-/// Runs the short job uninterrupted into `dir` and returns its metrics and summary.
+/// Runs the short job with `optimizer` uninterrupted into `dir` and returns its metrics and
+/// summary.
 fn uninterrupted(
+    optimizer: &str,
     dir: &str,
     every: &str,
 ) -> (
@@ -309,6 +309,7 @@ fn uninterrupted(
     serde_json::Value,
 ) {
     let out = train_bin()
+        .args(["--opt", optimizer])
         .args(SHORT_JOB)
         .arg(every)
         .args(["--run-dir", dir])
@@ -347,7 +348,7 @@ fn assert_same_training(
 #[test]
 fn killed_at_random_moments_resumes_exactly() {
     let tmp = TempDir::new("kills");
-    let (want_rows, want_summary) = uninterrupted(&tmp.str("reference"), "7");
+    let (want_rows, want_summary) = uninterrupted("adabelief", &tmp.str("reference"), "7");
     let run = tmp.str("run");
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -364,7 +365,10 @@ fn killed_at_random_moments_resumes_exactly() {
             resumed_mid_epoch |= !state.contains("\"epoch_step\": 0");
             cmd.args(["--resume", "latest", "--run-dir", &run]);
         } else {
-            cmd.args(SHORT_JOB).arg("7").args(["--run-dir", &run]);
+            cmd.args(["--opt", "adabelief"])
+                .args(SHORT_JOB)
+                .arg("7")
+                .args(["--run-dir", &run]);
         }
         let mut child = cmd
             .stdout(std::process::Stdio::null())
@@ -409,13 +413,21 @@ fn killed_at_random_moments_resumes_exactly() {
 }
 
 /// Ctrl-C (SIGINT): the learner finishes the step, writes a checkpoint, says how to resume and
-/// exits with status 130; the resumed run ends exactly like an uninterrupted one.
+/// exits with status 130; the resumed run ends exactly like an uninterrupted one. For each of
+/// ember's own optimizers, so that every optimizer state goes through a real stop.
 #[test]
 fn sigint_checkpoints_and_resume_continues() {
-    let tmp = TempDir::new("sigint");
-    let (want_rows, want_summary) = uninterrupted(&tmp.str("reference"), "100000");
+    for optimizer in ["adabelief", "rprop", "adadelta"] {
+        sigint_then_resume(optimizer);
+    }
+}
+
+fn sigint_then_resume(optimizer: &str) {
+    let tmp = TempDir::new(&format!("sigint-{optimizer}"));
+    let (want_rows, want_summary) = uninterrupted(optimizer, &tmp.str("reference"), "100000");
     let run = tmp.str("run");
     let child = train_bin()
+        .args(["--opt", optimizer])
         .args(SHORT_JOB)
         .arg("100000")
         .args(["--run-dir", &run])
@@ -435,7 +447,12 @@ fn sigint_checkpoints_and_resume_continues() {
         .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{optimizer}: {}",
+        stderr(&out)
+    );
     assert!(
         stdout(&out).contains(&format!(
             "continue with: train --resume latest --run-dir {run}"

@@ -10,9 +10,10 @@
 //!                                    steps with --checkpoint-every), complete or absent:
 //!     model.bpk                      model weights (burnpack, with parameter ids)
 //!     optimizer.bpk                  optimizer state, keyed by parameter id (burnpack)
+//!     metrics.csv                    metric history (exact decimals; see HISTORY_FILE)
 //!     state.json                     epochs done, global step, steps and metric sums of the
 //!                                    unfinished epoch, config, metric history, format version,
-//!                                    SHA-256 of model.bpk and optimizer.bpk (checked on read)
+//!                                    SHA-256 of the three other files (checked on read)
 //! <run>/model.bpk                    final weights
 //! <run>/summary.json                 final metrics, wall time, backend, device
 //! ```
@@ -33,7 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
 use crate::fsutil::{sync_dir, sync_file, write_atomic};
-use crate::learner::metrics::{EpochMetrics, PartialSums};
+use crate::learner::metrics::{EpochMetrics, PartialSums, read_csv, write_csv};
 
 /// Version of the checkpoint layout; bumped when it changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
@@ -45,6 +46,14 @@ pub const MODEL_FILE: &str = "model.bpk";
 pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
 /// Training state file name.
 pub const STATE_FILE: &str = "state.json";
+/// The metric history of the checkpoint, in the format of the run's `metrics.csv`.
+///
+/// Kept out of `state.json` because serde_json's default float parser is not correctly rounded
+/// (it can be one ulp off), while the CSV's shortest round-trip decimals read back exactly with
+/// Rust's parser: a resumed run's metrics must equal the uninterrupted run's bit for bit.
+pub const HISTORY_FILE: &str = "metrics.csv";
+/// The files whose SHA-256 `state.json` records.
+const HASHED_FILES: [&str; 3] = [MODEL_FILE, OPTIMIZER_FILE, HISTORY_FILE];
 
 /// Why a checkpoint could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -115,7 +124,8 @@ pub struct CheckpointState {
     pub partial_seconds: f64,
     /// The run's configuration.
     pub config: TrainConfig,
-    /// Metrics of every completed epoch.
+    /// Metrics of every completed epoch (stored in the checkpoint's [`HISTORY_FILE`]).
+    #[serde(skip)]
     pub history: Vec<EpochMetrics>,
 }
 
@@ -179,8 +189,9 @@ pub fn save(
     optimizer
         .save(tmp.join(OPTIMIZER_FILE))
         .map_err(record_err)?;
+    write_csv(&tmp.join(HISTORY_FILE), &state.history).map_err(write_err)?;
     let mut sha256 = BTreeMap::new();
-    for file in [MODEL_FILE, OPTIMIZER_FILE] {
+    for file in HASHED_FILES {
         sync_file(&tmp.join(file)).map_err(write_err)?;
         sha256.insert(
             file.to_string(),
@@ -216,7 +227,7 @@ pub fn read(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             reason: format!("no {STATE_FILE}"),
         });
     }
-    for file in [MODEL_FILE, OPTIMIZER_FILE] {
+    for file in HASHED_FILES {
         if !dir.join(file).is_file() {
             return Err(CheckpointError::Damaged {
                 path: dir.join(file),
@@ -228,7 +239,7 @@ pub fn read(dir: &Path) -> Result<Checkpoint, CheckpointError> {
         path: state_path.clone(),
         reason: e.to_string(),
     })?;
-    let StateFile { state, sha256 } =
+    let StateFile { mut state, sha256 } =
         serde_json::from_slice(&bytes).map_err(|e| CheckpointError::Damaged {
             path: state_path.clone(),
             reason: e.to_string(),
@@ -242,7 +253,7 @@ pub fn read(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             ),
         });
     }
-    for file in [MODEL_FILE, OPTIMIZER_FILE] {
+    for file in HASHED_FILES {
         let path = dir.join(file);
         let found = sha256_file(&path).map_err(|e| CheckpointError::Damaged {
             path: path.clone(),
@@ -255,6 +266,11 @@ pub fn read(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             });
         }
     }
+    state.history =
+        read_csv(&dir.join(HISTORY_FILE)).map_err(|reason| CheckpointError::Damaged {
+            path: dir.join(HISTORY_FILE),
+            reason,
+        })?;
     Ok(Checkpoint {
         dir: dir.to_path_buf(),
         state,

@@ -39,7 +39,7 @@ impl MetricSums {
             loss_sum: self
                 .loss_sum
                 .as_ref()
-                .map_or(0.0, |s| s.clone().into_scalar::<f32>()),
+                .map_or(0.0, |s| f64::from(s.clone().into_scalar::<f32>())),
             correct: self
                 .correct
                 .as_ref()
@@ -56,7 +56,7 @@ impl MetricSums {
         }
         Self {
             loss_sum: Some(Tensor::from_data(
-                TensorData::new(vec![partial.loss_sum], [1]),
+                TensorData::new(vec![partial.loss_sum as f32], [1]),
                 device,
             )),
             correct: Some(Tensor::from_data(
@@ -93,8 +93,9 @@ impl MetricSums {
 /// [`MetricSums`] read back to the host: what a mid-epoch checkpoint stores of the epoch so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct PartialSums {
-    /// Sum over the images so far of their cross-entropy (an f32 value).
-    pub loss_sum: f32,
+    /// Sum over the images so far of their cross-entropy: the f32 sum on the device, held in
+    /// an f64 (exactly) so that JSON's float parsing cannot move it to a neighbouring f32.
+    pub loss_sum: f64,
     /// Correct predictions so far.
     pub correct: i64,
     /// Images so far.
