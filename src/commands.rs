@@ -89,6 +89,17 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let data = load_run_data(&config)?;
+    if let Some(checkpoint) = &resume {
+        let recorded = &checkpoint.state.data_fingerprint;
+        if !recorded.is_empty() && *recorded != data.fingerprint {
+            bail!(
+                "cannot resume {}: its training data differs from the data found now (fingerprint {} (checkpoint) vs {}); point --data-dir at the data it was trained on",
+                checkpoint.dir.display(),
+                &recorded[..12.min(recorded.len())],
+                &data.fingerprint[..12]
+            );
+        }
+    }
     let backend = backend::select(config.backend, config.gpu_index)?;
     if args.checkpoint_every == Some(0) {
         bail!("--checkpoint-every must be at least 1");

@@ -1,5 +1,6 @@
 //! The splits a run trains, validates and tests on, loaded once into memory.
 
+use ember_datasets::checksum::sha256_parts;
 use ember_datasets::{DataError, DatasetKind, InMemoryDataset, Split, load, locate};
 
 use crate::config::TrainConfig;
@@ -15,6 +16,9 @@ pub struct RunData {
     pub test: InMemoryDataset,
     /// Which dataset, for normalization.
     pub kind: DatasetKind,
+    /// SHA-256 of the training and validation images and labels, in order: what a checkpoint
+    /// records so that a resume on other data is refused.
+    pub fingerprint: String,
 }
 
 /// Loads the dataset of `config` and cuts the splits: the first `limit_train` training images
@@ -49,10 +53,17 @@ pub fn load_run_data(config: &TrainConfig) -> Result<RunData, DataError> {
     } else {
         InMemoryDataset::new(train_full.slice(n_train..n))
     };
+    let fingerprint = sha256_parts(&[
+        &train.images,
+        &train.labels,
+        &val.data().images,
+        &val.data().labels,
+    ]);
     Ok(RunData {
         train: InMemoryDataset::new(train),
         val,
         test,
         kind: config.dataset,
+        fingerprint,
     })
 }

@@ -135,6 +135,7 @@ fn cpu_checkpoint_resumes_on(device: &Device) {
         epoch_step: 5,
         partial: PartialSums::default(),
         partial_seconds: 0.0,
+        data_fingerprint: String::new(),
         config,
         history: Vec::new(),
     };

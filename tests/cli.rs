@@ -474,3 +474,72 @@ fn sigint_then_resume(optimizer: &str) {
         want_summary["test_loss"]
     );
 }
+
+/// Resuming on other data is refused even when every flag matches: the checkpoint records a
+/// fingerprint of the training and validation data. The same data elsewhere resumes.
+#[test]
+fn resume_on_other_data_is_refused() {
+    let tmp = TempDir::new("otherdata");
+    let good = tmp.join("good");
+    std::fs::create_dir_all(&good).unwrap();
+    copy_mnist(&good);
+    let run = tmp.str("run");
+    let args = [
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "500",
+        "--quiet",
+    ];
+    let good_dir = good.to_string_lossy().into_owned();
+    let out = train_bin()
+        .args(args)
+        .args(["--data-dir", &good_dir, "--run-dir", &run])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The same files with one pixel of the first training image changed (raw IDX, no sums).
+    let other = tmp.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    copy_mnist(&other);
+    std::fs::remove_file(other.join("SHA256SUMS")).unwrap();
+    let gz = other.join("train-images-idx3-ubyte.gz");
+    let mut raw = Vec::new();
+    {
+        use std::io::Read;
+        flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap())
+            .read_to_end(&mut raw)
+            .unwrap();
+    }
+    raw[16 + 14 * 28 + 14] ^= 0xff;
+    std::fs::write(other.join("train-images-idx3-ubyte"), raw).unwrap();
+    std::fs::remove_file(gz).unwrap();
+    let out = train(&[
+        "--resume",
+        "latest",
+        "--run-dir",
+        &run,
+        "--epochs",
+        "2",
+        "--data-dir",
+        &other.to_string_lossy(),
+    ]);
+    assert_clean_error(&out, &["training data differs", "--data-dir"]);
+
+    let moved = tmp.join("moved");
+    std::fs::rename(&good, &moved).unwrap();
+    let out = train(&[
+        "--resume",
+        "latest",
+        "--run-dir",
+        &run,
+        "--epochs",
+        "2",
+        "--data-dir",
+        &moved.to_string_lossy(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

@@ -122,6 +122,9 @@ pub struct CheckpointState {
     /// Training seconds those steps took.
     #[serde(default)]
     pub partial_seconds: f64,
+    /// SHA-256 of the training and validation data ([`crate::data::RunData::fingerprint`]).
+    #[serde(default)]
+    pub data_fingerprint: String,
     /// The run's configuration.
     pub config: TrainConfig,
     /// Metrics of every completed epoch (stored in the checkpoint's [`HISTORY_FILE`]).

@@ -181,6 +181,7 @@ pub fn fit(
                 epoch_step: 0,
                 partial: PartialSums::default(),
                 partial_seconds: 0.0,
+                data_fingerprint: data.fingerprint.clone(),
                 config: config.clone(),
                 history: Vec::new(),
             },
