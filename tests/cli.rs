@@ -327,6 +327,16 @@ fn read_summary(run: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
 }
 
+/// The run in `run` ended exactly as the uninterrupted one: same metrics and test loss.
+fn assert_matches_uninterrupted(
+    run: &std::path::Path,
+    want_rows: &[ember::learner::metrics::EpochMetrics],
+    want_summary: &serde_json::Value,
+) {
+    assert_same_training(&read_csv(&run.join("metrics.csv")).unwrap(), want_rows);
+    assert_eq!(read_summary(run)["test_loss"], want_summary["test_loss"]);
+}
+
 fn assert_same_training(
     got: &[ember::learner::metrics::EpochMetrics],
     want: &[ember::learner::metrics::EpochMetrics],
@@ -405,11 +415,7 @@ fn killed_at_random_moments_resumes_exactly() {
         resumed_mid_epoch,
         "no resume started from a mid-epoch checkpoint"
     );
-    assert_same_training(&read_csv(&tmp.join("run/metrics.csv")).unwrap(), &want_rows);
-    assert_eq!(
-        read_summary(&tmp.join("run"))["test_loss"],
-        want_summary["test_loss"]
-    );
+    assert_matches_uninterrupted(&tmp.join("run"), &want_rows, &want_summary);
 }
 
 /// Ctrl-C (SIGINT): the learner finishes the step, writes a checkpoint, says how to resume and
@@ -468,11 +474,7 @@ fn sigint_then_resume(optimizer: &str) {
 
     let out = train(&["--resume", "latest", "--run-dir", &run]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_same_training(&read_csv(&tmp.join("run/metrics.csv")).unwrap(), &want_rows);
-    assert_eq!(
-        read_summary(&tmp.join("run"))["test_loss"],
-        want_summary["test_loss"]
-    );
+    assert_matches_uninterrupted(&tmp.join("run"), &want_rows, &want_summary);
 }
 
 /// Resuming on other data is refused even when every flag matches: the checkpoint records a
