@@ -186,9 +186,9 @@ fn damaged_weights_are_reported() {
 }
 
 /// `--resume latest` after a run killed with SIGKILL continues at the next epoch and ends with
-/// the epoch count asked for; a damaged newest checkpoint is skipped for the one before it; and
-/// the resumed run's metrics equal the uninterrupted run's exactly (epoch-boundary resume is
-/// exact on flex).
+/// the epoch count asked for; a damaged newest checkpoint (one flipped bit, or a truncated file)
+/// is skipped for the one before it; and the resumed run's metrics and final weights equal the
+/// uninterrupted run's exactly (resume is exact on flex).
 #[test]
 fn resume_latest_after_a_kill() {
     let tmp = TempDir::new("resume");
@@ -245,9 +245,8 @@ fn resume_latest_after_a_kill() {
 
     // Flip one byte of the newest checkpoint's weights: its checksum no longer matches, so
     // `latest` warns and falls back to epoch 2, and the run still ends where it should.
-    let weights = checkpoint_of_epoch(&tmp.join("run"), 3)
-        .unwrap()
-        .join("model.bpk");
+    let newest = checkpoint_of_epoch(&tmp.join("run"), 3).unwrap();
+    let weights = newest.join("model.bpk");
     let mut bytes = std::fs::read(&weights).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x10;
@@ -274,14 +273,31 @@ fn resume_latest_after_a_kill() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let uninterrupted = read_csv(&tmp.join("reference/metrics.csv")).unwrap();
-    for (a, b) in resumed.iter().zip(&uninterrupted) {
-        assert_eq!(
-            (a.loss, a.accuracy, a.val_loss, a.val_accuracy),
-            (b.loss, b.accuracy, b.val_loss, b.val_accuracy),
-            "epoch {}",
-            a.epoch
-        );
-    }
+    let summary = read_summary(&tmp.join("reference"));
+    assert_matches_uninterrupted(
+        &tmp.join("run"),
+        &tmp.join("reference"),
+        &uninterrupted,
+        &summary,
+    );
+
+    // Truncate the newest checkpoint's optimizer state (a write cut short): skipped as damaged,
+    // epoch 4 is trained again from epoch 3, and the run still ends where it should.
+    let optimizer = checkpoint_of_epoch(&tmp.join("run"), 4)
+        .unwrap()
+        .join("optimizer.bpk");
+    let bytes = std::fs::read(&optimizer).unwrap();
+    std::fs::write(&optimizer, &bytes[..bytes.len() / 2]).unwrap();
+    let out = train(&["--resume", "latest", "--run-dir", &run, "--epochs", "4"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("optimizer.bpk"), "{}", stderr(&out));
+    assert!(stdout(&out).contains("epoch-0003"), "{}", stdout(&out));
+    assert_matches_uninterrupted(
+        &tmp.join("run"),
+        &tmp.join("reference"),
+        &uninterrupted,
+        &summary,
+    );
 }
 
 /// Arguments of the short LeNet job the interruption tests run.
@@ -327,14 +343,42 @@ fn read_summary(run: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
 }
 
-/// The run in `run` ended exactly as the uninterrupted one: same metrics and test loss.
+/// The run in `run` ended exactly as the uninterrupted one in `reference`: same metrics, test
+/// loss and final weights, bit for bit.
 fn assert_matches_uninterrupted(
     run: &std::path::Path,
+    reference: &std::path::Path,
     want_rows: &[ember::learner::metrics::EpochMetrics],
     want_summary: &serde_json::Value,
 ) {
     assert_same_training(&read_csv(&run.join("metrics.csv")).unwrap(), want_rows);
     assert_eq!(read_summary(run)["test_loss"], want_summary["test_loss"]);
+    assert_eq!(
+        weights(&run.join("model.bpk")),
+        weights(&reference.join("model.bpk"))
+    );
+}
+
+/// Every float parameter of the LeNet weights in `path`, in module order. (The files themselves
+/// differ: each run draws its own parameter ids.)
+fn weights(path: &std::path::Path) -> Vec<burn::tensor::TensorData> {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::{Device, Tensor, TensorData};
+    struct Collect(Vec<TensorData>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            self.0.push(param.val().into_data());
+        }
+    }
+    let model = ember::learner::checkpoint::load_weights(
+        path,
+        ember_models::ModelKind::Lenet,
+        &Device::flex(),
+    )
+    .unwrap();
+    let mut collect = Collect(Vec::new());
+    model.visit(&mut collect);
+    collect.0
 }
 
 fn assert_same_training(
@@ -415,7 +459,12 @@ fn killed_at_random_moments_resumes_exactly() {
         resumed_mid_epoch,
         "no resume started from a mid-epoch checkpoint"
     );
-    assert_matches_uninterrupted(&tmp.join("run"), &want_rows, &want_summary);
+    assert_matches_uninterrupted(
+        &tmp.join("run"),
+        &tmp.join("reference"),
+        &want_rows,
+        &want_summary,
+    );
 }
 
 /// Ctrl-C (SIGINT): the learner finishes the step, writes a checkpoint, says how to resume and
@@ -474,7 +523,12 @@ fn sigint_then_resume(optimizer: &str) {
 
     let out = train(&["--resume", "latest", "--run-dir", &run]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_matches_uninterrupted(&tmp.join("run"), &want_rows, &want_summary);
+    assert_matches_uninterrupted(
+        &tmp.join("run"),
+        &tmp.join("reference"),
+        &want_rows,
+        &want_summary,
+    );
 }
 
 /// Resuming on other data is refused even when every flag matches: the checkpoint records a
