@@ -11,17 +11,27 @@ use std::path::Path;
 /// # Errors
 /// The I/O error of any step; the final name is untouched on error.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace_atomically(path, |tmp| File::create(tmp)?.write_all(bytes))
+}
+
+/// Replaces `path` with what `write` puts at the temporary path it is given (a sibling of
+/// `path`): the temporary file is fsynced, renamed over `path`, and the directory fsynced. For
+/// writers that only take a path, such as Burn's burnpack writer.
+///
+/// # Errors
+/// The error of `write` or of any step; the final name is untouched on error.
+pub fn replace_atomically(
+    path: &Path,
+    write: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = parent_dir(path);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    {
-        let mut file = File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-    }
+    write(&tmp)?;
+    sync_file(&tmp)?;
     std::fs::rename(&tmp, path)?;
     sync_dir(dir)
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use ember::learner::metrics::read_csv;
@@ -55,14 +55,7 @@ fn truncated_and_non_idx_files_are_rejected() {
     // Without SHA256SUMS the IDX checks themselves must catch the damage.
     std::fs::remove_file(tmp.join("SHA256SUMS")).unwrap();
     let labels = tmp.join("train-labels-idx1-ubyte.gz");
-    let raw = {
-        use std::io::Read;
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(std::fs::File::open(&labels).unwrap())
-            .read_to_end(&mut out)
-            .unwrap();
-        out
-    };
+    let raw = gunzip(&labels);
     std::fs::remove_file(&labels).unwrap();
     let raw_path = tmp.join("train-labels-idx1-ubyte");
     std::fs::write(&raw_path, &raw[..raw.len() / 2]).unwrap();
@@ -213,16 +206,7 @@ fn resume_latest_after_a_kill() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    // Checkpoint directories appear complete, by a rename.
-    while checkpoint_of_epoch(&tmp.join("run"), 2).is_none() {
-        assert!(Instant::now() < deadline, "no checkpoint after 300 s");
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "run ended before it could be killed"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_checkpoint(&tmp.join("run"), 2, &mut child);
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     assert!(
@@ -265,21 +249,18 @@ fn resume_latest_after_a_kill() {
         [1, 2, 3, 4]
     );
 
-    let reference = tmp.str("reference");
     let out = train_bin()
         .args(args)
-        .args(["--run-dir", &reference])
+        .args(["--run-dir", &tmp.str("reference")])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let uninterrupted = read_csv(&tmp.join("reference/metrics.csv")).unwrap();
-    let summary = read_summary(&tmp.join("reference"));
-    assert_matches_uninterrupted(
-        &tmp.join("run"),
-        &tmp.join("reference"),
-        &uninterrupted,
-        &summary,
-    );
+    let reference = Reference {
+        dir: tmp.join("reference"),
+        rows: read_csv(&tmp.join("reference/metrics.csv")).unwrap(),
+        summary: read_summary(&tmp.join("reference")),
+    };
+    assert_matches_uninterrupted(&tmp.join("run"), &reference);
 
     // Truncate the newest checkpoint's optimizer state (a write cut short): skipped as damaged,
     // epoch 4 is trained again from epoch 3, and the run still ends where it should.
@@ -292,12 +273,7 @@ fn resume_latest_after_a_kill() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stderr(&out).contains("optimizer.bpk"), "{}", stderr(&out));
     assert!(stdout(&out).contains("epoch-0003"), "{}", stdout(&out));
-    assert_matches_uninterrupted(
-        &tmp.join("run"),
-        &tmp.join("reference"),
-        &uninterrupted,
-        &summary,
-    );
+    assert_matches_uninterrupted(&tmp.join("run"), &reference);
 }
 
 /// Arguments of the short LeNet job the interruption tests run.
@@ -314,16 +290,15 @@ const SHORT_JOB: [&str; 10] = [
     "--checkpoint-every",
 ];
 
-/// Runs the short job with `optimizer` uninterrupted into `dir` and returns its metrics and
-/// summary.
-fn uninterrupted(
-    optimizer: &str,
-    dir: &str,
-    every: &str,
-) -> (
-    Vec<ember::learner::metrics::EpochMetrics>,
-    serde_json::Value,
-) {
+/// An uninterrupted run of the short job: where it is, and what it ended with.
+struct Reference {
+    dir: std::path::PathBuf,
+    rows: Vec<ember::learner::metrics::EpochMetrics>,
+    summary: serde_json::Value,
+}
+
+/// Runs the short job with `optimizer` uninterrupted into `dir`.
+fn uninterrupted(optimizer: &str, dir: &str, every: &str) -> Reference {
     let out = train_bin()
         .args(["--opt", optimizer])
         .args(SHORT_JOB)
@@ -332,30 +307,32 @@ fn uninterrupted(
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let dir = std::path::Path::new(dir);
-    (
-        read_csv(&dir.join("metrics.csv")).unwrap(),
-        read_summary(dir),
-    )
+    let dir = std::path::PathBuf::from(dir);
+    Reference {
+        rows: read_csv(&dir.join("metrics.csv")).unwrap(),
+        summary: read_summary(&dir),
+        dir,
+    }
 }
 
 fn read_summary(run: &std::path::Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(run.join("summary.json")).unwrap()).unwrap()
 }
 
-/// The run in `run` ended exactly as the uninterrupted one in `reference`: same metrics, test
-/// loss and final weights, bit for bit.
-fn assert_matches_uninterrupted(
-    run: &std::path::Path,
-    reference: &std::path::Path,
-    want_rows: &[ember::learner::metrics::EpochMetrics],
-    want_summary: &serde_json::Value,
-) {
-    assert_same_training(&read_csv(&run.join("metrics.csv")).unwrap(), want_rows);
-    assert_eq!(read_summary(run)["test_loss"], want_summary["test_loss"]);
+/// The run in `run` ended exactly as the uninterrupted `reference`: same metrics, test loss and
+/// final weights, bit for bit.
+fn assert_matches_uninterrupted(run: &std::path::Path, reference: &Reference) {
+    assert_same_training(
+        &read_csv(&run.join("metrics.csv")).unwrap(),
+        &reference.rows,
+    );
+    assert_eq!(
+        read_summary(run)["test_loss"],
+        reference.summary["test_loss"]
+    );
     assert_eq!(
         weights(&run.join("model.bpk")),
-        weights(&reference.join("model.bpk"))
+        weights(&reference.dir.join("model.bpk"))
     );
 }
 
@@ -402,7 +379,7 @@ fn assert_same_training(
 #[test]
 fn killed_at_random_moments_resumes_exactly() {
     let tmp = TempDir::new("kills");
-    let (want_rows, want_summary) = uninterrupted("adabelief", &tmp.str("reference"), "7");
+    let reference = uninterrupted("adabelief", &tmp.str("reference"), "7");
     let run = tmp.str("run");
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -459,12 +436,7 @@ fn killed_at_random_moments_resumes_exactly() {
         resumed_mid_epoch,
         "no resume started from a mid-epoch checkpoint"
     );
-    assert_matches_uninterrupted(
-        &tmp.join("run"),
-        &tmp.join("reference"),
-        &want_rows,
-        &want_summary,
-    );
+    assert_matches_uninterrupted(&tmp.join("run"), &reference);
 }
 
 /// Ctrl-C (SIGINT): the learner finishes the step, writes a checkpoint, says how to resume and
@@ -479,9 +451,9 @@ fn sigint_checkpoints_and_resume_continues() {
 
 fn sigint_then_resume(optimizer: &str) {
     let tmp = TempDir::new(&format!("sigint-{optimizer}"));
-    let (want_rows, want_summary) = uninterrupted(optimizer, &tmp.str("reference"), "100000");
+    let reference = uninterrupted(optimizer, &tmp.str("reference"), "100000");
     let run = tmp.str("run");
-    let child = train_bin()
+    let mut child = train_bin()
         .args(["--opt", optimizer])
         .args(SHORT_JOB)
         .arg("100000")
@@ -490,11 +462,7 @@ fn sigint_then_resume(optimizer: &str) {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(300);
-    while checkpoint_of_epoch(&tmp.join("run"), 1).is_none() {
-        assert!(Instant::now() < deadline, "no checkpoint after 300 s");
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    wait_for_checkpoint(&tmp.join("run"), 1, &mut child);
     std::thread::sleep(Duration::from_millis(200));
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -523,12 +491,7 @@ fn sigint_then_resume(optimizer: &str) {
 
     let out = train(&["--resume", "latest", "--run-dir", &run]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_matches_uninterrupted(
-        &tmp.join("run"),
-        &tmp.join("reference"),
-        &want_rows,
-        &want_summary,
-    );
+    assert_matches_uninterrupted(&tmp.join("run"), &reference);
 }
 
 /// Resuming on other data is refused even when every flag matches: the checkpoint records a
@@ -563,39 +526,27 @@ fn resume_on_other_data_is_refused() {
     copy_mnist(&other);
     std::fs::remove_file(other.join("SHA256SUMS")).unwrap();
     let gz = other.join("train-images-idx3-ubyte.gz");
-    let mut raw = Vec::new();
-    {
-        use std::io::Read;
-        flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap())
-            .read_to_end(&mut raw)
-            .unwrap();
-    }
+    let mut raw = gunzip(&gz);
     raw[16 + 14 * 28 + 14] ^= 0xff;
     std::fs::write(other.join("train-images-idx3-ubyte"), raw).unwrap();
     std::fs::remove_file(gz).unwrap();
-    let out = train(&[
-        "--resume",
-        "latest",
-        "--run-dir",
-        &run,
-        "--epochs",
-        "2",
-        "--data-dir",
-        &other.to_string_lossy(),
-    ]);
+    let resume_on = |data_dir: &std::path::Path| {
+        train(&[
+            "--resume",
+            "latest",
+            "--run-dir",
+            &run,
+            "--epochs",
+            "2",
+            "--data-dir",
+            &data_dir.to_string_lossy(),
+        ])
+    };
+    let out = resume_on(&other);
     assert_clean_error(&out, &["training data differs", "--data-dir"]);
 
     let moved = tmp.join("moved");
     std::fs::rename(&good, &moved).unwrap();
-    let out = train(&[
-        "--resume",
-        "latest",
-        "--run-dir",
-        &run,
-        "--epochs",
-        "2",
-        "--data-dir",
-        &moved.to_string_lossy(),
-    ]);
+    let out = resume_on(&moved);
     assert!(out.status.success(), "{}", stderr(&out));
 }

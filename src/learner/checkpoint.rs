@@ -230,14 +230,6 @@ pub fn read(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             reason: format!("no {STATE_FILE}"),
         });
     }
-    for file in HASHED_FILES {
-        if !dir.join(file).is_file() {
-            return Err(CheckpointError::Damaged {
-                path: dir.join(file),
-                reason: "missing".into(),
-            });
-        }
-    }
     let bytes = std::fs::read(&state_path).map_err(|e| CheckpointError::Damaged {
         path: state_path.clone(),
         reason: e.to_string(),

@@ -346,12 +346,11 @@ pub fn fit(
 /// Writes the final weights to `run_dir/model.bpk` through a temporary file and a rename.
 fn save_final_model(model: &Model, run_dir: &Path) -> anyhow::Result<()> {
     let path = run_dir.join(FINAL_MODEL_FILE);
-    let tmp = run_dir.join(format!(".{FINAL_MODEL_FILE}.tmp-{}", std::process::id()));
-    model
-        .clone()
-        .save_file(&tmp)
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", tmp.display()))?;
-    crate::fsutil::sync_file(&tmp)?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    crate::fsutil::replace_atomically(&path, |tmp| {
+        model
+            .clone()
+            .save_file(tmp)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    })
+    .with_context(|| format!("cannot write {}", path.display()))
 }

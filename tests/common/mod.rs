@@ -106,6 +106,34 @@ pub fn checkpoint_of_epoch(run: &Path, epoch: usize) -> Option<PathBuf> {
     })
 }
 
+/// Waits (up to 300 s) until `epoch`'s checkpoint of the run in `run` exists, asserting that
+/// `child`, the process writing it, is still running. Checkpoint directories appear complete,
+/// by a rename, so existence means a usable checkpoint.
+pub fn wait_for_checkpoint(run: &Path, epoch: usize, child: &mut std::process::Child) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    while checkpoint_of_epoch(run, epoch).is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint after 300 s"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before its checkpoint"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// The decompressed bytes of the gzip file at `path`.
+pub fn gunzip(path: &Path) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
 /// The shipped MNIST directory.
 pub fn mnist_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/mnist")
