@@ -173,6 +173,141 @@ pub struct TrainArgs {
     /// Print only the per-epoch lines (no progress bar, no messages).
     #[arg(long)]
     pub quiet: bool,
+    /// Read the run's settings from a TOML file in the format of a run's config.toml (every
+    /// field optional); flags given on the command line override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Callbacks: early stopping, checkpoint selection, learning-rate schedule.
+    #[command(flatten)]
+    pub callbacks: CallbackArgs,
+    /// Metric logging.
+    #[command(flatten)]
+    pub logging: LoggingArgs,
+}
+
+/// Early stopping, checkpoint selection and learning-rate flags (Keras/Lightning names). Any
+/// flag of a group turns that callback on.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CallbackArgs {
+    /// Stop when the monitored metric stops improving (Keras' EarlyStopping).
+    #[arg(long, help_heading = "Early stopping")]
+    pub early_stopping: bool,
+    /// Metric early stopping watches: loss, accuracy, val_loss, val_accuracy, learning_rate
+    /// [default: val_loss].
+    #[arg(long, value_name = "METRIC", help_heading = "Early stopping")]
+    pub monitor: Option<String>,
+    /// min (lower is better), max, or auto (from the name: *loss* -> min, *accuracy* -> max)
+    /// [default: auto].
+    #[arg(long, value_parser = ["min", "max", "auto"], help_heading = "Early stopping")]
+    pub mode: Option<String>,
+    /// Smallest change that counts as an improvement (absolute value used) [default: 0].
+    #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
+    pub min_delta: Option<f64>,
+    /// Epochs without improvement before stopping [default: 0].
+    #[arg(long, help_heading = "Early stopping")]
+    pub patience: Option<usize>,
+    /// Value the metric must beat for the patience count to reset (does not seed the best).
+    #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
+    pub baseline: Option<f64>,
+    /// At the end of training keep the weights of the best epoch (whether or not training
+    /// stopped early, as Keras 3).
+    #[arg(long, help_heading = "Early stopping")]
+    pub restore_best_weights: bool,
+    /// Epochs to wait before watching the metric [default: 0].
+    #[arg(long, value_name = "N", help_heading = "Early stopping")]
+    pub start_from_epoch: Option<usize>,
+    /// Stop when the metric becomes NaN or infinite (Lightning) [default: true].
+    #[arg(long, value_name = "BOOL", help_heading = "Early stopping")]
+    pub check_finite: Option<bool>,
+    /// Stop as soon as the metric reaches this value (Lightning).
+    #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
+    pub stopping_threshold: Option<f64>,
+    /// Stop as soon as the metric is worse than this value (Lightning).
+    #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
+    pub divergence_threshold: Option<f64>,
+
+    /// File name template of selected checkpoints in <run>/models/, Keras/Lightning style, e.g.
+    /// 'epoch{epoch:03}-{val_loss:.4f}' (epochs 1-based).
+    #[arg(long, value_name = "TEMPLATE", help_heading = "Checkpoint selection")]
+    pub checkpoint_filename: Option<String>,
+    /// Metric checkpoint selection ranks by [default: --monitor, else val_loss].
+    #[arg(long, value_name = "METRIC", help_heading = "Checkpoint selection")]
+    pub checkpoint_monitor: Option<String>,
+    /// Direction of --checkpoint-monitor: min, max or auto [default: auto].
+    #[arg(long, value_parser = ["min", "max", "auto"], help_heading = "Checkpoint selection")]
+    pub checkpoint_mode: Option<String>,
+    /// Only save when the monitored metric improves (Keras).
+    #[arg(long, help_heading = "Checkpoint selection")]
+    pub save_best_only: bool,
+    /// Save the weights only (a .bpk file), not the full training state.
+    #[arg(long, help_heading = "Checkpoint selection")]
+    pub save_weights_only: bool,
+    /// When to save: 'epoch' or every N optimizer steps [default: epoch].
+    #[arg(long, value_name = "epoch|N", help_heading = "Checkpoint selection")]
+    pub save_freq: Option<String>,
+    /// Keep the K best checkpoints by the monitored metric; -1 keeps all, 0 none (Lightning).
+    #[arg(
+        long,
+        value_name = "K",
+        allow_negative_numbers = true,
+        help_heading = "Checkpoint selection"
+    )]
+    pub save_top_k: Option<i64>,
+    /// Also keep a 'last' checkpoint, always the newest (Lightning).
+    #[arg(long, help_heading = "Checkpoint selection")]
+    pub save_last: bool,
+
+    /// Learning-rate schedule: constant, step:step_size=N,gamma=G, exponential:gamma=G,
+    /// inverse-time:decay=D, cosine:max_update=N,final_lr=X,warmup_steps=N,warmup_begin_lr=X.
+    #[arg(long, value_name = "SPEC", help_heading = "Learning rate")]
+    pub lr_schedule: Option<String>,
+    /// Whether the schedule counts epochs or optimizer steps [default: epoch].
+    #[arg(long, value_parser = ["epoch", "step"], help_heading = "Learning rate")]
+    pub schedule_unit: Option<String>,
+    /// Multiply the learning rate by --plateau-factor when --plateau-monitor stops improving
+    /// (Keras' ReduceLROnPlateau).
+    #[arg(long, help_heading = "Learning rate")]
+    pub reduce_lr_on_plateau: bool,
+    /// Metric ReduceLROnPlateau watches [default: val_loss].
+    #[arg(long, value_name = "METRIC", help_heading = "Learning rate")]
+    pub plateau_monitor: Option<String>,
+    /// Direction of --plateau-monitor: min, max or auto [default: auto].
+    #[arg(long, value_parser = ["min", "max", "auto"], help_heading = "Learning rate")]
+    pub plateau_mode: Option<String>,
+    /// Factor the learning rate is multiplied by, < 1 [default: 0.1].
+    #[arg(long, help_heading = "Learning rate")]
+    pub plateau_factor: Option<f64>,
+    /// Epochs without improvement before reducing [default: 10].
+    #[arg(long, help_heading = "Learning rate")]
+    pub plateau_patience: Option<usize>,
+    /// Smallest change that counts as an improvement [default: 1e-4].
+    #[arg(long, help_heading = "Learning rate")]
+    pub plateau_min_delta: Option<f64>,
+    /// Epochs to wait after a reduction before counting again [default: 0].
+    #[arg(long, help_heading = "Learning rate")]
+    pub plateau_cooldown: Option<usize>,
+    /// Lower bound of the learning rate [default: 0].
+    #[arg(long, help_heading = "Learning rate")]
+    pub min_lr: Option<f64>,
+}
+
+/// Logging flags.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LoggingArgs {
+    /// Console output: text, or json (one JSON object per line on stdout, for scripts)
+    /// [default: text].
+    #[arg(long, value_parser = ["text", "json"], help_heading = "Logging")]
+    pub log_format: Option<String>,
+    /// Do not write TensorBoard event files (<run>/tensorboard/{train,validation}).
+    #[arg(long, help_heading = "Logging")]
+    pub no_tensorboard: bool,
+    /// TensorBoard: 'epoch' summaries only, or also batch_loss/batch_accuracy every N steps
+    /// [default: epoch].
+    #[arg(long, value_name = "epoch|N", help_heading = "Logging")]
+    pub update_freq: Option<String>,
+    /// Do not draw <run>/plots/curves.png and .svg at the end of the run.
+    #[arg(long, help_heading = "Logging")]
+    pub no_plots: bool,
 }
 
 /// Flags of `train evaluate`.

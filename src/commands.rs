@@ -12,13 +12,15 @@ use ember_models::ModelKind;
 
 use crate::backend::{self, BackendKind, DeviceChoice};
 use crate::cli::{Cli, Command, DeviceArgs, EvaluateArgs, TrainArgs};
+use crate::config::LogFormat;
 use crate::config::TrainConfig;
 use crate::data::load_run_data;
 use crate::evaluation::evaluate_model;
 use crate::learner::checkpoint::{self, Checkpoint};
-use crate::learner::progress::Console;
+use crate::learner::progress::{Console, JsonLines, Progress};
 use crate::learner::{CONFIG_FILE, FINAL_MODEL_FILE, FitOptions, FitOutcome, fit};
 use crate::optim::OptimizerConfig;
+use crate::overrides::{apply_callback_args, apply_logging_args};
 
 /// Root of the default run directories.
 pub const RUNS_DIR: &str = "runs";
@@ -76,12 +78,18 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     apply_autotune(&args.device);
     let (config, run_dir, resume) = match &args.resume {
         None => {
-            let config = new_config(args);
+            let config = new_config(args)?;
             config.validate().map_err(anyhow::Error::msg)?;
             let run_dir = new_run_dir(args, &config)?;
             (config, run_dir, None)
         }
         Some(target) => {
+            if let Some(file) = &args.config {
+                bail!(
+                    "--config {} cannot be combined with --resume: a resumed run continues with its checkpoint's configuration (flags such as --epochs or --patience may still change it)",
+                    file.display()
+                );
+            }
             let (run_dir, checkpoint) = find_resume(args, target)?;
             let config = resumed_config(args, &checkpoint)?;
             config.validate().map_err(anyhow::Error::msg)?;
@@ -101,17 +109,17 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let backend = backend::select(config.backend, config.gpu_index)?;
-    if args.checkpoint_every == Some(0) {
-        bail!("--checkpoint-every must be at least 1");
-    }
-    let mut console = Console::new(args.quiet);
+    let mut console: Box<dyn Progress> = match config.logging.format {
+        LogFormat::Text => Box::new(Console::new(config.logging.quiet)),
+        LogFormat::Json => Box::new(JsonLines),
+    };
     let options = FitOptions {
         run_dir: run_dir.clone(),
         resume,
-        checkpoint_every: args.checkpoint_every,
+        checkpoint_every: None,
         stop: Some(stop_on_signals()?),
     };
-    match fit(&config, &backend, &data, options, &mut console)? {
+    match fit(&config, &backend, &data, options, console.as_mut())? {
         FitOutcome::Finished(_) => Ok(ExitCode::SUCCESS),
         FitOutcome::Interrupted { .. } => {
             println!(
@@ -123,10 +131,29 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The configuration of a new run: defaults overridden by the flags given.
-fn new_config(args: &TrainArgs) -> TrainConfig {
-    let optimizer = args.optimizer.unwrap_or_else(default_optimizer);
-    let mut config = TrainConfig::new(args.model.unwrap_or(DEFAULT_MODEL), optimizer);
+/// The configuration of a new run: the defaults, or the `--config` file, overridden by the
+/// flags given.
+fn new_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
+    let mut config = match &args.config {
+        Some(file) => {
+            let mut config = TrainConfig::from_toml_file(file).map_err(anyhow::Error::msg)?;
+            if let Some(model) = args.model {
+                config.model = model;
+            }
+            if let Some(optimizer) = args.optimizer
+                && optimizer.name() != config.optimizer.name()
+            {
+                // Another optimizer: its own reference defaults, not the file's values.
+                config.lr = optimizer.default_lr();
+                config.optimizer = optimizer;
+            }
+            config
+        }
+        None => TrainConfig::new(
+            args.model.unwrap_or(DEFAULT_MODEL),
+            args.optimizer.unwrap_or_else(default_optimizer),
+        ),
+    };
     if let Some(lr) = args.lr {
         config.lr = lr;
     }
@@ -142,16 +169,33 @@ fn new_config(args: &TrainArgs) -> TrainConfig {
     if let Some(dataset) = args.dataset {
         config.dataset = dataset;
     }
-    config.data_dir = args.data_dir.clone();
+    if args.data_dir.is_some() {
+        config.data_dir = args.data_dir.clone();
+    }
     if let Some(v) = args.val_split {
         config.val_split = v;
     }
-    config.limit_train = args.limit_train;
+    if args.limit_train.is_some() {
+        config.limit_train = args.limit_train;
+    }
     if let Some(b) = chosen_backend(&args.device) {
         config.backend = b;
     }
-    config.gpu_index = args.device.gpu_index;
-    config
+    if args.device.gpu_index.is_some() {
+        config.gpu_index = args.device.gpu_index;
+    }
+    apply_run_flags(&mut config, args)?;
+    Ok(config)
+}
+
+/// The flags that may also change on resume: checkpoint frequency, callbacks, logging.
+fn apply_run_flags(config: &mut TrainConfig, args: &TrainArgs) -> anyhow::Result<()> {
+    if args.checkpoint_every.is_some() {
+        config.checkpoint_every = args.checkpoint_every;
+    }
+    apply_callback_args(config, &args.callbacks).map_err(anyhow::Error::msg)?;
+    apply_logging_args(config, &args.logging, args.quiet).map_err(anyhow::Error::msg)?;
+    Ok(())
 }
 
 /// The directory of runs of this model and optimizer: `runs/<model>-<optimizer>`.
@@ -288,7 +332,32 @@ fn resumed_config(args: &TrainArgs, checkpoint: &Checkpoint) -> anyhow::Result<T
     if args.data_dir.is_some() {
         config.data_dir = args.data_dir.clone();
     }
+    let before = config.clone();
+    apply_run_flags(&mut config, args)?;
+    if config != before && !config.logging.quiet {
+        let changed: Vec<String> = diff_toml(&before, &config);
+        eprintln!("resuming with changed settings: {}", changed.join(", "));
+    }
     Ok(config)
+}
+
+/// The top-level settings that differ between two configurations, as `key: old -> new`.
+fn diff_toml(before: &TrainConfig, after: &TrainConfig) -> Vec<String> {
+    let table = |c: &TrainConfig| match toml::Value::try_from(c) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => toml::Table::new(),
+    };
+    let (old, new) = (table(before), table(after));
+    let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    keys.into_iter()
+        .filter(|k| old.get(*k) != new.get(*k))
+        .map(|k| {
+            let show = |v: Option<&toml::Value>| v.map_or("none".to_string(), |v| v.to_string());
+            format!("{k}: {} -> {}", show(old.get(k)), show(new.get(k)))
+        })
+        .collect()
 }
 
 /// `train evaluate`.

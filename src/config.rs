@@ -8,10 +8,15 @@ use ember_models::ModelKind;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
+use crate::learner::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
+use crate::learner::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpointConfig};
+use crate::learner::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
+use crate::learner::schedule::{LrSchedule, ScheduleUnit};
 use crate::optim::OptimizerConfig;
 
 /// Everything that determines a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrainConfig {
     /// The model of the zoo.
     pub model: ModelKind,
@@ -38,6 +43,80 @@ pub struct TrainConfig {
     pub backend: BackendKind,
     /// wgpu adapter index (see `train --help`); `None` lets wgpu choose.
     pub gpu_index: Option<usize>,
+    /// Also write a resume checkpoint every N optimizer steps (one is always written at each
+    /// epoch end and on SIGINT/SIGTERM).
+    #[serde(default)]
+    pub checkpoint_every: Option<usize>,
+    /// Learning-rate schedule (default constant).
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
+    /// Whether the schedule counts epochs or optimizer steps (default epochs).
+    #[serde(default)]
+    pub schedule_unit: ScheduleUnit,
+    /// Keras' ReduceLROnPlateau; exclusive with a non-constant `lr_schedule`.
+    #[serde(default)]
+    pub reduce_lr_on_plateau: Option<ReduceLrOnPlateauConfig>,
+    /// Early stopping (Keras 3 EarlyStopping plus Lightning's thresholds).
+    #[serde(default)]
+    pub early_stopping: Option<EarlyStoppingConfig>,
+    /// Model checkpoint selection (Keras/Lightning ModelCheckpoint) into `<run>/models/`.
+    #[serde(default)]
+    pub model_checkpoint: Option<ModelCheckpointConfig>,
+    /// Metric logging: TensorBoard, plots, console format.
+    #[serde(default)]
+    pub logging: LoggingConfig,
+}
+
+/// How a run reports its metrics besides `metrics.csv` and `metrics.jsonl` (always written).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoggingConfig {
+    /// Write TensorBoard event files under `<run>/tensorboard/{train,validation}`; default true.
+    pub tensorboard: bool,
+    /// TensorBoard batch summaries (`batch_loss`, `batch_accuracy`) every this many steps;
+    /// `None` (default) writes epoch summaries only, as Keras' `update_freq="epoch"`.
+    pub update_freq: Option<usize>,
+    /// Draw `<run>/plots/curves.png` and `.svg` at the end of the run; default true.
+    pub plots: bool,
+    /// Console output: `text` (progress bar and one line per epoch) or `json` (one JSON
+    /// object per line on stdout, for scripts); default text.
+    pub format: LogFormat,
+    /// Text console without the progress bar and messages; default false.
+    pub quiet: bool,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            tensorboard: true,
+            update_freq: None,
+            plots: true,
+            format: LogFormat::Text,
+            quiet: false,
+        }
+    }
+}
+
+/// Console output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Progress bar and human-readable lines.
+    #[default]
+    Text,
+    /// JSON lines on stdout.
+    Json,
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err(format!("unknown log format '{s}' (expected text or json)")),
+        }
+    }
 }
 
 impl TrainConfig {
@@ -57,7 +136,47 @@ impl TrainConfig {
             limit_train: None,
             backend: BackendKind::Flex,
             gpu_index: None,
+            checkpoint_every: None,
+            lr_schedule: LrSchedule::default(),
+            schedule_unit: ScheduleUnit::default(),
+            reduce_lr_on_plateau: None,
+            early_stopping: None,
+            model_checkpoint: None,
+            logging: LoggingConfig::default(),
         }
+    }
+
+    /// Reads a configuration file (`train --config run.toml`): the format of the `config.toml`
+    /// every run writes, with every field optional. Missing fields take the defaults of
+    /// [`TrainConfig::new`] (model lenet, optimizer adabelief); a missing `lr` is the optimizer's
+    /// reference default.
+    ///
+    /// # Errors
+    /// A one-line message naming the file and the TOML error (unknown keys are errors).
+    pub fn from_toml_file(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+        let table: toml::Table = toml::from_str(&text)
+            .map_err(|e| format!("{} is not valid TOML: {}", path.display(), one_line(&e)))?;
+        let has_lr = table.contains_key("lr");
+        let defaults = Self::new(
+            ModelKind::Lenet,
+            OptimizerConfig::AdaBelief(Default::default()),
+        );
+        let mut merged = match toml::Value::try_from(&defaults) {
+            Ok(toml::Value::Table(t)) => t,
+            _ => toml::Table::new(),
+        };
+        for (key, value) in table {
+            merged.insert(key, value);
+        }
+        let mut config: Self = toml::Value::Table(merged)
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("{}: {}", path.display(), one_line(&e)))?;
+        if !has_lr {
+            config.lr = config.optimizer.default_lr();
+        }
+        Ok(config)
     }
 
     /// Checks every value's range.
@@ -83,6 +202,25 @@ impl TrainConfig {
         if self.limit_train == Some(0) {
             return Err("--limit-train must be at least 1".into());
         }
+        if self.checkpoint_every == Some(0) {
+            return Err("--checkpoint-every must be at least 1".into());
+        }
+        self.lr_schedule.validate()?;
+        if let Some(plateau) = &self.reduce_lr_on_plateau {
+            if self.lr_schedule != LrSchedule::Constant {
+                return Err("--reduce-lr-on-plateau cannot be combined with --lr-schedule (both set the learning rate); use one".into());
+            }
+            ReduceLrOnPlateau::new(plateau.clone())?;
+        }
+        if let Some(es) = &self.early_stopping {
+            EarlyStopping::new(es.clone())?;
+        }
+        if let Some(mc) = &self.model_checkpoint {
+            ModelCheckpoint::new(mc.clone())?;
+        }
+        if self.logging.update_freq == Some(0) {
+            return Err("--update-freq must be 'epoch' or at least 1".into());
+        }
         self.optimizer
             .validate()
             .map_err(|e| format!("{} optimizer: {e}", self.optimizer.name()))
@@ -94,6 +232,14 @@ impl TrainConfig {
         // table, and `None` fields are left out.
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# not serializable: {e}\n"))
     }
+}
+
+/// A TOML error message on one line.
+fn one_line(e: &dyn std::fmt::Display) -> String {
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The backends compute the same thing: from the same seed and initial weights, K LeNet
 //! training steps on ndarray and on wgpu follow the flex run's loss trajectory, and a checkpoint
-//! written on flex continues on wgpu as it does on flex.
+//! written on flex continues on wgpu as it does on flex (and one written on wgpu continues on
+//! flex as it does on wgpu).
 //!
 //! Tolerance: |loss_backend − loss_flex| ≤ 1e-4 · max(1, loss_flex) at every step. The
 //! backends sum in different orders (SIMD widths, GPU tree reductions), so f32 rounding differs
@@ -103,7 +104,8 @@ fn ndarray_and_wgpu_follow_flex() {
         Ok(wgpu) => {
             println!("wgpu device: {}", wgpu.device_name);
             assert_close("wgpu", &trajectory(&wgpu.device), &flex);
-            cpu_checkpoint_resumes_on(&wgpu.device);
+            checkpoint_resumes_across("flex", &Device::flex(), "wgpu", &wgpu.device);
+            checkpoint_resumes_across("wgpu", &wgpu.device, "flex", &Device::flex());
         }
         Err(e)
             if std::env::var_os("EMBER_REQUIRE_WGPU").is_none()
@@ -115,11 +117,11 @@ fn ndarray_and_wgpu_follow_flex() {
     }
 }
 
-/// A checkpoint written on flex after 5 steps, loaded on `device` (weights and AdaBelief state),
-/// continues with the losses flex itself gets for steps 5-9, within the tolerance.
-fn cpu_checkpoint_resumes_on(device: &Device) {
+/// A checkpoint written on `from` after 5 steps, loaded on `to` (weights and AdaBelief state),
+/// continues with the losses `from` itself gets for steps 5-9, within the tolerance.
+fn checkpoint_resumes_across(from_name: &str, from: &Device, to_name: &str, to: &Device) {
     let train = mnist_train();
-    let cpu = Device::flex().autodiff();
+    let cpu = from.clone().autodiff();
     let config = TrainConfig::new(
         ModelKind::Lenet,
         OptimizerConfig::AdaBelief(Default::default()),
@@ -137,13 +139,15 @@ fn cpu_checkpoint_resumes_on(device: &Device) {
         partial_seconds: 0.0,
         data_fingerprint: String::new(),
         config,
+        callbacks: Default::default(),
         history: Vec::new(),
     };
-    let dir = checkpoint::save(&run_dir, &state, model.as_ref().unwrap(), &optimizer).unwrap();
+    let dir =
+        checkpoint::save(&run_dir, &state, model.as_ref().unwrap(), &optimizer, None).unwrap();
     let on_cpu = run_steps(&mut model, &mut optimizer, &train, 5..STEPS, &cpu);
 
     let ck = checkpoint::read(&dir).unwrap();
-    let device = device.clone().autodiff();
+    let device = to.clone().autodiff();
     let weights = dir.join(checkpoint::MODEL_FILE);
     let mut resumed = Some(checkpoint::load_weights(&weights, ModelKind::Lenet, &device).unwrap());
     let mut resumed_optimizer = checkpoint::load_optimizer(&ck).unwrap();
@@ -155,5 +159,9 @@ fn cpu_checkpoint_resumes_on(device: &Device) {
         &device,
     );
     std::fs::remove_dir_all(&run_dir).unwrap();
-    assert_close("flex checkpoint resumed on wgpu", &on_device, &on_cpu);
+    assert_close(
+        &format!("{from_name} checkpoint resumed on {to_name}"),
+        &on_device,
+        &on_cpu,
+    );
 }

@@ -299,10 +299,16 @@ struct Reference {
 
 /// Runs the short job with `optimizer` uninterrupted into `dir`.
 fn uninterrupted(optimizer: &str, dir: &str, every: &str) -> Reference {
+    uninterrupted_with(optimizer, dir, every, &[])
+}
+
+/// Runs the short job with `optimizer` and the `extra` flags uninterrupted into `dir`.
+fn uninterrupted_with(optimizer: &str, dir: &str, every: &str, extra: &[&str]) -> Reference {
     let out = train_bin()
         .args(["--opt", optimizer])
         .args(SHORT_JOB)
         .arg(every)
+        .args(extra)
         .args(["--run-dir", dir])
         .output()
         .unwrap();
@@ -378,8 +384,56 @@ fn assert_same_training(
 /// metrics and test loss, exactly (flex is deterministic).
 #[test]
 fn killed_at_random_moments_resumes_exactly() {
-    let tmp = TempDir::new("kills");
-    let reference = uninterrupted("adabelief", &tmp.str("reference"), "7");
+    killed_at_random_moments("kills", &[]);
+}
+
+/// The same with every callback that keeps state: a per-step cosine schedule with warm-up,
+/// early stopping keeping its best weights, checkpoint selection (top 2 by val_loss plus
+/// `last`), TensorBoard batch summaries. The resumed run keeps the same selected checkpoints.
+#[test]
+fn killed_with_callbacks_resumes_exactly() {
+    let run = killed_at_random_moments(
+        "kills-callbacks",
+        &[
+            "--lr-schedule",
+            "cosine:max_update=129,final_lr=0.0001,warmup_steps=20,warmup_begin_lr=0.0001",
+            "--schedule-unit",
+            "step",
+            "--early-stopping",
+            "--monitor",
+            "val_accuracy",
+            "--patience",
+            "5",
+            "--restore-best-weights",
+            "--save-top-k",
+            "2",
+            "--checkpoint-monitor",
+            "val_loss",
+            "--save-last",
+            "--update-freq",
+            "10",
+        ],
+    );
+    let listing = |dir: &std::path::Path| {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join("models"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let names = listing(&run.join("run"));
+    assert_eq!(names, listing(&run.join("reference")));
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names.contains(&"last".to_string()), "{names:?}");
+}
+
+/// Kills the short job (with `extra` flags) at random moments and resumes it until it ends;
+/// asserts it ends as the uninterrupted run. Returns the temporary directory holding
+/// `reference/` and `run/`.
+fn killed_at_random_moments(name: &str, extra: &[&str]) -> TempDir {
+    let tmp = TempDir::new(name);
+    let reference = uninterrupted_with("adabelief", &tmp.str("reference"), "7", extra);
     let run = tmp.str("run");
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -399,6 +453,7 @@ fn killed_at_random_moments_resumes_exactly() {
             cmd.args(["--opt", "adabelief"])
                 .args(SHORT_JOB)
                 .arg("7")
+                .args(extra)
                 .args(["--run-dir", &run]);
         }
         let mut child = cmd
@@ -437,6 +492,7 @@ fn killed_at_random_moments_resumes_exactly() {
         "no resume started from a mid-epoch checkpoint"
     );
     assert_matches_uninterrupted(&tmp.join("run"), &reference);
+    tmp
 }
 
 /// Ctrl-C (SIGINT): the learner finishes the step, writes a checkpoint, says how to resume and

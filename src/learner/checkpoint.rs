@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
 use crate::fsutil::{sync_dir, sync_file, write_atomic};
+use crate::learner::hooks::CallbackStates;
 use crate::learner::metrics::{EpochMetrics, PartialSums, read_csv, write_csv};
 
 /// Version of the checkpoint layout; bumped when it changes incompatibly.
@@ -52,7 +53,10 @@ pub const STATE_FILE: &str = "state.json";
 /// (it can be one ulp off), while the CSV's shortest round-trip decimals read back exactly with
 /// Rust's parser: a resumed run's metrics must equal the uninterrupted run's bit for bit.
 pub const HISTORY_FILE: &str = "metrics.csv";
-/// The files whose SHA-256 `state.json` records.
+/// Weights of early stopping's best epoch, present when `restore_best_weights` keeps some.
+pub const BEST_MODEL_FILE: &str = "best_model.bpk";
+/// The files every checkpoint has, whose SHA-256 `state.json` records (as it records
+/// [`BEST_MODEL_FILE`]'s when present).
 const HASHED_FILES: [&str; 3] = [MODEL_FILE, OPTIMIZER_FILE, HISTORY_FILE];
 
 /// Why a checkpoint could not be used.
@@ -127,6 +131,9 @@ pub struct CheckpointState {
     pub data_fingerprint: String,
     /// The run's configuration.
     pub config: TrainConfig,
+    /// Every callback's state (early stopping, checkpoint selection, ReduceLROnPlateau).
+    #[serde(default)]
+    pub callbacks: CallbackStates,
     /// Metrics of every completed epoch (stored in the checkpoint's [`HISTORY_FILE`]).
     #[serde(skip)]
     pub history: Vec<EpochMetrics>,
@@ -160,7 +167,8 @@ impl CheckpointState {
     }
 }
 
-/// Writes `state`'s checkpoint under `run_dir/checkpoints/`, durably.
+/// Writes `state`'s checkpoint under `run_dir/checkpoints/`, durably; `best` is early
+/// stopping's best weights, if it keeps any.
 ///
 /// # Errors
 /// [`CheckpointError::Write`] on any I/O or serialization failure; earlier checkpoints are
@@ -170,13 +178,32 @@ pub fn save(
     state: &CheckpointState,
     model: &Model,
     optimizer: &ModuleOptimizer,
+    best: Option<&Model>,
 ) -> Result<PathBuf, CheckpointError> {
-    let root = run_dir.join(CHECKPOINTS_DIR);
-    let name = state.dir_name();
-    let final_dir = root.join(&name);
+    let final_dir = run_dir.join(CHECKPOINTS_DIR).join(state.dir_name());
+    save_as(&final_dir, state, model, optimizer, best)
+}
+
+/// Writes a checkpoint into the directory `final_dir` (replacing one already there only once
+/// the new one is complete), durably: a temporary sibling directory, every file fsynced, a
+/// rename, the parent directory fsynced.
+///
+/// # Errors
+/// As [`save`].
+pub fn save_as(
+    final_dir: &Path,
+    state: &CheckpointState,
+    model: &Model,
+    optimizer: &ModuleOptimizer,
+    best: Option<&Model>,
+) -> Result<PathBuf, CheckpointError> {
+    let root = final_dir.parent().unwrap_or(Path::new("."));
+    let name = final_dir
+        .file_name()
+        .map_or_else(|| "checkpoint".into(), |n| n.to_string_lossy().into_owned());
     let tmp = root.join(format!(".{name}.tmp-{}", std::process::id()));
     let write_err = |source: std::io::Error| CheckpointError::Write {
-        path: final_dir.clone(),
+        path: final_dir.to_path_buf(),
         source,
     };
     let record_err = |e: burn::store::RecordError| write_err(std::io::Error::other(e.to_string()));
@@ -193,8 +220,15 @@ pub fn save(
         .save(tmp.join(OPTIMIZER_FILE))
         .map_err(record_err)?;
     write_csv(&tmp.join(HISTORY_FILE), &state.history).map_err(write_err)?;
+    let mut files = HASHED_FILES.to_vec();
+    if let Some(best) = best {
+        best.clone()
+            .save_file(tmp.join(BEST_MODEL_FILE))
+            .map_err(record_err)?;
+        files.push(BEST_MODEL_FILE);
+    }
     let mut sha256 = BTreeMap::new();
-    for file in HASHED_FILES {
+    for file in files {
         sync_file(&tmp.join(file)).map_err(write_err)?;
         sha256.insert(
             file.to_string(),
@@ -208,13 +242,13 @@ pub fn save(
     .map_err(|e| write_err(e.into()))?;
     write_atomic(&tmp.join(STATE_FILE), &json).map_err(write_err)?;
     if final_dir.exists() {
-        // Re-writing the same step (a run resumed from an earlier checkpoint): the new copy is
-        // complete, so the old one can go.
-        std::fs::remove_dir_all(&final_dir).map_err(write_err)?;
+        // Re-writing the same checkpoint (a run resumed from an earlier one, or `last`): the
+        // new copy is complete, so the old one can go.
+        std::fs::remove_dir_all(final_dir).map_err(write_err)?;
     }
-    std::fs::rename(&tmp, &final_dir).map_err(write_err)?;
-    sync_dir(&root).map_err(write_err)?;
-    Ok(final_dir)
+    std::fs::rename(&tmp, final_dir).map_err(write_err)?;
+    sync_dir(root).map_err(write_err)?;
+    Ok(final_dir.to_path_buf())
 }
 
 /// Reads the checkpoint in `dir` (a `checkpoints/epoch-*` directory), checking its files are present,
@@ -248,7 +282,10 @@ pub fn read(dir: &Path) -> Result<Checkpoint, CheckpointError> {
             ),
         });
     }
-    for file in HASHED_FILES {
+    let optional = sha256
+        .contains_key(BEST_MODEL_FILE)
+        .then_some(BEST_MODEL_FILE);
+    for file in HASHED_FILES.into_iter().chain(optional) {
         let path = dir.join(file);
         let found = sha256_file(&path).map_err(|e| CheckpointError::Damaged {
             path: path.clone(),
@@ -310,18 +347,26 @@ pub fn latest(run_dir: &Path) -> Result<Checkpoint, CheckpointError> {
 }
 
 /// Removes the temporary directories of checkpoint writes that a killed process left behind
-/// (`checkpoints/.epoch-*.tmp-PID`); complete checkpoints are never touched.
+/// (`checkpoints/.epoch-*.tmp-PID`, `models/.NAME.tmp-PID`); complete checkpoints are never
+/// touched.
 ///
 /// # Errors
 /// The I/O error of removing one.
 pub fn remove_partial_writes(run_dir: &Path) -> std::io::Result<()> {
-    let Ok(entries) = std::fs::read_dir(run_dir.join(CHECKPOINTS_DIR)) else {
-        return Ok(());
-    };
-    for entry in entries.filter_map(Result::ok) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') && name.contains(".tmp-") {
-            std::fs::remove_dir_all(entry.path())?;
+    for sub in [CHECKPOINTS_DIR, crate::learner::hooks::MODELS_DIR] {
+        let Ok(entries) = std::fs::read_dir(run_dir.join(sub)) else {
+            continue;
+        };
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') && name.contains(".tmp-") {
+                let path = entry.path();
+                if path.is_dir() {
+                    std::fs::remove_dir_all(path)?;
+                } else {
+                    std::fs::remove_file(path)?;
+                }
+            }
         }
     }
     Ok(())
@@ -387,6 +432,21 @@ pub fn load_weights(
             model: kind.name().to_string(),
             reason: shorten(&e.to_string(), 200),
         })
+}
+
+/// Early stopping's best weights stored in `checkpoint`, if it has them, on `device`.
+///
+/// # Errors
+/// As [`load_weights`].
+pub fn load_best_weights(
+    checkpoint: &Checkpoint,
+    device: &Device,
+) -> Result<Option<Model>, CheckpointError> {
+    let path = checkpoint.dir.join(BEST_MODEL_FILE);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    load_weights(&path, checkpoint.state.config.model, device).map(Some)
 }
 
 /// Loads the optimizer state of `checkpoint` into a fresh optimizer of its configuration.

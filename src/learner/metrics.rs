@@ -6,6 +6,8 @@ use std::path::Path;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use crate::learner::callbacks::Logs;
+
 /// Sums of loss and correct predictions over an epoch, kept on the device so the training loop
 /// does not wait for the device at every step.
 #[derive(Debug, Default)]
@@ -137,6 +139,20 @@ pub const CSV_COLUMNS: [&str; 8] = [
 ];
 
 impl EpochMetrics {
+    /// The epoch's metrics by name, as Keras passes `logs` to callbacks: `loss`, `accuracy`,
+    /// `val_loss`, `val_accuracy`, `learning_rate`, `epoch_seconds`, `images_per_second`.
+    pub fn logs(&self) -> Logs {
+        Logs::from([
+            ("loss".to_string(), self.loss),
+            ("accuracy".to_string(), self.accuracy),
+            ("val_loss".to_string(), self.val_loss),
+            ("val_accuracy".to_string(), self.val_accuracy),
+            ("learning_rate".to_string(), self.learning_rate),
+            ("epoch_seconds".to_string(), self.epoch_seconds),
+            ("images_per_second".to_string(), self.images_per_second),
+        ])
+    }
+
     fn csv_row(&self) -> String {
         format!(
             "{},{},{},{},{},{},{},{}",
@@ -162,6 +178,20 @@ pub fn write_csv(path: &Path, history: &[EpochMetrics]) -> std::io::Result<()> {
     text.push('\n');
     for row in history {
         text.push_str(&row.csv_row());
+        text.push('\n');
+    }
+    crate::fsutil::write_atomic(path, text.as_bytes())
+}
+
+/// Writes `history` as JSON lines (one object an epoch, the fields of [`EpochMetrics`]),
+/// replacing `path` atomically. Non-finite values are written as `null` (JSON has no NaN).
+///
+/// # Errors
+/// The I/O error of writing or renaming.
+pub fn write_jsonl(path: &Path, history: &[EpochMetrics]) -> std::io::Result<()> {
+    let mut text = String::new();
+    for row in history {
+        text.push_str(&serde_json::to_string(row).map_err(std::io::Error::other)?);
         text.push('\n');
     }
     crate::fsutil::write_atomic(path, text.as_bytes())

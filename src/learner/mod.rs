@@ -11,9 +11,12 @@
 //! (also every N steps on request, and when asked to stop); at the end it saves the final
 //! weights and evaluates on the test split.
 
+pub mod callbacks;
 pub mod checkpoint;
+pub mod hooks;
 pub mod metrics;
 pub mod progress;
+pub mod schedule;
 pub mod step;
 
 use std::path::{Path, PathBuf};
@@ -33,8 +36,10 @@ use crate::backend::Backend;
 use crate::config::TrainConfig;
 use crate::data::RunData;
 use crate::fsutil::write_atomic;
+use burn::optim::ModuleOptimizer;
 use checkpoint::{Checkpoint, CheckpointState, FORMAT_VERSION};
-use metrics::{EpochMetrics, MetricSums, PartialSums, write_csv};
+use hooks::{Hooks, Snapshot};
+use metrics::{EpochMetrics, MetricSums, PartialSums, write_csv, write_jsonl};
 use progress::Progress;
 use step::{evaluate, loss_fn, train_step};
 
@@ -46,6 +51,10 @@ pub const FINAL_MODEL_FILE: &str = "model.bpk";
 pub const CONFIG_FILE: &str = "config.toml";
 /// File name of the per-epoch metrics in a run directory.
 pub const METRICS_FILE: &str = "metrics.csv";
+/// File name of the per-epoch metrics as JSON lines in a run directory.
+pub const METRICS_JSONL_FILE: &str = "metrics.jsonl";
+/// Sub-directory of a run holding the end-of-run plots.
+pub const PLOTS_DIR: &str = "plots";
 /// File name of the run summary in a run directory.
 pub const SUMMARY_FILE: &str = "summary.json";
 
@@ -68,6 +77,10 @@ pub struct Summary {
     pub global_step: usize,
     /// Metrics of the last epoch (absent if no epoch ran).
     pub last_epoch: Option<EpochMetrics>,
+    /// Why early stopping ended the run, if it did.
+    pub stopped_early: Option<String>,
+    /// The epoch whose weights were kept by `restore_best_weights`, if any.
+    pub restored_epoch: Option<usize>,
     /// Cross-entropy on the test split.
     pub test_loss: f64,
     /// Accuracy on the test split, in [0, 1].
@@ -131,11 +144,12 @@ pub fn init_model(kind: ModelKind, seed: u64, device: &Device) -> Model {
 /// Trains `config` on `backend` with `data`; see the module documentation.
 ///
 /// Resuming from a mid-epoch checkpoint replays the epoch's data order and skips the steps
-/// already taken, with the epoch's metric sums restored: the run continues exactly where the
-/// checkpoint was written.
+/// already taken, with the epoch's metric sums and every callback's state restored: the run
+/// continues exactly where the checkpoint was written.
 ///
 /// # Errors
-/// Failure to write the run directory or a checkpoint, or to read the resume checkpoint.
+/// Failure to write the run directory or a checkpoint, to read the resume checkpoint, or a
+/// callback monitoring a metric that is not logged.
 pub fn fit(
     config: &TrainConfig,
     backend: &Backend,
@@ -153,40 +167,9 @@ pub fn fit(
         .with_context(|| format!("cannot clean up {}", run_dir.display()))?;
 
     let device = backend.device.clone().autodiff();
-    let (mut model, mut optimizer, mut state) = match &options.resume {
-        Some(ck) => {
-            let model = checkpoint::load_weights(
-                &ck.dir.join(checkpoint::MODEL_FILE),
-                config.model,
-                &device,
-            )?;
-            let optimizer = checkpoint::load_optimizer(ck)?;
-            progress.message(&format!(
-                "resuming from {} (epoch {}, step {})",
-                ck.dir.display(),
-                ck.state.epoch + usize::from(ck.state.epoch_step > 0),
-                ck.state.global_step
-            ));
-            let mut state = ck.state.clone();
-            state.config = config.clone();
-            (model, optimizer, state)
-        }
-        None => (
-            init_model(config.model, config.seed, &device),
-            config.optimizer.init(),
-            CheckpointState {
-                format_version: FORMAT_VERSION,
-                epoch: 0,
-                global_step: 0,
-                epoch_step: 0,
-                partial: PartialSums::default(),
-                partial_seconds: 0.0,
-                data_fingerprint: data.fingerprint.clone(),
-                config: config.clone(),
-                history: Vec::new(),
-            },
-        ),
-    };
+    let (mut model, mut optimizer, mut state, best_weights) =
+        start(config, data, &options, &device, progress)?;
+    let mut hooks = Hooks::new(config, run_dir, &state.callbacks, best_weights)?;
 
     progress.message(&format!(
         "training {} with {} (lr {}) on {} [{}], {} training / {} validation images, run directory {}",
@@ -212,10 +195,12 @@ pub fn fit(
             .as_ref()
             .is_some_and(|s| s.load(Ordering::SeqCst))
     };
+    let checkpoint_every = options.checkpoint_every.or(config.checkpoint_every);
     let batcher = ImageBatcher::new(data.kind);
     let batch_size = config.batch_size.unwrap_or(data.train.data().len());
     let steps_per_epoch = data.train.data().len().div_ceil(batch_size);
     let loss = loss_fn(&device);
+    let mut stopped_early = None;
     for epoch in state.epoch + 1..=config.epochs {
         let epoch_start = Instant::now();
         let loader = DataLoaderBuilder::new(batcher)
@@ -228,25 +213,43 @@ pub fn fit(
         let skip = state.epoch_step;
         let mut sums = MetricSums::restore(&state.partial, &device);
         let seconds_before = state.partial_seconds;
+        let mut lr = hooks.learning_rate(config, epoch, state.global_step);
         for (i, batch) in loader.iter().enumerate().skip(skip) {
             let batch = batch.context("reading a training batch")?;
-            let (next, out) = train_step(model, &mut optimizer, &loss, &batch, config.lr);
+            lr = hooks.learning_rate(config, epoch, state.global_step);
+            let (next, out) = train_step(model, &mut optimizer, &loss, &batch, lr);
             model = next;
             sums.add(out.loss, out.logits, batch.targets);
             state.global_step += 1;
             progress.step(i + 1, &sums);
-            let last_of_epoch = i + 1 == steps_per_epoch;
-            let due = options
-                .checkpoint_every
-                .is_some_and(|n| state.global_step.is_multiple_of(n));
-            let stop = stop_requested();
-            // The epoch end writes its own checkpoint below.
-            if (due || stop) && !last_of_epoch {
-                state.epoch_step = i + 1;
+            state.epoch_step = i + 1;
+            state.partial_seconds = seconds_before + epoch_start.elapsed().as_secs_f64();
+            if hooks.saves_at_step(state.global_step) {
                 state.partial = sums.snapshot();
-                state.partial_seconds = seconds_before + epoch_start.elapsed().as_secs_f64();
-                let dir = checkpoint::save(run_dir, &state, &model, &optimizer)?;
+            }
+            hooks.on_step_end(
+                &Snapshot {
+                    run_dir,
+                    state: &state,
+                    model: &model,
+                    optimizer: &optimizer,
+                },
+                epoch,
+                || (sums.mean_loss(), sums.accuracy()),
+            )?;
+            // The epoch end writes its own checkpoint below.
+            if i + 1 == steps_per_epoch {
+                break;
+            }
+            let due = checkpoint_every.is_some_and(|n| state.global_step.is_multiple_of(n));
+            let stop = stop_requested();
+            if due || stop {
+                state.partial = sums.snapshot();
+                state.callbacks = hooks.states();
+                let dir =
+                    checkpoint::save(run_dir, &state, &model, &optimizer, hooks.best_weights())?;
                 if stop {
+                    hooks.flush()?;
                     progress.message(&format!(
                         "interrupted at epoch {epoch}, step {}: checkpoint {}",
                         state.global_step,
@@ -276,26 +279,43 @@ pub fn fit(
             accuracy: train_accuracy,
             val_loss: val.mean_loss(),
             val_accuracy: val.accuracy(),
-            learning_rate: config.lr,
+            learning_rate: lr,
             epoch_seconds: seconds_before + epoch_start.elapsed().as_secs_f64(),
             images_per_second: sums.images() as f64 / train_seconds,
         };
         state.history.push(metrics.clone());
-        write_csv(&run_dir.join(METRICS_FILE), &state.history)
-            .with_context(|| format!("cannot write {}", run_dir.join(METRICS_FILE).display()))?;
         state.epoch = epoch;
         state.epoch_step = 0;
         state.partial = PartialSums::default();
         state.partial_seconds = 0.0;
-        let dir = checkpoint::save(run_dir, &state, &model, &optimizer)?;
         progress.epoch_end(&metrics, config.epochs);
+        let outcome = hooks.on_epoch_end(
+            &Snapshot {
+                run_dir,
+                state: &state,
+                model: &model,
+                optimizer: &optimizer,
+            },
+            &metrics,
+        )?;
+        for text in &outcome.messages {
+            progress.message(text);
+        }
+        write_history(run_dir, &state.history)?;
+        state.callbacks = hooks.states();
+        let dir = checkpoint::save(run_dir, &state, &model, &optimizer, hooks.best_weights())?;
         if !metrics.loss.is_finite() {
             progress.message(&format!(
                 "the training loss is {} at epoch {epoch}: training diverged; try a smaller --lr",
                 metrics.loss
             ));
         }
+        if let Some(reason) = outcome.stop {
+            stopped_early = Some(reason.to_string());
+            break;
+        }
         if stop_requested() && epoch < config.epochs {
+            hooks.flush()?;
             progress.message(&format!(
                 "interrupted at the end of epoch {epoch}: checkpoint {}",
                 dir.display()
@@ -306,8 +326,31 @@ pub fn fit(
             });
         }
     }
+    hooks.on_train_end(&Snapshot {
+        run_dir,
+        state: &state,
+        model: &model,
+        optimizer: &optimizer,
+    })?;
+    hooks.flush()?;
 
+    let (model, restored_epoch) = hooks.final_weights(model);
+    // Why training stopped (or did not), the best epoch, and which weights are kept.
+    if let Some(text) = hooks.early_stopping_summary() {
+        progress.message(&text);
+    }
     save_final_model(&model, run_dir)?;
+    if config.logging.plots && !state.history.is_empty() {
+        let label = format!("{} {}", config.model, config.optimizer.name());
+        match crate::plot::write_training_curves(
+            &[(label, state.history.clone())],
+            &run_dir.join(PLOTS_DIR).join("curves"),
+        ) {
+            Ok(_) => {}
+            // A plot is a convenience: failing to draw one must not fail a finished run.
+            Err(e) => progress.message(&format!("warning: no plot drawn: {e:#}")),
+        }
+    }
     let test = evaluate(
         &model,
         &data.test,
@@ -325,6 +368,8 @@ pub fn fit(
         epochs: state.history.last().map_or(0, |m| m.epoch),
         global_step: state.global_step,
         last_epoch: state.history.last().cloned(),
+        stopped_early,
+        restored_epoch,
         test_loss: test.mean_loss(),
         test_accuracy: test.accuracy(),
         test_images: test.images(),
@@ -333,14 +378,69 @@ pub fn fit(
     let json = serde_json::to_vec_pretty(&summary)?;
     write_atomic(&run_dir.join(SUMMARY_FILE), &json)
         .with_context(|| format!("cannot write {}", run_dir.join(SUMMARY_FILE).display()))?;
-    progress.message(&format!(
-        "test: loss {:.4}  accuracy {:.2}% ({} images)  wall time {:.1}s",
-        summary.test_loss,
-        summary.test_accuracy * 100.0,
-        summary.test_images,
-        summary.wall_seconds
-    ));
+    progress.run_end(&summary);
     Ok(FitOutcome::Finished(summary))
+}
+
+/// The model, optimizer, training state and early stopping's best weights a run starts from:
+/// fresh, or the resume checkpoint's.
+fn start(
+    config: &TrainConfig,
+    data: &RunData,
+    options: &FitOptions,
+    device: &Device,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<(Model, ModuleOptimizer, CheckpointState, Option<Model>)> {
+    Ok(match &options.resume {
+        Some(ck) => {
+            let model = checkpoint::load_weights(
+                &ck.dir.join(checkpoint::MODEL_FILE),
+                config.model,
+                device,
+            )?;
+            let optimizer = checkpoint::load_optimizer(ck)?;
+            let best = checkpoint::load_best_weights(ck, device)?;
+            progress.message(&format!(
+                "resuming from {} (epoch {}, step {})",
+                ck.dir.display(),
+                ck.state.epoch + usize::from(ck.state.epoch_step > 0),
+                ck.state.global_step
+            ));
+            let mut state = ck.state.clone();
+            state.config = config.clone();
+            (model, optimizer, state, best)
+        }
+        None => (
+            init_model(config.model, config.seed, device),
+            config.optimizer.init(),
+            CheckpointState {
+                format_version: FORMAT_VERSION,
+                epoch: 0,
+                global_step: 0,
+                epoch_step: 0,
+                partial: PartialSums::default(),
+                partial_seconds: 0.0,
+                data_fingerprint: data.fingerprint.clone(),
+                config: config.clone(),
+                callbacks: Default::default(),
+                history: Vec::new(),
+            },
+            None,
+        ),
+    })
+}
+
+/// Rewrites `metrics.csv` and `metrics.jsonl` from the history (atomically, so a resumed run
+/// never shows rows of epochs it is about to redo).
+fn write_history(run_dir: &Path, history: &[EpochMetrics]) -> anyhow::Result<()> {
+    write_csv(&run_dir.join(METRICS_FILE), history)
+        .with_context(|| format!("cannot write {}", run_dir.join(METRICS_FILE).display()))?;
+    write_jsonl(&run_dir.join(METRICS_JSONL_FILE), history).with_context(|| {
+        format!(
+            "cannot write {}",
+            run_dir.join(METRICS_JSONL_FILE).display()
+        )
+    })
 }
 
 /// Writes the final weights to `run_dir/model.bpk` through a temporary file and a rename.

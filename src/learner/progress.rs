@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::learner::Summary;
 use crate::learner::metrics::{EpochMetrics, MetricSums};
 
 /// Receives the learner's progress events.
@@ -17,6 +18,16 @@ pub trait Progress {
     fn step(&mut self, step: usize, sums: &MetricSums);
     /// The epoch's metrics are final.
     fn epoch_end(&mut self, metrics: &EpochMetrics, epochs: usize);
+    /// The run is over: final weights saved and evaluated on the test split.
+    fn run_end(&mut self, summary: &Summary) {
+        self.message(&format!(
+            "test: loss {:.4}  accuracy {:.2}% ({} images)  wall time {:.1}s",
+            summary.test_loss,
+            summary.test_accuracy * 100.0,
+            summary.test_images,
+            summary.wall_seconds
+        ));
+    }
 }
 
 /// Prints nothing (library use, tests).
@@ -100,6 +111,47 @@ impl Progress for Console {
             m.learning_rate,
             m.epoch_seconds,
             m.images_per_second
+        );
+    }
+}
+
+/// `--log-format json`: one JSON object per line on stdout, for scripts. Each has an `event`
+/// field: `message` (with `text`), `epoch_end` (the fields of [`EpochMetrics`]) or `run_end`
+/// (the fields of [`Summary`]). Non-finite numbers are written as `null`.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct JsonLines;
+
+impl JsonLines {
+    fn emit(event: &str, body: serde_json::Value) {
+        let mut object = match body {
+            serde_json::Value::Object(map) => map,
+            other => {
+                let mut map = serde_json::Map::new();
+                map.insert("value".into(), other);
+                map
+            }
+        };
+        object.insert("event".into(), event.into());
+        println!("{}", serde_json::Value::Object(object));
+    }
+}
+
+impl Progress for JsonLines {
+    fn message(&mut self, text: &str) {
+        Self::emit("message", serde_json::json!({ "text": text }));
+    }
+    fn epoch_start(&mut self, _: usize, _: usize, _: usize) {}
+    fn step(&mut self, _: usize, _: &MetricSums) {}
+    fn epoch_end(&mut self, metrics: &EpochMetrics, _: usize) {
+        Self::emit(
+            "epoch_end",
+            serde_json::to_value(metrics).unwrap_or(serde_json::Value::Null),
+        );
+    }
+    fn run_end(&mut self, summary: &Summary) {
+        Self::emit(
+            "run_end",
+            serde_json::to_value(summary).unwrap_or(serde_json::Value::Null),
         );
     }
 }
