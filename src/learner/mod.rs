@@ -11,9 +11,11 @@
 //! (also every N steps on request, and when asked to stop); at the end it saves the final
 //! weights and evaluates on the test split.
 
+pub mod callbacks;
 pub mod checkpoint;
 pub mod metrics;
 pub mod progress;
+pub mod schedule;
 pub mod step;
 
 use std::path::{Path, PathBuf};
