@@ -10,6 +10,10 @@
 //! `e`/`E`, `g`/`G`, `%` and none; the output equals CPython's for these. Not supported (an
 //! error): positional fields, `#`, `,`/`_` grouping, `z`, conversions (`!r`), and nested
 //! fields.
+//!
+//! This is Keras' plain `str.format`: Lightning's additions (`auto_insert_metric_name`, which
+//! turns `{epoch}` into `epoch=0`, its 0-based epochs, and 0 for missing metrics) do not apply;
+//! a missing name is an error, as Keras' `KeyError`.
 
 use super::Logs;
 
@@ -119,7 +123,9 @@ fn parse(template: &str) -> Result<Vec<Piece>, String> {
                         Some('{') => return Err(err("nested fields are not supported")),
                         Some(c) => field.push(c),
                         None => {
-                            return Err(err("'{' without its '}' (write '{{' for a literal brace)"));
+                            return Err(err(
+                                "'{' without its '}' (write '{{' for a literal brace)",
+                            ));
                         }
                     }
                 }
