@@ -19,7 +19,7 @@ use crate::config::TrainConfig;
 use crate::learner::callbacks::Logs;
 use crate::learner::callbacks::early_stopping::{EarlyStopping, EarlyStoppingState, StopReason};
 use crate::learner::callbacks::model_checkpoint::{
-    ModelCheckpoint, ModelCheckpointState, SaveDecision,
+    LAST_NAME, ModelCheckpoint, ModelCheckpointState, SaveDecision,
 };
 use crate::learner::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauState};
 use crate::learner::checkpoint::{self, CheckpointState};
@@ -28,8 +28,6 @@ use crate::tensorboard::{TensorBoardLogger, UpdateFreq};
 
 /// Sub-directory of a run holding the checkpoints that [`ModelCheckpoint`] selects.
 pub const MODELS_DIR: &str = "models";
-/// Name of the checkpoint `save_last` keeps current (`last.bpk` or `last/`).
-pub const LAST_NAME: &str = "last";
 
 /// The state of every callback of a run, as a checkpoint stores it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -39,10 +37,8 @@ pub struct CallbackStates {
     pub early_stopping: Option<EarlyStoppingState>,
     /// The table of selected checkpoints.
     pub model_checkpoint: Option<ModelCheckpointState>,
-    /// ReduceLROnPlateau's counters.
+    /// ReduceLROnPlateau's counters and the learning rate it set.
     pub plateau: Option<ReduceLrOnPlateauState>,
-    /// The learning rate ReduceLROnPlateau has set (absent before its first reduction).
-    pub plateau_lr: Option<f64>,
 }
 
 /// What the learner should do after an epoch.
@@ -60,7 +56,6 @@ pub struct Hooks {
     early_stopping: Option<EarlyStopping>,
     model_checkpoint: Option<ModelCheckpoint>,
     plateau: Option<ReduceLrOnPlateau>,
-    plateau_lr: Option<f64>,
     /// Weights of early stopping's best epoch (only with `restore_best_weights`).
     best_weights: Option<Model>,
     tensorboard: Option<TensorBoardLogger>,
@@ -123,7 +118,6 @@ impl Hooks {
             early_stopping,
             model_checkpoint,
             plateau,
-            plateau_lr: states.plateau_lr,
             best_weights,
             tensorboard,
         })
@@ -135,7 +129,6 @@ impl Hooks {
             early_stopping: self.early_stopping.as_ref().map(|e| e.state.clone()),
             model_checkpoint: self.model_checkpoint.as_ref().map(|m| m.state.clone()),
             plateau: self.plateau.as_ref().map(|p| p.state.clone()),
-            plateau_lr: self.plateau_lr,
         }
     }
 
@@ -145,9 +138,10 @@ impl Hooks {
     }
 
     /// The learning rate of the step after `global_step` steps in epoch `epoch` (1-based):
-    /// ReduceLROnPlateau's once it has reduced it, else the schedule's.
+    /// ReduceLROnPlateau's once it has run, else the schedule's.
     pub fn learning_rate(&self, config: &TrainConfig, epoch: usize, global_step: usize) -> f64 {
-        self.plateau_lr.unwrap_or_else(|| {
+        let plateau_lr = self.plateau.as_ref().and_then(|p| p.state.lr);
+        plateau_lr.unwrap_or_else(|| {
             config.lr_schedule.learning_rate(
                 config.lr,
                 epoch - 1,
@@ -235,7 +229,6 @@ impl Hooks {
                 messages.push(format!(
                     "epoch {epoch}: ReduceLROnPlateau reducing learning rate to {new_lr:e}"
                 ));
-                self.plateau_lr = Some(new_lr);
             }
         }
         if self.model_checkpoint.as_ref().is_some_and(|m| m.on_epoch()) {
