@@ -17,8 +17,65 @@
 //! ([`exact_f64`]) so they read back bit for bit (serde_json's default float parser can be one
 //! ulp off) and so NaN and ±inf survive JSON.
 //!
-//! Reference versions: Keras 3 at commit 3422977a (`keras/src/callbacks/`), PyTorch Lightning
-//! 2.6 at commit 7f0c3436 (`src/lightning/pytorch/callbacks/`).
+//! Reference versions: Keras 3 at commit 3422977a (`keras/src/callbacks/`, the same files as
+//! the 3.15.1 release), PyTorch Lightning 2.6 at commit 7f0c3436
+//! (`src/lightning/pytorch/callbacks/`). `tests/reference/callbacks/` replays the unit tests'
+//! tables through both.
+//!
+//! How a training loop drives them (epochs are 1-based here, as in Keras' messages):
+//!
+//! ```
+//! use ember::learner::callbacks::Logs;
+//! use ember::learner::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
+//! use ember::learner::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpointConfig};
+//! use ember::learner::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
+//!
+//! let mut early = EarlyStopping::new(EarlyStoppingConfig {
+//!     patience: 2,
+//!     restore_best_weights: true,
+//!     ..Default::default()
+//! })?;
+//! let mut checkpoints = ModelCheckpoint::new(ModelCheckpointConfig {
+//!     filename: "epoch{epoch:02d}-{val_loss:.2f}".into(),
+//!     monitor: Some("val_loss".into()),
+//!     save_top_k: Some(1),
+//!     ..Default::default()
+//! })?;
+//! let mut plateau = ReduceLrOnPlateau::new(ReduceLrOnPlateauConfig {
+//!     patience: 1,
+//!     ..Default::default()
+//! })?;
+//! let (mut lr, mut step) = (0.1, 0);
+//! for (epoch, val_loss) in [(1, 0.9), (2, 0.5), (3, 0.6), (4, 0.55), (5, 0.7)] {
+//!     step += 100; // ... train one epoch at `lr`, validate ...
+//!     let logs: Logs = [("val_loss".to_string(), val_loss)].into();
+//!     if checkpoints.on_epoch() {
+//!         let save = checkpoints.on_save_point(epoch, step, &logs)?;
+//!         // ... write `save.save_as`, delete `save.remove` ...
+//!         if epoch == 2 {
+//!             assert_eq!(save.save_as.as_deref(), Some("epoch02-0.50"));
+//!             assert_eq!(save.remove, ["epoch01-0.90"]);
+//!         }
+//!     }
+//!     if let Some(new_lr) = plateau.on_epoch_end(epoch, &logs, lr)? {
+//!         lr = new_lr; // 0.1 → 0.01 after epoch 3, 0.001 after epoch 4
+//!     }
+//!     let decision = early.on_epoch_end(epoch, &logs)?;
+//!     // ... if decision.new_best, keep a copy of the weights ...
+//!     if decision.stop.is_some() {
+//!         break;
+//!     }
+//! }
+//! assert_eq!(early.state.stopped_epoch, Some(4));
+//! assert_eq!(early.restore_epoch(), Some(2));
+//! assert!((lr - 0.001).abs() < 1e-12);
+//! assert_eq!(
+//!     early.summary(),
+//!     "Early stopping at epoch 4: val_loss did not improve for 2 epochs (patience 2); best 0.5. \
+//!      Best val_loss 0.5 at epoch 2; restoring the weights of epoch 2."
+//! );
+//! # Ok::<(), String>(())
+//! ```
 
 pub mod early_stopping;
 pub mod model_checkpoint;
