@@ -23,3 +23,4 @@ pub mod evaluation;
 pub mod fsutil;
 pub mod learner;
 pub mod optim;
+pub mod tensorboard;

@@ -1,0 +1,353 @@
+//! TensorBoard event files: written, read back with every CRC checked, damage detected with
+//! its offset, and the logger's Keras 3 layout. `tools/tensorboard_scalars.py` reads the run
+//! that `logger_writes_keras_layout_and_resume_adds_files` leaves under `target/tmp` with
+//! TensorBoard itself.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use common::TempDir;
+use ember::learner::metrics::EpochMetrics;
+use ember::tensorboard::record::{RecordError, RecordErrorKind, masked_crc32c};
+use ember::tensorboard::{
+    EventWriter, TbError, TensorBoardLogger, UpdateFreq, event_files, read_events, scalars,
+};
+
+/// Byte offsets of the records of an event file, walking only the length fields, and checking
+/// each record's two CRCs by hand (independently of the reader under test).
+fn record_offsets(bytes: &[u8]) -> Vec<usize> {
+    let mut offsets = Vec::new();
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let len_bytes = &bytes[pos..pos + 8];
+        let len = u64::from_le_bytes(len_bytes.try_into().unwrap()) as usize;
+        let crc = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap());
+        assert_eq!(
+            crc(pos + 8),
+            masked_crc32c(len_bytes),
+            "length CRC at {pos}"
+        );
+        let data = &bytes[pos + 12..pos + 12 + len];
+        assert_eq!(
+            crc(pos + 12 + len),
+            masked_crc32c(data),
+            "data CRC at {pos}"
+        );
+        offsets.push(pos);
+        pos += 12 + len + 4;
+    }
+    assert_eq!(
+        pos,
+        bytes.len(),
+        "records end exactly at the end of the file"
+    );
+    offsets
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// Values chosen to catch a dropped zero (proto3 omits zero floats without presence), signs,
+/// extremes and a NaN (compared bit for bit).
+const SCALARS: [(&str, i64, f32); 6] = [
+    ("loss", 0, 2.5),
+    ("loss", 1, 0.0),
+    ("accuracy", 1, -1.25),
+    ("loss", 2, f32::MAX),
+    ("accuracy", 7, 1e-30),
+    ("nan", 1 << 40, f32::NAN),
+];
+
+fn write_scalars(dir: &Path) -> PathBuf {
+    let mut writer = EventWriter::create(dir).unwrap();
+    for (tag, step, value) in SCALARS {
+        writer.add_scalar(tag, step, value).unwrap();
+    }
+    writer.flush().unwrap();
+    writer.path().to_owned()
+}
+
+#[test]
+fn scalars_round_trip_with_every_crc_checked() {
+    let dir = TempDir::new("tb-roundtrip");
+    let before = now();
+    let path = write_scalars(&dir.join("logs"));
+    let after = now();
+
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(record_offsets(&bytes).len(), 1 + SCALARS.len());
+
+    let events = read_events(&path).unwrap();
+    assert_eq!(events.len(), 1 + SCALARS.len());
+    let first = &events[0];
+    assert_eq!(first.file_version.as_deref(), Some("brain.Event:2"));
+    assert_eq!(first.step, 0);
+    assert!(first.summary.is_none());
+    for (event, (tag, step, value)) in events[1..].iter().zip(SCALARS) {
+        assert!(event.file_version.is_none());
+        assert_eq!(event.step, step);
+        let values = &event.summary.as_ref().unwrap().value;
+        assert_eq!(values.len(), 1);
+        assert_eq!(values[0].tag, tag);
+        assert_eq!(
+            values[0].simple_value.map(f32::to_bits),
+            Some(value.to_bits())
+        );
+    }
+    // Whole seconds in the first record (from the file's timestamp), fractions after.
+    for event in &events {
+        assert!(
+            event.wall_time >= before.floor() && event.wall_time <= after,
+            "{event:?}"
+        );
+    }
+
+    let series = scalars(&dir.join("logs")).unwrap();
+    let mut expected: BTreeMap<String, Vec<(i64, u32)>> = BTreeMap::new();
+    for (tag, step, value) in SCALARS {
+        expected
+            .entry(tag.to_owned())
+            .or_default()
+            .push((step, value.to_bits()));
+    }
+    let got: BTreeMap<String, Vec<(i64, u32)>> = series
+        .into_iter()
+        .map(|(tag, points)| (tag, points.iter().map(|&(s, v)| (s, v.to_bits())).collect()))
+        .collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn file_is_named_like_tensorflow() {
+    let dir = TempDir::new("tb-name");
+    let writer = EventWriter::create(dir.path()).unwrap();
+    let name = writer
+        .path()
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // events.out.tfevents.<10-digit seconds>.<hostname>.<pid>.<counter>.v2
+    let rest = name.strip_prefix("events.out.tfevents.").unwrap();
+    let (secs, rest) = rest.split_at(10);
+    let secs: f64 = secs.parse().unwrap();
+    assert!((secs - now()).abs() < 60.0, "{name}");
+    let rest = rest.strip_prefix('.').unwrap().strip_suffix(".v2").unwrap();
+    let mut parts = rest.rsplitn(3, '.');
+    let counter = parts.next().unwrap();
+    let pid = parts.next().unwrap();
+    let host = parts.next().unwrap();
+    assert!(counter.parse::<u64>().is_ok(), "{name}");
+    assert_eq!(pid, std::process::id().to_string(), "{name}");
+    assert!(!host.is_empty(), "{name}");
+}
+
+#[test]
+fn every_flipped_byte_is_detected_at_its_record() {
+    let dir = TempDir::new("tb-flip");
+    let path = write_scalars(dir.path());
+    let good = std::fs::read(&path).unwrap();
+    let offsets = record_offsets(&good);
+    for at in 0..good.len() {
+        let mut bad = good.clone();
+        bad[at] ^= 0x01;
+        std::fs::write(&path, &bad).unwrap();
+        let record = *offsets.iter().rev().find(|&&o| o <= at).unwrap();
+        let within = at - record;
+        let err = read_events(&path).unwrap_err();
+        let TbError::Record {
+            path: err_path,
+            source: RecordError { offset, kind },
+        } = &err
+        else {
+            panic!("byte {at}: unexpected error {err}");
+        };
+        assert_eq!(err_path, &path);
+        assert_eq!(*offset, record as u64, "byte {at}: {err}");
+        if within < 12 {
+            assert!(
+                matches!(kind, RecordErrorKind::LengthCrc { .. }),
+                "byte {at}: {err}"
+            );
+        } else {
+            assert!(
+                matches!(kind, RecordErrorKind::DataCrc { .. }),
+                "byte {at}: {err}"
+            );
+        }
+        let message = err.to_string();
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(
+            message.contains(&format!("byte offset {record}")),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn truncated_file_names_the_last_record() {
+    let dir = TempDir::new("tb-truncated");
+    let path = write_scalars(dir.path());
+    let good = std::fs::read(&path).unwrap();
+    let last = *record_offsets(&good).last().unwrap();
+    std::fs::write(&path, &good[..good.len() - 1]).unwrap();
+    let err = read_events(&path).unwrap_err();
+    assert!(
+        matches!(&err, TbError::Record { source, .. }
+            if source.offset == last as u64 && source.kind == RecordErrorKind::Truncated),
+        "{err}"
+    );
+    assert!(err.to_string().contains("truncated"), "{err}");
+}
+
+#[test]
+fn missing_paths_are_named() {
+    let dir = TempDir::new("tb-missing");
+    let file = dir.join("no-such-file");
+    let err = read_events(&file).unwrap_err();
+    assert!(matches!(err, TbError::Io { .. }));
+    assert!(err.to_string().contains("no-such-file"), "{err}");
+    let err = scalars(&dir.join("no-such-dir")).unwrap_err();
+    assert!(err.to_string().contains("no-such-dir"), "{err}");
+}
+
+fn epoch_metrics(epoch: usize) -> EpochMetrics {
+    let e = epoch as f64;
+    EpochMetrics {
+        epoch,
+        loss: 1.0 / e,
+        accuracy: 0.5 + 0.1 * e,
+        val_loss: 1.5 / e,
+        val_accuracy: 0.4 + 0.1 * e,
+        learning_rate: 0.001,
+        epoch_seconds: 1.0,
+        images_per_second: 100.0,
+    }
+}
+
+/// Batch metrics of global step `step`: distinct, exactly representable values; the accuracy
+/// of step 2 is 0.0, which must still reach TensorBoard.
+fn batch(step: usize) -> (f64, f64) {
+    (2.0 - step as f64 / 8.0, (step as f64 - 2.0) / 16.0)
+}
+
+/// What the learner does for `epochs` of `steps_per_epoch` batches, starting after
+/// `first_epoch - 1` completed epochs.
+fn train(logger: &mut TensorBoardLogger, first_epoch: usize, epochs: usize, steps: usize) {
+    for epoch in first_epoch..first_epoch + epochs {
+        for i in 0..steps {
+            let global_step = (epoch - 1) * steps + i + 1;
+            let (loss, accuracy) = batch(global_step);
+            logger.on_batch_end(global_step, loss, accuracy).unwrap();
+        }
+        let metrics = epoch_metrics(epoch);
+        logger
+            .on_validation_end(epoch * steps, metrics.val_loss, metrics.val_accuracy)
+            .unwrap();
+        logger.on_epoch_end(epoch - 1, &metrics).unwrap();
+    }
+}
+
+type Series = BTreeMap<String, Vec<(i64, f32)>>;
+
+fn series(entries: &[(&str, Vec<(i64, f32)>)]) -> Series {
+    entries
+        .iter()
+        .map(|(tag, points)| (tag.to_string(), points.clone()))
+        .collect()
+}
+
+/// Writes a 3-epoch run (2 epochs, then a resumed third) under `target/tmp` and keeps it for
+/// `tools/tensorboard_scalars.py`.
+#[test]
+fn logger_writes_keras_layout_and_resume_adds_files() {
+    let run = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tensorboard-run");
+    let _ = std::fs::remove_dir_all(&run);
+    let steps = 3;
+    let mut logger = TensorBoardLogger::create(&run, UpdateFreq::Batches(2)).unwrap();
+    train(&mut logger, 1, 2, steps);
+    drop(logger);
+    // Resumed run: a new logger on the same run directory adds new files.
+    let mut logger = TensorBoardLogger::create(&run, UpdateFreq::Batches(2)).unwrap();
+    train(&mut logger, 3, 1, steps);
+    drop(logger);
+
+    let train_dir = run.join("tensorboard/train");
+    let validation_dir = run.join("tensorboard/validation");
+    assert_eq!(event_files(&train_dir).unwrap().len(), 2);
+    assert_eq!(event_files(&validation_dir).unwrap().len(), 2);
+
+    let per_epoch = |f: fn(&EpochMetrics) -> f64| -> Vec<(i64, f32)> {
+        (1..=3)
+            .map(|e| (e as i64 - 1, f(&epoch_metrics(e)) as f32))
+            .collect()
+    };
+    // Keras: global batch counter starting at 1, recorded where step % update_freq == 0.
+    let batches = |f: fn((f64, f64)) -> f64| -> Vec<(i64, f32)> {
+        [2, 4, 6, 8]
+            .iter()
+            .map(|&s| (s as i64, f(batch(s)) as f32))
+            .collect()
+    };
+    assert_eq!(
+        scalars(&train_dir).unwrap(),
+        series(&[
+            ("batch_accuracy", batches(|b| b.1)),
+            ("batch_loss", batches(|b| b.0)),
+            ("epoch_accuracy", per_epoch(|m| m.accuracy)),
+            ("epoch_learning_rate", per_epoch(|m| m.learning_rate)),
+            ("epoch_loss", per_epoch(|m| m.loss)),
+        ])
+    );
+    let per_iteration = |f: fn(&EpochMetrics) -> f64| -> Vec<(i64, f32)> {
+        (1..=3)
+            .map(|e| ((e * steps) as i64, f(&epoch_metrics(e)) as f32))
+            .collect()
+    };
+    assert_eq!(
+        scalars(&validation_dir).unwrap(),
+        series(&[
+            ("epoch_accuracy", per_epoch(|m| m.val_accuracy)),
+            ("epoch_loss", per_epoch(|m| m.val_loss)),
+            (
+                "evaluation_accuracy_vs_iterations",
+                per_iteration(|m| m.val_accuracy)
+            ),
+            (
+                "evaluation_loss_vs_iterations",
+                per_iteration(|m| m.val_loss)
+            ),
+        ])
+    );
+}
+
+#[test]
+fn epoch_update_freq_writes_no_batch_scalars() {
+    let dir = TempDir::new("tb-epoch");
+    let mut logger = TensorBoardLogger::create(dir.path(), UpdateFreq::Epoch).unwrap();
+    assert!(!logger.batch_due(1));
+    train(&mut logger, 1, 1, 4);
+    let train_tags: Vec<String> = scalars(&dir.join("tensorboard/train"))
+        .unwrap()
+        .into_keys()
+        .collect();
+    assert_eq!(
+        train_tags,
+        ["epoch_accuracy", "epoch_learning_rate", "epoch_loss"]
+    );
+}
+
+#[test]
+fn zero_batch_update_freq_is_a_clear_error() {
+    let dir = TempDir::new("tb-zero");
+    let err = TensorBoardLogger::create(dir.path(), UpdateFreq::Batches(0)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("update frequency of 0"), "{err}");
+}
