@@ -182,7 +182,7 @@ impl Hooks {
         }
         let (loss, accuracy) = running();
         if let Some(tb) = self.tensorboard.as_mut().filter(|_| tb_due) {
-            tb.on_batch_end(step as i64, loss, accuracy)?;
+            tb.on_batch_end(step, loss, accuracy)?;
         }
         if mc_due {
             let logs = Logs::from([
@@ -208,9 +208,6 @@ impl Hooks {
     ) -> anyhow::Result<EpochOutcome> {
         let logs = metrics.logs();
         let epoch = metrics.epoch;
-        if let Some(tb) = &mut self.tensorboard {
-            tb.on_epoch_end(epoch - 1, metrics)?;
-        }
         let mut stop = None;
         let mut messages = Vec::new();
         if let Some(es) = &mut self.early_stopping {
@@ -235,6 +232,19 @@ impl Hooks {
             messages.extend(self.select_checkpoint(snapshot, epoch, &logs)?);
         }
         Ok(EpochOutcome { stop, messages })
+    }
+
+    /// TensorBoard's records of an epoch that ended after `global_step` steps: the validation
+    /// result against iterations and the epoch summaries, as Keras 3 writes them.
+    ///
+    /// # Errors
+    /// Failure to write the event files.
+    pub fn log_epoch(&mut self, metrics: &EpochMetrics, global_step: usize) -> anyhow::Result<()> {
+        if let Some(tb) = &mut self.tensorboard {
+            tb.on_validation_end(global_step, metrics.val_loss, metrics.val_accuracy)?;
+            tb.on_epoch_end(metrics.epoch - 1, metrics)?;
+        }
+        Ok(())
     }
 
     /// What early stopping did, for the end-of-run message (None without early stopping).

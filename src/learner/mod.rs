@@ -107,8 +107,9 @@ pub struct FitOptions {
 /// How a [`fit`] call ended.
 #[derive(Debug, Clone)]
 pub enum FitOutcome {
-    /// Every epoch ran; the final model is saved and evaluated.
-    Finished(Summary),
+    /// Every epoch ran (or early stopping ended training); the final model is saved and
+    /// evaluated.
+    Finished(Box<Summary>),
     /// Stopped on request after a step; training continues from `checkpoint` with `--resume`.
     Interrupted {
         /// The checkpoint written at the stop.
@@ -304,6 +305,9 @@ pub fn fit(
         write_history(run_dir, &state.history)?;
         state.callbacks = hooks.states();
         let dir = checkpoint::save(run_dir, &state, &model, &optimizer, hooks.best_weights())?;
+        // After the checkpoint: a crash in between loses these records rather than repeating
+        // them on resume.
+        hooks.log_epoch(&metrics, state.global_step)?;
         if !metrics.loss.is_finite() {
             progress.message(&format!(
                 "the training loss is {} at epoch {epoch}: training diverged; try a smaller --lr",
@@ -379,7 +383,7 @@ pub fn fit(
     write_atomic(&run_dir.join(SUMMARY_FILE), &json)
         .with_context(|| format!("cannot write {}", run_dir.join(SUMMARY_FILE).display()))?;
     progress.run_end(&summary);
-    Ok(FitOutcome::Finished(summary))
+    Ok(FitOutcome::Finished(Box::new(summary)))
 }
 
 /// The model, optimizer, training state and early stopping's best weights a run starts from:
