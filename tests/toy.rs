@@ -63,11 +63,7 @@ fn rosenbrock_paths_csv_and_plot() {
     assert_eq!(paths.keys().collect::<Vec<_>>(), ["adam", "sgd"]);
     for (name, rows) in &paths {
         assert_eq!(rows.len(), steps + 1, "{name}");
-        assert_eq!(
-            (rows[0].0, rows[0].1, rows[0].2),
-            (0, -1.2f32 as f64, 1.0),
-            "{name}"
-        );
+        assert_eq!((rows[0].0, rows[0].1, rows[0].2), (0, -1.2, 1.0), "{name}");
         for (k, &(step, x, y, f)) in rows.iter().enumerate() {
             assert_eq!(step, k);
             let want = rosenbrock(x, y);

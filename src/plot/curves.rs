@@ -123,7 +123,9 @@ impl TrainingCurves<'_> {
             .y_label_area_size(70)
             .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
             .map_err(drawing_error)?;
-        let whole_epochs = (x_hi - x_lo).round() as usize;
+        let whole_epochs = (x_hi - x_lo).round() as usize + 1;
+        // Enough decimals to tell the ~10 y ticks apart: 1 for a range of 1-10, 2 for 0.1-1...
+        let decimals = (1.0 - (y_hi - y_lo).log10().floor()).clamp(1.0, 6.0) as usize;
         chart
             .configure_mesh()
             .x_desc(EPOCH_LABEL)
@@ -137,7 +139,7 @@ impl TrainingCurves<'_> {
                     String::new()
                 }
             })
-            .y_label_formatter(&|y| format!("{y:.3}"))
+            .y_label_formatter(&|y| format!("{y:.decimals$}"))
             .label_style((font::FAMILY, 14))
             .axis_desc_style((font::FAMILY, 16))
             .light_line_style(WHITE.mix(0.0))

@@ -2,6 +2,8 @@
 //! data with flate2 (zlib) and undoes the row filters (PNG spec, ISO/IEC 15948 §9). Handles what
 //! plotters writes: 8-bit RGB or RGBA, not interlaced.
 
+#![allow(dead_code)] // each test binary uses a different subset
+
 use std::io::Read;
 
 /// A decoded image: `pixels` holds `channels` bytes per pixel, rows top to bottom.
