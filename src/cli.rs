@@ -230,7 +230,8 @@ pub struct ToyArgs {
     pub optimizers: Vec<OptimizerConfig>,
     /// Learning rate for every optimizer [default: per function and optimizer: SGD below
     /// 2/curvature (rosenbrock 1e-3, beale 1e-2, booth 5e-2, quadratic 0.4, himmelblau 1e-2,
-    /// rastrigin 2e-3), adam/adabelief/rprop a step length (1e-2 to 1e-1), adadelta 1.0].
+    /// rastrigin 2e-3), adam/rprop a step length (1e-2 to 1e-1), adabelief the smaller of the two
+    /// (its first steps are SGD steps), adadelta 1.0].
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Start point [default: per function, e.g. -1.2,1 for rosenbrock].

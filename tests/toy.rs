@@ -137,3 +137,61 @@ fn diverging_optimizer_is_reported_and_stopped() {
     assert_eq!(paths["sgd"].len(), 23);
     assert_eq!(paths["rprop"].len(), 101);
 }
+
+/// `--device gpu` (wgpu; lavapipe on a machine without a GPU) follows the CPU path to within
+/// f32 rounding. Skipped without an adapter unless CI or EMBER_REQUIRE_WGPU is set, as in
+/// tests/backends.rs.
+#[test]
+fn gpu_paths_follow_cpu() {
+    let tmp = TempDir::new("toy-gpu");
+    let run = |device: &str| {
+        let csv = tmp.str(&format!("{device}.csv"));
+        let out = train(&[
+            "toy",
+            "--function",
+            "beale",
+            "--opt",
+            "sgd,adam,adabelief",
+            "--steps",
+            "30",
+            "--device",
+            device,
+            "--out",
+            &csv,
+        ]);
+        (out, csv)
+    };
+    let (cpu, cpu_csv) = run("cpu");
+    assert!(cpu.status.success(), "{}", stderr(&cpu));
+    let (gpu, gpu_csv) = run("gpu");
+    if !gpu.status.success()
+        && stderr(&gpu).contains("no GPU is available")
+        && std::env::var_os("EMBER_REQUIRE_WGPU").is_none()
+        && std::env::var_os("CI").is_none()
+    {
+        println!("wgpu skipped: {}", stderr(&gpu));
+        return;
+    }
+    assert!(gpu.status.success(), "{}", stderr(&gpu));
+    assert!(stdout(&gpu).contains("on wgpu"), "{}", stdout(&gpu));
+    let (cpu, gpu) = (
+        read_trajectories(Path::new(&cpu_csv)),
+        read_trajectories(Path::new(&gpu_csv)),
+    );
+    assert_eq!(
+        cpu.keys().collect::<Vec<_>>(),
+        gpu.keys().collect::<Vec<_>>()
+    );
+    for (name, rows) in &cpu {
+        assert_eq!(rows.len(), 31, "{name}");
+        for (c, g) in rows.iter().zip(&gpu[name]) {
+            for (a, b) in [(c.1, g.1), (c.2, g.2), (c.3, g.3)] {
+                assert!(
+                    (a - b).abs() <= 1e-4 * a.abs().max(1.0),
+                    "{name} step {}: cpu {c:?} gpu {g:?}",
+                    c.0
+                );
+            }
+        }
+    }
+}

@@ -10,7 +10,6 @@ pub mod run;
 use std::str::FromStr;
 
 use anyhow::{Context, bail};
-use burn::tensor::Device;
 
 use crate::backend::{self, DeviceChoice};
 use crate::cli::ToyArgs;
@@ -60,10 +59,13 @@ pub fn command(args: &ToyArgs) -> anyhow::Result<()> {
             .validate()
             .map_err(|e| anyhow::anyhow!("{} optimizer: {e}", optimizer.name()))?;
     }
-    let device = match args.device.unwrap_or(DeviceChoice::Cpu) {
-        DeviceChoice::Cpu => Device::flex(),
-        gpu => backend::select(gpu.default_backend(), None)?.device,
-    };
+    let choice = args.device.unwrap_or(DeviceChoice::Cpu);
+    let backend = backend::select(choice.default_backend(), None)?;
+    let device = backend.device;
+    println!(
+        "{}, {} steps, on {} ({})",
+        args.function, args.steps, backend.kind, backend.device_name
+    );
     let function = args.function;
     let start = args
         .start
