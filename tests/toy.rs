@@ -102,6 +102,16 @@ fn toy_rejects_unknown_function_and_bad_start() {
     }
     let out = train(&["toy", "--function", "booth", "--lr", "0", "--out", &csv]);
     assert_clean_error(&out, &["--lr"]);
+    let out = train(&[
+        "toy",
+        "--function",
+        "booth",
+        "--out",
+        &csv,
+        "--plot",
+        &tmp.str("p.jpg"),
+    ]);
+    assert_clean_error(&out, &["--plot", "p.jpg", ".png or .svg"]);
     assert!(!tmp.join("t.csv").exists());
 }
 

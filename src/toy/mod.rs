@@ -43,8 +43,8 @@ impl FromStr for StartPoint {
 /// infinity) stops there with a one-line warning on stderr; the others go on.
 ///
 /// # Errors
-/// A one-line message for a bad `--lr` or `--steps`, an unavailable `--device gpu`, or an
-/// unwritable output file.
+/// A one-line message for a bad `--lr`, `--steps` or `--plot` extension, an unavailable
+/// `--device gpu`, or an unwritable output file.
 pub fn command(args: &ToyArgs) -> anyhow::Result<()> {
     if let Some(lr) = args.lr
         && !(lr.is_finite() && lr > 0.0)
@@ -53,6 +53,10 @@ pub fn command(args: &ToyArgs) -> anyhow::Result<()> {
     }
     if args.steps == 0 {
         bail!("--steps must be at least 1");
+    }
+    if let Some(plot) = &args.plot {
+        // Before the runs, so that a typo does not cost them.
+        crate::plot::Format::of(plot).context("--plot")?;
     }
     for optimizer in &args.optimizers {
         optimizer
