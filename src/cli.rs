@@ -14,6 +14,7 @@ use ember_models::ModelKind;
 
 use crate::backend::{BackendKind, DeviceChoice};
 use crate::optim::OptimizerConfig;
+use crate::toy::{StartPoint, TestFunction};
 
 /// ember: train MNIST-family models on Burn, CPU or GPU.
 #[derive(Debug, Parser)]
@@ -38,6 +39,11 @@ pub enum Command {
     /// Evaluate saved weights on the test split: loss, accuracy, per-class accuracy, confusion
     /// matrix.
     Evaluate(EvaluateArgs),
+    /// Plot runs' training curves (loss and accuracy against epoch) as PNG and SVG.
+    Plot(PlotArgs),
+    /// Optimizer playground: run optimizers on a 2-D test function, write their paths as CSV
+    /// and plot them over the function's contours.
+    Toy(ToyArgs),
 }
 
 fn model_parser() -> impl TypedValueParser<Value = ModelKind> {
@@ -47,6 +53,11 @@ fn model_parser() -> impl TypedValueParser<Value = ModelKind> {
 
 fn optimizer_parser() -> impl TypedValueParser<Value = OptimizerConfig> {
     PossibleValuesParser::new(OptimizerConfig::NAMES).try_map(|s| OptimizerConfig::from_str(&s))
+}
+
+fn toy_function_parser() -> impl TypedValueParser<Value = TestFunction> {
+    PossibleValuesParser::new(TestFunction::ALL.map(TestFunction::name))
+        .try_map(|s| TestFunction::from_str(&s))
 }
 
 fn dataset_parser() -> impl TypedValueParser<Value = DatasetKind> {
@@ -328,4 +339,49 @@ pub struct EvaluateArgs {
     /// Device and backend.
     #[command(flatten)]
     pub device: DeviceArgs,
+}
+
+/// Flags of `train plot`.
+#[derive(Debug, Clone, Args)]
+pub struct PlotArgs {
+    /// Run directories, each holding the metrics.csv that training writes.
+    #[arg(value_name = "RUN_DIR", required = true)]
+    pub runs: Vec<PathBuf>,
+    /// Output path without extension; writes PATH_STEM.png and PATH_STEM.svg [default:
+    /// RUN_DIR/plots/curves for one run, ./plot for several].
+    #[arg(long, value_name = "PATH_STEM")]
+    pub out: Option<PathBuf>,
+}
+
+/// Flags of `train toy`.
+#[derive(Debug, Clone, Args)]
+pub struct ToyArgs {
+    /// The 2-D test function.
+    #[arg(long, value_parser = toy_function_parser())]
+    pub function: TestFunction,
+    /// Optimizers to run, comma-separated, each at its reference defaults.
+    #[arg(long = "opt", value_name = "OPTIMIZER[,OPTIMIZER...]", value_delimiter = ',',
+          value_parser = optimizer_parser(), default_value = "sgd")]
+    pub optimizers: Vec<OptimizerConfig>,
+    /// Learning rate for every optimizer [default: per function and optimizer: SGD below
+    /// 2/curvature (rosenbrock 1e-3, beale 1e-2, booth 5e-2, quadratic 0.4, himmelblau 1e-2,
+    /// rastrigin 2e-3), adam/rprop a step length (1e-2 to 1e-1), adabelief the smaller of the two
+    /// (its first steps are SGD steps), adadelta 1.0].
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// Start point [default: per function, e.g. -1.2,1 for rosenbrock].
+    #[arg(long, value_name = "X,Y", allow_hyphen_values = true)]
+    pub start: Option<StartPoint>,
+    /// Optimizer steps.
+    #[arg(long, default_value_t = 500)]
+    pub steps: usize,
+    /// CSV of every step: optimizer,step,x,y,f (step 0 is the start point).
+    #[arg(long, value_name = "CSV")]
+    pub out: PathBuf,
+    /// Also draw the paths over the function's contours, as PNG or SVG (by extension).
+    #[arg(long, value_name = "PNG|SVG")]
+    pub plot: Option<PathBuf>,
+    /// Where to compute: cpu (flex, default) or gpu (wgpu).
+    #[arg(long, value_parser = device_parser())]
+    pub device: Option<DeviceChoice>,
 }

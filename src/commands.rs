@@ -38,6 +38,8 @@ pub const EXIT_INTERRUPTED: u8 = 130;
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Evaluate(args)) => evaluate(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Plot(args)) => crate::plot::runs::command(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Toy(args)) => crate::toy::command(&args).map(|()| ExitCode::SUCCESS),
         None => train(&cli.train),
     }
 }

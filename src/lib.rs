@@ -7,6 +7,8 @@
 //! - [`backend`]: choosing flex, ndarray or wgpu and the device.
 //! - [`config`], [`data`]: the resolved run configuration and the splits it trains on.
 //! - [`evaluation`]: test-set evaluation with per-class accuracy and the confusion matrix.
+//! - [`plot`]: training-curve plots (`train plot`); [`toy`]: the optimizer playground
+//!   (`train toy`).
 //! - [`cli`], [`commands`]: the `train` command line.
 //!
 //! Models live in the `ember-models` crate, data loading in `ember-datasets`.
@@ -23,4 +25,7 @@ pub mod evaluation;
 pub mod fsutil;
 pub mod learner;
 pub mod optim;
+pub mod overrides;
+pub mod plot;
 pub mod tensorboard;
+pub mod toy;

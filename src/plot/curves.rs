@@ -1,0 +1,236 @@
+//! Training curves: loss and accuracy against epoch, training solid and validation dashed, one
+//! colour per run (the picture of d2l's `Animator`, Dive into Deep Learning §3.6, with several
+//! runs overlaid).
+
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::learner::metrics::EpochMetrics;
+use crate::plot::{Figure, drawing_error, finite_range, font, png_and_svg, save, series_color};
+
+/// Title of the figure.
+pub const TITLE: &str = "Training curves";
+/// Label of the x axes.
+pub const EPOCH_LABEL: &str = "epoch";
+/// Label of the loss panel's y axis.
+pub const LOSS_LABEL: &str = "loss (cross-entropy)";
+/// Label of the accuracy panel's y axis.
+pub const ACCURACY_LABEL: &str = "accuracy";
+
+/// Writes `<out_stem>.png` and `<out_stem>.svg`: two panels, loss and accuracy against epoch;
+/// for each run (`(label, history)`, one colour each) its training values as a solid line and
+/// its validation values dashed, with a legend naming `"<label> train"` and
+/// `"<label> validation"`. Non-finite values (a diverged epoch) are left out: the line breaks
+/// there. A stem ending in `.png` or `.svg` loses that extension first (see
+/// [`png_and_svg`]). Returns the two paths written.
+///
+/// # Errors
+/// A one-line message naming the file that could not be written.
+pub fn write_training_curves(
+    runs: &[(String, Vec<EpochMetrics>)],
+    out_stem: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let figure = TrainingCurves { runs };
+    let paths = png_and_svg(out_stem);
+    for path in &paths {
+        save(&figure, path)?;
+    }
+    Ok(paths.to_vec())
+}
+
+struct TrainingCurves<'a> {
+    runs: &'a [(String, Vec<EpochMetrics>)],
+}
+
+/// One panel of the figure.
+struct Panel {
+    caption: &'static str,
+    y_label: &'static str,
+    /// (training value, validation value) of an epoch.
+    metric: fn(&EpochMetrics) -> (f64, f64),
+    /// Values the metric cannot leave (accuracy: [0, 1]); the padded y range stops there.
+    bounds: Option<(f64, f64)>,
+    /// Whether this panel carries the legend (one legend serves both).
+    legend: bool,
+}
+
+impl Figure for TrainingCurves<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1200, 520)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
+        root.fill(&WHITE).map_err(drawing_error)?;
+        let body = root
+            .titled(TITLE, (font::FAMILY, 26))
+            .map_err(drawing_error)?;
+        let panels = body.split_evenly((1, 2));
+        let loss = Panel {
+            caption: "Loss",
+            y_label: LOSS_LABEL,
+            metric: |m| (m.loss, m.val_loss),
+            bounds: None,
+            legend: true,
+        };
+        let accuracy = Panel {
+            caption: "Accuracy",
+            y_label: ACCURACY_LABEL,
+            metric: |m| (m.accuracy, m.val_accuracy),
+            bounds: Some((0.0, 1.0)),
+            legend: false,
+        };
+        self.panel(&panels[0], &loss)?;
+        self.panel(&panels[1], &accuracy)
+    }
+}
+
+impl TrainingCurves<'_> {
+    fn panel<DB: DrawingBackend>(
+        &self,
+        area: &DrawingArea<DB, Shift>,
+        panel: &Panel,
+    ) -> anyhow::Result<()> {
+        let metric = panel.metric;
+        let epochs = self
+            .runs
+            .iter()
+            .flat_map(|(_, h)| h.iter().map(|m| m.epoch));
+        let first = epochs.clone().min().unwrap_or(1) as f64;
+        let last = epochs.max().unwrap_or(1) as f64;
+        // One epoch still gets a visible x range around it.
+        let (x_lo, x_hi) = if last > first {
+            (first, last)
+        } else {
+            (first - 1.0, first + 1.0)
+        };
+        let values = self.runs.iter().flat_map(|(_, h)| {
+            h.iter().flat_map(|m| {
+                let (train, val) = metric(m);
+                [train, val]
+            })
+        });
+        let (mut y_lo, mut y_hi) = finite_range(values, 0.05, (0.0, 1.0));
+        if let Some((lo, hi)) = panel.bounds {
+            y_lo = y_lo.max(lo);
+            y_hi = y_hi.min(hi);
+        }
+        let mut chart = ChartBuilder::on(area)
+            .caption(panel.caption, (font::FAMILY, 20))
+            .margin(12)
+            .x_label_area_size(45)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x_lo..x_hi, y_lo..y_hi)
+            .map_err(drawing_error)?;
+        let whole_epochs = (x_hi - x_lo).round() as usize + 1;
+        // Enough decimals to tell the ~10 y ticks apart: 1 for a range of 1-10, 2 for 0.1-1...
+        let decimals = (1.0 - (y_hi - y_lo).log10().floor()).clamp(1.0, 6.0) as usize;
+        chart
+            .configure_mesh()
+            .x_desc(EPOCH_LABEL)
+            .y_desc(panel.y_label)
+            .x_labels(whole_epochs.clamp(2, 11))
+            // Ticks fall between epochs when there are few: label whole epochs only.
+            .x_label_formatter(&|x| {
+                if (x - x.round()).abs() < 1e-6 {
+                    format!("{}", x.round())
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|y| format!("{y:.decimals$}"))
+            .label_style((font::FAMILY, 14))
+            .axis_desc_style((font::FAMILY, 16))
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(drawing_error)?;
+
+        for (i, (label, history)) in self.runs.iter().enumerate() {
+            let color = series_color(i);
+            let solid = color.stroke_width(2);
+            let train: Vec<(f64, f64)> = history
+                .iter()
+                .map(|m| (m.epoch as f64, metric(m).0))
+                .collect();
+            let val: Vec<(f64, f64)> = history
+                .iter()
+                .map(|m| (m.epoch as f64, metric(m).1))
+                .collect();
+            for (n, segment) in finite_segments(&train).into_iter().enumerate() {
+                let drawn = chart
+                    .draw_series(LineSeries::new(segment, solid).point_size(3))
+                    .map_err(drawing_error)?;
+                if n == 0 {
+                    drawn
+                        .label(format!("{label} train"))
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 24, y)], solid));
+                }
+            }
+            for (n, segment) in finite_segments(&val).into_iter().enumerate() {
+                let points = segment.clone();
+                // A lone finite point draws no dash: the markers show it.
+                let drawn = chart
+                    .draw_series(DashedLineSeries::new(segment, 7, 5, solid))
+                    .map_err(drawing_error)?;
+                if n == 0 {
+                    drawn
+                        .label(format!("{label} validation"))
+                        .legend(move |(x, y)| {
+                            EmptyElement::at((x, y))
+                                + PathElement::new(vec![(0, 0), (9, 0)], solid)
+                                + PathElement::new(vec![(15, 0), (24, 0)], solid)
+                        });
+                }
+                chart
+                    .draw_series(
+                        points
+                            .into_iter()
+                            .map(|p| Circle::new(p, 3, ShapeStyle::from(color).stroke_width(2))),
+                    )
+                    .map_err(drawing_error)?;
+            }
+        }
+        if panel.legend {
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .label_font((font::FAMILY, 14))
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.5))
+                .draw()
+                .map_err(drawing_error)?;
+        }
+        Ok(())
+    }
+}
+
+/// The runs of consecutive points whose value is finite: a line through non-finite values
+/// breaks instead of jumping over them.
+fn finite_segments(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+    points
+        .split(|(_, v)| !v.is_finite())
+        .filter(|s| !s.is_empty())
+        .map(<[_]>::to_vec)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_values_break_the_line() {
+        let points = [
+            (1.0, 0.5),
+            (2.0, f64::NAN),
+            (3.0, 0.3),
+            (4.0, 0.2),
+            (5.0, f64::INFINITY),
+        ];
+        assert_eq!(
+            finite_segments(&points),
+            vec![vec![(1.0, 0.5)], vec![(3.0, 0.3), (4.0, 0.2)]]
+        );
+    }
+}

@@ -1,0 +1,201 @@
+//! Training-curve plots: `ember::plot::write_training_curves` and `train plot`, checked by
+//! decoding the PNG and reading the SVG's text.
+
+mod common;
+#[path = "common/png.rs"]
+mod png;
+
+use std::path::Path;
+
+use common::{TempDir, assert_clean_error, stderr, stdout, train};
+use ember::learner::metrics::EpochMetrics;
+use ember::plot::{TABLEAU10, write_training_curves};
+
+fn epoch(epoch: usize, loss: f64, accuracy: f64, val_loss: f64, val_accuracy: f64) -> EpochMetrics {
+    EpochMetrics {
+        epoch,
+        loss,
+        accuracy,
+        val_loss,
+        val_accuracy,
+        learning_rate: 1e-3,
+        epoch_seconds: 1.0,
+        images_per_second: 1000.0,
+    }
+}
+
+fn rgb(c: plotters::style::RGBColor) -> [u8; 3] {
+    [c.0, c.1, c.2]
+}
+
+/// The PNG is a real, non-blank 1200×520 image with both runs' colours drawn in it.
+fn assert_curves_png(path: &Path, runs: usize) {
+    let image = png::read(path);
+    assert_eq!((image.width, image.height), (1200, 520));
+    let white = image.count_near([255, 255, 255], 0);
+    let total = image.width * image.height;
+    assert!(
+        white < total * 98 / 100,
+        "almost blank: {white} of {total} white"
+    );
+    assert!(
+        white > total / 2,
+        "background is not white: {white} of {total}"
+    );
+    assert!(
+        image.distinct_colors() > 20,
+        "{} colours",
+        image.distinct_colors()
+    );
+    // Text was rendered: dark (near-black) pixels exist in the title band.
+    let dark_title = (0..image.width)
+        .flat_map(|x| (0..35).map(move |y| (x, y)))
+        .filter(|&(x, y)| image.rgb(x, y).iter().all(|&c| c < 80))
+        .count();
+    assert!(dark_title > 100, "no title text ({dark_title} dark pixels)");
+    for (i, color) in TABLEAU10.iter().take(runs).enumerate() {
+        let n = image.count_near(rgb(*color), 10);
+        assert!(
+            n > 200,
+            "run {i}'s colour {color:?} drawn on only {n} pixels"
+        );
+    }
+    let unused = image.count_near(rgb(TABLEAU10[runs]), 10);
+    assert!(
+        unused < 50,
+        "colour of a run that does not exist on {unused} pixels"
+    );
+}
+
+fn svg_text(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.starts_with("<svg") && text.trim_end().ends_with("</svg>"),
+        "not an SVG document"
+    );
+    text
+}
+
+#[test]
+fn training_curves_png_and_svg() {
+    let tmp = TempDir::new("curves");
+    let runs = vec![
+        (
+            "mlp/adam".to_string(),
+            vec![
+                epoch(1, 0.9, 0.70, 0.6, 0.80),
+                epoch(2, 0.5, 0.85, 0.45, 0.87),
+                epoch(3, 0.35, 0.90, 0.40, 0.89),
+            ],
+        ),
+        (
+            "lenet/sgd".to_string(),
+            vec![
+                epoch(1, 2.0, 0.40, 1.5, 0.55),
+                // A diverged validation pass: left out, the line breaks.
+                epoch(2, 1.2, 0.60, f64::NAN, f64::NAN),
+                epoch(3, 0.8, 0.75, f64::INFINITY, 0.7),
+                epoch(4, 0.6, 0.80, 0.7, 0.78),
+            ],
+        ),
+    ];
+    let written = write_training_curves(&runs, &tmp.join("curves")).unwrap();
+    assert_eq!(written, [tmp.join("curves.png"), tmp.join("curves.svg")]);
+    assert_curves_png(&written[0], 2);
+    let svg = svg_text(&written[1]);
+    for needle in [
+        "Training curves",
+        "epoch",
+        "loss (cross-entropy)",
+        "accuracy",
+        "mlp/adam train",
+        "mlp/adam validation",
+        "lenet/sgd train",
+        "lenet/sgd validation",
+    ] {
+        assert!(svg.contains(needle), "'{needle}' missing from the SVG");
+    }
+    assert!(
+        !svg.contains("NaN") && !svg.contains("inf"),
+        "a non-finite value reached the SVG"
+    );
+}
+
+/// Nothing finite to draw still gives a (mostly empty) figure, not an error.
+#[test]
+fn all_non_finite_history_still_plots() {
+    let tmp = TempDir::new("curves-nan");
+    let runs = vec![(
+        "x".to_string(),
+        vec![epoch(1, f64::NAN, f64::NAN, f64::NAN, f64::NAN)],
+    )];
+    let written = write_training_curves(&runs, &tmp.join("nan.png")).unwrap();
+    assert_eq!(written[0], tmp.join("nan.png"));
+    let image = png::read(&written[0]);
+    assert_eq!((image.width, image.height), (1200, 520));
+}
+
+fn tiny_run(dir: &str, optimizer: &str) {
+    let out = train(&[
+        "--model",
+        "mlp",
+        "--opt",
+        optimizer,
+        "--epochs",
+        "2",
+        "--limit-train",
+        "500",
+        "--run-dir",
+        dir,
+        "--quiet",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// `train plot` overlays two real runs, labelled by their config's model/optimizer; one run
+/// plots into its own `plots/` directory by default.
+#[test]
+fn plot_command_overlays_real_runs() {
+    let tmp = TempDir::new("plot-cli");
+    let (sgd, adam) = (tmp.str("sgd"), tmp.str("adam"));
+    tiny_run(&sgd, "sgd");
+    tiny_run(&adam, "adam");
+
+    let stem = tmp.str("both");
+    let out = train(&["plot", &sgd, &adam, "--out", &stem]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("both.png") && text.contains("both.svg"),
+        "{text}"
+    );
+    assert_curves_png(&tmp.join("both.png"), 2);
+    let svg = svg_text(&tmp.join("both.svg"));
+    for needle in [
+        "mlp/sgd train",
+        "mlp/sgd validation",
+        "mlp/adam train",
+        "mlp/adam validation",
+    ] {
+        assert!(svg.contains(needle), "'{needle}' missing from the SVG");
+    }
+
+    let out = train(&["plot", &sgd]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_curves_png(&tmp.join("sgd/plots/curves.png"), 1);
+    assert!(svg_text(&tmp.join("sgd/plots/curves.svg")).contains("mlp/sgd train"));
+}
+
+#[test]
+fn plot_command_reports_missing_and_corrupt_metrics() {
+    let tmp = TempDir::new("plot-bad");
+    let missing = tmp.str("nothing-here");
+    let out = train(&["plot", &missing]);
+    assert_clean_error(&out, &["nothing-here/metrics.csv", "not found"]);
+
+    std::fs::create_dir_all(tmp.join("corrupt")).unwrap();
+    std::fs::write(tmp.join("corrupt/metrics.csv"), "epoch,loss\n1,zero\n").unwrap();
+    let out = train(&["plot", &tmp.str("corrupt"), "--out", &tmp.str("p")]);
+    assert_clean_error(&out, &["corrupt/metrics.csv"]);
+    assert!(!tmp.join("p.png").exists());
+}
