@@ -218,6 +218,7 @@ pub fn fit(
         for (i, batch) in loader.iter().enumerate().skip(skip) {
             let batch = batch.context("reading a training batch")?;
             lr = hooks.learning_rate(config, epoch, state.global_step);
+            tracing::trace!("step {}: learning rate {lr:e}", state.global_step + 1);
             let (next, out) = train_step(model, &mut optimizer, &loss, &batch, lr);
             model = next;
             sums.add(out.loss, out.logits, batch.targets);
@@ -304,7 +305,13 @@ pub fn fit(
         }
         write_history(run_dir, &state.history)?;
         state.callbacks = hooks.states();
+        let saving = Instant::now();
         let dir = checkpoint::save(run_dir, &state, &model, &optimizer, hooks.best_weights())?;
+        tracing::debug!(
+            "epoch {epoch}: checkpoint {} written in {:.1} ms",
+            dir.display(),
+            saving.elapsed().as_secs_f64() * 1e3
+        );
         // After the checkpoint: a crash in between loses these records rather than repeating
         // them on resume.
         hooks.log_epoch(&metrics, state.global_step)?;
@@ -345,7 +352,7 @@ pub fn fit(
     }
     save_final_model(&model, run_dir)?;
     if config.logging.plots && !state.history.is_empty() {
-        let label = format!("{} {}", config.model, config.optimizer.name());
+        let label = format!("{}/{}", config.model, config.optimizer.name());
         match crate::plot::write_training_curves(
             &[(label, state.history.clone())],
             &run_dir.join(PLOTS_DIR).join("curves"),
