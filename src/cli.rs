@@ -269,7 +269,7 @@ pub struct CallbackArgs {
     pub save_last: bool,
 
     /// Learning-rate schedule: constant, step:step_size=N,gamma=G, exponential:gamma=G,
-    /// inverse-time:decay=D, cosine:max_update=N,final_lr=X,warmup_steps=N,warmup_begin_lr=X.
+    /// inverse-time-decay:decay=D, cosine:max_update=N,final_lr=X,warmup_steps=N,warmup_begin_lr=X.
     #[arg(long, value_name = "SPEC", help_heading = "Learning rate")]
     pub lr_schedule: Option<String>,
     /// Whether the schedule counts epochs or optimizer steps [default: epoch].
