@@ -76,7 +76,7 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     apply_autotune(&args.device);
     let (config, run_dir, resume) = match &args.resume {
         None => {
-            let config = new_config(args);
+            let config = new_config(args)?;
             config.validate().map_err(anyhow::Error::msg)?;
             let run_dir = new_run_dir(args, &config)?;
             (config, run_dir, None)
@@ -124,8 +124,11 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The configuration of a new run: defaults overridden by the flags given.
-fn new_config(args: &TrainArgs) -> TrainConfig {
-    let optimizer = args.optimizer.unwrap_or_else(default_optimizer);
+fn new_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
+    let optimizer = args
+        .optimizer_args
+        .apply(args.optimizer.unwrap_or_else(default_optimizer))
+        .map_err(anyhow::Error::msg)?;
     let mut config = TrainConfig::new(args.model.unwrap_or(DEFAULT_MODEL), optimizer);
     if let Some(lr) = args.lr {
         config.lr = lr;
@@ -151,7 +154,7 @@ fn new_config(args: &TrainArgs) -> TrainConfig {
         config.backend = b;
     }
     config.gpu_index = args.device.gpu_index;
-    config
+    Ok(config)
 }
 
 /// The directory of runs of this model and optimizer: `runs/<model>-<optimizer>`.
@@ -244,6 +247,19 @@ fn resumed_config(args: &TrainArgs, checkpoint: &Checkpoint) -> anyhow::Result<T
     if let Some(o) = &args.optimizer {
         differs("--opt", config.optimizer.name().into(), o.name().into());
     }
+    // Optimizer flags describe the whole optimizer: `--opt` (or the checkpoint's optimizer)
+    // at its defaults with the flags set; each hyperparameter must match the checkpoint's.
+    if args.optimizer.is_some() || !args.optimizer_args.is_empty() {
+        let asked = args
+            .optimizer_args
+            .apply(args.optimizer.unwrap_or(config.optimizer))
+            .map_err(anyhow::Error::msg)?;
+        if asked.name() == config.optimizer.name() {
+            for (flag, was, now) in optimizer_differences(&config.optimizer, &asked) {
+                differs(&flag, was, now);
+            }
+        }
+    }
     if let Some(lr) = args.lr {
         differs("--lr", config.lr.to_string(), lr.to_string());
     }
@@ -289,6 +305,28 @@ fn resumed_config(args: &TrainArgs, checkpoint: &Checkpoint) -> anyhow::Result<T
         config.data_dir = args.data_dir.clone();
     }
     Ok(config)
+}
+
+/// The hyperparameters in which two configurations of the same optimizer differ, as
+/// (flag, value in `was`, value in `asked`).
+fn optimizer_differences(
+    was: &OptimizerConfig,
+    asked: &OptimizerConfig,
+) -> Vec<(String, String, String)> {
+    let (Ok(a), Ok(b)) = (serde_json::to_value(was), serde_json::to_value(asked)) else {
+        return Vec::new();
+    };
+    was.parameters()
+        .iter()
+        .filter(|p| a[**p] != b[**p])
+        .map(|p| {
+            (
+                format!("--{}", p.replace('_', "-")),
+                a[*p].to_string(),
+                b[*p].to_string(),
+            )
+        })
+        .collect()
 }
 
 /// `train evaluate`.

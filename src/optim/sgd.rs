@@ -64,8 +64,11 @@ impl SgdConfig {
         check(
             !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0),
             "nesterov",
-            self.nesterov,
-            "have momentum > 0 and dampening 0 (torch: Nesterov momentum requires a momentum and zero dampening)",
+            format!(
+                "momentum {} and dampening {}",
+                self.momentum, self.dampening
+            ),
+            "be used with momentum > 0 and dampening 0",
         )
     }
 
@@ -152,7 +155,7 @@ mod tests {
         assert!(
             bad.validate()
                 .unwrap_err()
-                .starts_with("nesterov must have momentum > 0")
+                .starts_with("nesterov must be used with momentum > 0")
         );
         let dampened = SgdConfig {
             nesterov: true,
