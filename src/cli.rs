@@ -276,7 +276,7 @@ impl OptimizerArgs {
     pub fn values(&self) -> Vec<(&'static str, serde_json::Value)> {
         use serde_json::Value;
         let number = |name, v: Option<f64>| v.map(|v| (name, Value::from(v)));
-        let switch = |name, on: bool| on.then(|| (name, Value::Bool(true)));
+        let switch = |name, on: bool| on.then_some((name, Value::Bool(true)));
         let boolean = |name, v: Option<bool>| v.map(|v| (name, Value::Bool(v)));
         let pair = |name, v: Option<(f64, f64)>| v.map(|(a, b)| (name, serde_json::json!([a, b])));
         [

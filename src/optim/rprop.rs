@@ -30,7 +30,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::RecordState;
-use crate::optim::common::check;
+use crate::optim::common::{check, fill, select};
 
 /// Which Rprop: torch's iRprop⁻ or the original Rprop⁺ with weight backtracking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -173,23 +173,30 @@ impl Optimizer for Rprop {
             ),
         };
 
-        // torch: `sign = grad.mul(prev).sign()`, then the factor η+, η− or 1 in its place.
-        let sign = grad.clone().mul(prev).sign();
-        let grew = sign.clone().greater_elem(0.0);
-        let shrank = sign.lower_elem(0.0);
-        let factor = grad
-            .ones_like()
-            .mask_fill(grew, eta_plus)
-            .mask_fill(shrank.clone(), eta_minus);
-        let step_size = step_size.mul(factor).clamp(min, max);
-        let grad = grad.mask_fill(shrank.clone(), 0.0);
-        // `param.addcmul_(grad.sign(), step_size, value=-1)`: θ − sign(g)·Δ, exactly.
-        let decrement = grad.clone().sign().mul(step_size.clone());
+        // torch: `sign = grad.mul(prev).sign()`, then the factor η+, η− or 1 in its place, and
+        // `step_size.mul_(sign).clamp_(min, max)`. Written with masks on the product and on
+        // Δ·η± (the same f32 products), because flex's `sign` and `clamp` each cost more than
+        // the rest of the step (see also `common::select`).
+        let product = grad.clone().mul(prev);
+        let grew = product.clone().greater_elem(0.0);
+        let shrank = product.lower_elem(0.0);
+        let up = step_size.clone().mul_scalar(eta_plus);
+        let down = step_size.clone().mul_scalar(eta_minus);
+        let step_size = select(shrank.clone(), &down, &select(grew, &up, &step_size))
+            // clamp_min then clamp_max: clamp's values (min ≤ max is validated).
+            .clamp_min(min)
+            .clamp_max(max);
+        let grad = fill(&grad, shrank.clone(), 0.0);
+        // `param.addcmul_(grad.sign(), step_size, value=-1)` subtracts sign(g)·Δ: Δ where
+        // g > 0, −Δ where g < 0, 0 where g is 0 or NaN (whose sign is 0 here).
+        let positive = fill(&step_size, grad.clone().greater_elem(0.0).bool_not(), 0.0);
+        let negated = step_size.clone().neg();
+        let decrement = select(grad.clone().lower_elem(0.0), &negated, &positive);
         let (decrement, prev_update) = match prev_update {
             // Rprop⁺: where the sign flipped g is 0, so nothing moves there yet; take the
             // previous update back instead (subtract its negation).
             Some(prev_update) => {
-                let decrement = decrement.mask_where(shrank, prev_update.neg());
+                let decrement = select(shrank, &prev_update.neg(), &decrement);
                 (decrement.clone(), Some(decrement))
             }
             None => (decrement, None),
@@ -263,6 +270,7 @@ mod tests {
     /// 4. g = 0.4, s = 0: Δ = 0.48, Δθ = −0.48, θ = −0.28
     /// 5. g = −0.56, flip: Δ = 0.24, backtrack θ = 0.2
     /// 6. g = 0.4, s = 0: Δ = 0.24, θ = −0.04
+    ///
     /// iRprop⁻ on the same steps stays where the flip happened: θ = −0.76 after step 3.
     #[test]
     fn rprop_plus_backtracks_on_a_quadratic() {
@@ -297,6 +305,55 @@ mod tests {
         }
         let theta: f32 = theta.into_scalar();
         assert!((theta + 0.76).abs() < 1e-6, "{theta}");
+    }
+
+    /// The masked formulation of the step equals, bit for bit, torch's own sequence of ops
+    /// (`sign`, factor tensor, `clamp`, `sign(g)·Δ`) on gradients with zeros and sign flips,
+    /// with narrow step_sizes so that the clamps act.
+    #[test]
+    fn masked_step_equals_torchs_op_sequence() {
+        use burn::tensor::TensorData;
+        let device = Device::flex();
+        let config = RpropConfig {
+            step_sizes: (0.004, 0.02),
+            ..Default::default()
+        };
+        let (eta_minus, eta_plus) = config.etas;
+        let (min, max) = config.step_sizes;
+        let optimizer = config.init();
+        let grads: Vec<Vec<f32>> = (0..12)
+            .map(|step| {
+                (0..16)
+                    .map(|i| match (i * 7 + step * 3) % 5 {
+                        0 => 0.0,
+                        1 | 2 => 0.5 + i as f32,
+                        _ => -0.25 - step as f32,
+                    })
+                    .collect()
+            })
+            .collect();
+        let tensor =
+            |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &device);
+        let mut param = tensor(&[0.1; 16]);
+        let mut state = None;
+        let (mut ref_param, mut prev, mut step_size) =
+            (tensor(&[0.1; 16]), tensor(&[0.0; 16]), tensor(&[0.01; 16]));
+        for g in &grads {
+            (param, state) = optimizer.step(0.01, param, tensor(g), state);
+            // torch's `_single_tensor_rprop`, op for op.
+            let grad = tensor(g);
+            let sign = grad.clone().mul(prev).sign();
+            let factor = sign
+                .clone()
+                .mask_fill(sign.clone().greater_elem(0.0), eta_plus)
+                .mask_fill(sign.clone().lower_elem(0.0), eta_minus)
+                .mask_fill(sign.clone().equal_elem(0.0), 1.0);
+            step_size = step_size.mul(factor.clone()).clamp(min, max);
+            let grad = grad.mask_fill(factor.equal_elem(eta_minus as f32), 0.0);
+            ref_param = ref_param.sub(grad.clone().sign().mul(step_size.clone()));
+            prev = grad;
+            assert_eq!(param.to_data(), ref_param.to_data());
+        }
     }
 
     #[test]
