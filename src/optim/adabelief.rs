@@ -33,6 +33,14 @@ use crate::optim::common::{
 };
 
 /// Hyperparameters of [`AdaBelief`]; `Default` gives the reference's defaults.
+///
+/// ```
+/// use burn::optim::ModuleOptimizer;
+/// use ember::optim::AdaBeliefConfig;
+/// let config = AdaBeliefConfig { eps: 1e-8, ..Default::default() };
+/// config.validate().unwrap();
+/// let optimizer: ModuleOptimizer = config.init().into();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AdaBeliefConfig {
@@ -102,12 +110,6 @@ impl AdaBeliefConfig {
 }
 
 /// The AdaBelief optimizer; see the module documentation for the update.
-///
-/// ```
-/// use burn::optim::ModuleOptimizer;
-/// use ember::optim::AdaBeliefConfig;
-/// let optimizer: ModuleOptimizer = AdaBeliefConfig::default().init().into();
-/// ```
 #[derive(Debug, Clone)]
 pub struct AdaBelief {
     config: AdaBeliefConfig,

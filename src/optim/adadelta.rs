@@ -21,6 +21,14 @@ use crate::RecordState;
 use crate::optim::common::{check, check_non_negative, ema_product, l2_weight_decay};
 
 /// Hyperparameters of [`Adadelta`]; `Default` gives torch's defaults.
+///
+/// ```
+/// use burn::optim::ModuleOptimizer;
+/// use ember::optim::AdadeltaConfig;
+/// let config = AdadeltaConfig { rho: 0.95, ..Default::default() };
+/// config.validate().unwrap();
+/// let optimizer: ModuleOptimizer = config.init().into();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AdadeltaConfig {
@@ -68,12 +76,6 @@ impl AdadeltaConfig {
 }
 
 /// The Adadelta optimizer; see the module documentation.
-///
-/// ```
-/// use burn::optim::ModuleOptimizer;
-/// use ember::optim::AdadeltaConfig;
-/// let optimizer: ModuleOptimizer = AdadeltaConfig::default().init().into();
-/// ```
 #[derive(Debug, Clone)]
 pub struct Adadelta {
     config: AdadeltaConfig,
