@@ -21,7 +21,8 @@
 //!
 //! Defaults are torch's: lr 0.01, etas (η−, η+) = (0.5, 1.2), step_sizes (Δmin, Δmax) =
 //! (1e-6, 50). Rprop uses the sign of the gradient only, so it is meant for full-batch training
-//! (mini-batch noise flips signs and shrinks every step size). The learning rate passed to
+//! (`train --opt rprop --batch-size full`; mini-batch noise flips signs and shrinks every step
+//! size). The learning rate passed to
 //! [`Optimizer::step`] is read once, as the initial step size, when a parameter's state is
 //! created: later learning rates (and so schedules) are ignored, as in torch.
 
