@@ -8,12 +8,12 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand};
+use clap::{ArgAction, Args, Parser, Subcommand};
 use ember_datasets::DatasetKind;
 use ember_models::ModelKind;
 
 use crate::backend::{BackendKind, DeviceChoice};
-use crate::optim::OptimizerConfig;
+use crate::optim::{OptimizerConfig, RpropVariant};
 use crate::toy::{StartPoint, TestFunction};
 
 /// ember: train MNIST-family models on Burn, CPU or GPU.
@@ -58,6 +58,23 @@ fn optimizer_parser() -> impl TypedValueParser<Value = OptimizerConfig> {
 fn toy_function_parser() -> impl TypedValueParser<Value = TestFunction> {
     PossibleValuesParser::new(TestFunction::ALL.map(TestFunction::name))
         .try_map(|s| TestFunction::from_str(&s))
+}
+
+fn variant_parser() -> impl TypedValueParser<Value = RpropVariant> {
+    PossibleValuesParser::new(RpropVariant::ALL.map(RpropVariant::name))
+        .try_map(|s| RpropVariant::from_str(&s))
+}
+
+/// `A,B`: two numbers (for `--etas`, `--step-sizes`).
+fn parse_pair(s: &str) -> Result<(f64, f64), String> {
+    let numbers: Vec<&str> = s.split(',').map(str::trim).collect();
+    match numbers[..] {
+        [a, b] => match (a.parse(), b.parse()) {
+            (Ok(a), Ok(b)) => Ok((a, b)),
+            _ => Err(format!("expected two numbers A,B, got '{s}'")),
+        },
+        _ => Err(format!("expected two numbers A,B, got '{s}'")),
+    }
 }
 
 fn dataset_parser() -> impl TypedValueParser<Value = DatasetKind> {
@@ -148,8 +165,8 @@ pub struct TrainArgs {
     /// Images per step, or 'full' for full-batch training [default: 64].
     #[arg(long, value_name = "N|full")]
     pub batch_size: Option<BatchSize>,
-    /// Learning rate [default: the optimizer's reference default: adabelief/adam 1e-3,
-    /// sgd/rprop 1e-2, adadelta 1.0].
+    /// Learning rate [default: the optimizer's reference default: adabelief/adam/adamw 1e-3,
+    /// sgd/rprop/adagrad/rmsprop 1e-2, adamax/nadam 2e-3, adadelta 1.0].
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Seed of weight initialization and shuffling [default: 42].
@@ -194,6 +211,9 @@ pub struct TrainArgs {
     /// Metric logging.
     #[command(flatten)]
     pub logging: LoggingArgs,
+    /// The optimizer's hyperparameters.
+    #[command(flatten)]
+    pub optimizer_args: OptimizerArgs,
 }
 
 /// Early stopping, checkpoint selection and learning-rate flags (Keras/Lightning names). Any
@@ -321,6 +341,186 @@ pub struct LoggingArgs {
     pub no_plots: bool,
 }
 
+/// Optimizer hyperparameter flags. Each sets the parameter of the same name (`-` for `_`) of
+/// the chosen optimizer; unset ones keep the reference defaults (docs/optimizers.md). A flag
+/// the optimizer does not have is an error.
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Optimizer hyperparameters (defaults: the reference's)")]
+pub struct OptimizerArgs {
+    /// β1, decay of the first moment (adam, adamw, adamax, nadam, adabelief).
+    #[arg(long, allow_negative_numbers = true)]
+    pub beta1: Option<f64>,
+    /// β2, decay of the second moment (adam, adamw, adamax, nadam, adabelief).
+    #[arg(long, allow_negative_numbers = true)]
+    pub beta2: Option<f64>,
+    /// ε of the denominator (all but sgd and rprop).
+    #[arg(long, allow_negative_numbers = true)]
+    pub eps: Option<f64>,
+    /// ρ, decay of Adadelta's running averages.
+    #[arg(long, allow_negative_numbers = true)]
+    pub rho: Option<f64>,
+    /// Rprop's step-size factors η−,η+ (0 < η− < 1 < η+).
+    #[arg(long, value_name = "A,B", value_parser = parse_pair, allow_negative_numbers = true)]
+    pub etas: Option<(f64, f64)>,
+    /// Rprop's smallest and largest step sizes Δmin,Δmax.
+    #[arg(long, value_name = "A,B", value_parser = parse_pair, allow_negative_numbers = true)]
+    pub step_sizes: Option<(f64, f64)>,
+    /// Momentum factor (sgd, rmsprop).
+    #[arg(long, allow_negative_numbers = true)]
+    pub momentum: Option<f64>,
+    /// SGD's momentum dampening.
+    #[arg(long, allow_negative_numbers = true)]
+    pub dampening: Option<f64>,
+    /// SGD with Nesterov momentum (needs --momentum > 0 and dampening 0).
+    #[arg(long)]
+    pub nesterov: bool,
+    /// Weight decay (all but rprop): L2 on the gradient, or decoupled for adamw and with
+    /// --decoupled-weight-decay / --weight-decouple.
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
+    /// AMSGrad's running maximum of the second moment (adam, adamw, adabelief).
+    #[arg(long)]
+    pub amsgrad: bool,
+    /// AdaBelief's RAdam rectification.
+    #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
+    pub rectify: Option<bool>,
+    /// AdaBelief's decoupled (AdamW-style) weight decay.
+    #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
+    pub weight_decouple: Option<bool>,
+    /// AdaBelief: decoupled decay by weight_decay instead of lr·weight_decay.
+    #[arg(long)]
+    pub fixed_decay: bool,
+    /// AdaBelief: SGD-with-momentum steps while the rectification is off.
+    #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
+    pub degenerated_to_sgd: Option<bool>,
+    /// RMSprop's smoothing constant α.
+    #[arg(long, allow_negative_numbers = true)]
+    pub alpha: Option<f64>,
+    /// Centered RMSprop.
+    #[arg(long)]
+    pub centered: bool,
+    /// Adagrad's learning-rate decay.
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr_decay: Option<f64>,
+    /// Adagrad's starting sum of squared gradients.
+    #[arg(long, allow_negative_numbers = true)]
+    pub initial_accumulator_value: Option<f64>,
+    /// NAdam's momentum decay ψ.
+    #[arg(long, allow_negative_numbers = true)]
+    pub momentum_decay: Option<f64>,
+    /// NAdam with decoupled (AdamW-style) weight decay.
+    #[arg(long)]
+    pub decoupled_weight_decay: bool,
+    /// Rprop variant: irprop-minus (torch.optim.Rprop) or rprop-plus (Riedmiller & Braun,
+    /// with weight backtracking).
+    #[arg(long, value_parser = variant_parser())]
+    pub variant: Option<RpropVariant>,
+}
+
+impl OptimizerArgs {
+    /// The flags given, as (parameter name, value), in the order of the flags above.
+    pub fn values(&self) -> Vec<(&'static str, serde_json::Value)> {
+        use serde_json::Value;
+        let number = |name, v: Option<f64>| v.map(|v| (name, Value::from(v)));
+        let switch = |name, on: bool| on.then_some((name, Value::Bool(true)));
+        let boolean = |name, v: Option<bool>| v.map(|v| (name, Value::Bool(v)));
+        let pair = |name, v: Option<(f64, f64)>| v.map(|(a, b)| (name, serde_json::json!([a, b])));
+        [
+            number("beta1", self.beta1),
+            number("beta2", self.beta2),
+            number("eps", self.eps),
+            number("rho", self.rho),
+            pair("etas", self.etas),
+            pair("step_sizes", self.step_sizes),
+            number("momentum", self.momentum),
+            number("dampening", self.dampening),
+            switch("nesterov", self.nesterov),
+            number("weight_decay", self.weight_decay),
+            switch("amsgrad", self.amsgrad),
+            boolean("rectify", self.rectify),
+            boolean("weight_decouple", self.weight_decouple),
+            switch("fixed_decay", self.fixed_decay),
+            boolean("degenerated_to_sgd", self.degenerated_to_sgd),
+            number("alpha", self.alpha),
+            switch("centered", self.centered),
+            number("lr_decay", self.lr_decay),
+            number("initial_accumulator_value", self.initial_accumulator_value),
+            number("momentum_decay", self.momentum_decay),
+            switch("decoupled_weight_decay", self.decoupled_weight_decay),
+            self.variant.map(|v| ("variant", Value::from(v.name()))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// Whether no optimizer flag was given.
+    pub fn is_empty(&self) -> bool {
+        self.values().is_empty()
+    }
+
+    /// Each of `configs` with the given flags it has set, validated: for several optimizers
+    /// at once (`train toy --opt sgd,adam --momentum 0.9` sets SGD's momentum only).
+    ///
+    /// # Errors
+    /// A flag that none of `configs` has, or a range check.
+    pub fn apply_to_each(&self, configs: &[OptimizerConfig]) -> Result<Vec<OptimizerConfig>, String> {
+        let values = self.values();
+        if let Some((name, _)) = values
+            .iter()
+            .find(|(name, _)| !configs.iter().any(|c| c.parameters().contains(name)))
+        {
+            let names: Vec<&str> = configs.iter().map(OptimizerConfig::name).collect();
+            return Err(format!(
+                "--{} is not a parameter of {}",
+                name.replace('_', "-"),
+                names.join(" or ")
+            ));
+        }
+        configs
+            .iter()
+            .map(|config| {
+                let own: Vec<(&'static str, serde_json::Value)> = values
+                    .iter()
+                    .filter(|(name, _)| config.parameters().contains(name))
+                    .cloned()
+                    .collect();
+                let config = config.with_parameters(&own)?;
+                config
+                    .validate()
+                    .map_err(|e| format!("{} optimizer: {e}", config.name()))?;
+                Ok(config)
+            })
+            .collect()
+    }
+
+    /// `config` with the given flags set, validated.
+    ///
+    /// # Errors
+    /// One line: "--rho is not a parameter of adam (its parameters: beta1, beta2, eps,
+    /// weight_decay, amsgrad)" for a flag the optimizer lacks, or the optimizer's range check,
+    /// e.g. "adadelta optimizer: rho must be in [0, 1], got 1.5".
+    pub fn apply(&self, config: OptimizerConfig) -> Result<OptimizerConfig, String> {
+        let values = self.values();
+        if let Some((name, _)) = values
+            .iter()
+            .find(|(name, _)| !config.parameters().contains(name))
+        {
+            return Err(format!(
+                "--{} is not a parameter of {} (its parameters: {})",
+                name.replace('_', "-"),
+                config.name(),
+                config.parameters().join(", ")
+            ));
+        }
+        let config = config.with_parameters(&values)?;
+        config
+            .validate()
+            .map_err(|e| format!("{} optimizer: {e}", config.name()))?;
+        Ok(config)
+    }
+}
+
 /// Flags of `train evaluate`.
 #[derive(Debug, Clone, Args)]
 pub struct EvaluateArgs {
@@ -384,4 +584,8 @@ pub struct ToyArgs {
     /// Where to compute: cpu (flex, default) or gpu (wgpu).
     #[arg(long, value_parser = device_parser())]
     pub device: Option<DeviceChoice>,
+    /// The optimizers' hyperparameters: each flag applies to every listed optimizer that
+    /// has the parameter.
+    #[command(flatten)]
+    pub optimizer_args: OptimizerArgs,
 }

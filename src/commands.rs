@@ -156,6 +156,10 @@ fn new_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
             args.optimizer.unwrap_or_else(default_optimizer),
         ),
     };
+    config.optimizer = args
+        .optimizer_args
+        .apply(config.optimizer)
+        .map_err(anyhow::Error::msg)?;
     if let Some(lr) = args.lr {
         config.lr = lr;
     }
@@ -290,6 +294,19 @@ fn resumed_config(args: &TrainArgs, checkpoint: &Checkpoint) -> anyhow::Result<T
     if let Some(o) = &args.optimizer {
         differs("--opt", config.optimizer.name().into(), o.name().into());
     }
+    // Optimizer flags describe the whole optimizer: `--opt` (or the checkpoint's optimizer)
+    // at its defaults with the flags set; each hyperparameter must match the checkpoint's.
+    if args.optimizer.is_some() || !args.optimizer_args.is_empty() {
+        let asked = args
+            .optimizer_args
+            .apply(args.optimizer.unwrap_or(config.optimizer))
+            .map_err(anyhow::Error::msg)?;
+        if asked.name() == config.optimizer.name() {
+            for (flag, was, now) in optimizer_differences(&config.optimizer, &asked) {
+                differs(&flag, was, now);
+            }
+        }
+    }
     if let Some(lr) = args.lr {
         differs("--lr", config.lr.to_string(), lr.to_string());
     }
@@ -358,6 +375,28 @@ fn diff_toml(before: &TrainConfig, after: &TrainConfig) -> Vec<String> {
         .map(|k| {
             let show = |v: Option<&toml::Value>| v.map_or("none".to_string(), |v| v.to_string());
             format!("{k}: {} -> {}", show(old.get(k)), show(new.get(k)))
+        })
+        .collect()
+}
+
+/// The hyperparameters in which two configurations of the same optimizer differ, as
+/// (flag, value in `was`, value in `asked`).
+fn optimizer_differences(
+    was: &OptimizerConfig,
+    asked: &OptimizerConfig,
+) -> Vec<(String, String, String)> {
+    let (Ok(a), Ok(b)) = (serde_json::to_value(was), serde_json::to_value(asked)) else {
+        return Vec::new();
+    };
+    was.parameters()
+        .iter()
+        .filter(|p| a[**p] != b[**p])
+        .map(|p| {
+            (
+                format!("--{}", p.replace('_', "-")),
+                a[*p].to_string(),
+                b[*p].to_string(),
+            )
         })
         .collect()
 }

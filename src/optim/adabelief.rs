@@ -28,9 +28,19 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::RecordState;
-use crate::optim::common::{addcdiv, check_moments, ema, ema_product, l2_weight_decay};
+use crate::optim::common::{
+    addcdiv, bias_correction, check_moments, ema, ema_product, l2_weight_decay,
+};
 
 /// Hyperparameters of [`AdaBelief`]; `Default` gives the reference's defaults.
+///
+/// ```
+/// use burn::optim::ModuleOptimizer;
+/// use ember::optim::AdaBeliefConfig;
+/// let config = AdaBeliefConfig { eps: 1e-8, ..Default::default() };
+/// config.validate().unwrap();
+/// let optimizer: ModuleOptimizer = config.init().into();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AdaBeliefConfig {
@@ -71,6 +81,19 @@ impl Default for AdaBeliefConfig {
 }
 
 impl AdaBeliefConfig {
+    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
+    pub const PARAMETERS: &'static [&'static str] = &[
+        "beta1",
+        "beta2",
+        "eps",
+        "weight_decay",
+        "weight_decouple",
+        "fixed_decay",
+        "amsgrad",
+        "rectify",
+        "degenerated_to_sgd",
+    ];
+
     /// The reference's checks: 0 ≤ eps, 0 ≤ β1 < 1, 0 ≤ β2 < 1 (and 0 ≤ weight_decay).
     ///
     /// # Errors
@@ -87,12 +110,6 @@ impl AdaBeliefConfig {
 }
 
 /// The AdaBelief optimizer; see the module documentation for the update.
-///
-/// ```
-/// use burn::optim::ModuleOptimizer;
-/// use ember::optim::AdaBeliefConfig;
-/// let optimizer: ModuleOptimizer = AdaBeliefConfig::default().init().into();
-/// ```
 #[derive(Debug, Clone)]
 pub struct AdaBelief {
     config: AdaBeliefConfig,
@@ -150,9 +167,8 @@ impl Optimizer for AdaBelief {
         };
 
         let step = step + 1;
-        let t = step as i32;
-        let bias_correction1 = 1.0 - c.beta1.powi(t);
-        let bias_correction2 = 1.0 - c.beta2.powi(t);
+        let bias_correction1 = bias_correction(c.beta1, step);
+        let bias_correction2 = bias_correction(c.beta2, step);
 
         let exp_avg = ema(exp_avg, grad.clone(), c.beta1);
         let residual = grad.sub(exp_avg.clone());
@@ -202,11 +218,11 @@ impl Optimizer for AdaBelief {
 /// RAdam's length of the approximated SMA, ρ_t, and the rectified step size at `step`
 /// (-1 when the reference takes no step), computed in f64 as the reference does.
 fn rectification(c: &AdaBeliefConfig, step: usize) -> (f64, f64) {
-    let t = step as i32;
-    let beta2_t = c.beta2.powi(t);
+    // Python's `beta2 ** step`: C pow, like `bias_correction`.
+    let beta2_t = c.beta2.powf(step as f64);
     let rho_inf = 2.0 / (1.0 - c.beta2) - 1.0;
     let rho_t = rho_inf - 2.0 * step as f64 * beta2_t / (1.0 - beta2_t);
-    let bias_correction1 = 1.0 - c.beta1.powi(t);
+    let bias_correction1 = bias_correction(c.beta1, step);
     let step_size = if rho_t >= 5.0 {
         ((1.0 - beta2_t) * (rho_t - 4.0) / (rho_inf - 4.0) * (rho_t - 2.0) / rho_t * rho_inf
             / (rho_inf - 2.0))

@@ -18,9 +18,17 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::RecordState;
-use crate::optim::common::{check, ema_product, l2_weight_decay};
+use crate::optim::common::{check, check_non_negative, ema_product, l2_weight_decay};
 
 /// Hyperparameters of [`Adadelta`]; `Default` gives torch's defaults.
+///
+/// ```
+/// use burn::optim::ModuleOptimizer;
+/// use ember::optim::AdadeltaConfig;
+/// let config = AdadeltaConfig { rho: 0.95, ..Default::default() };
+/// config.validate().unwrap();
+/// let optimizer: ModuleOptimizer = config.init().into();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AdadeltaConfig {
@@ -43,6 +51,9 @@ impl Default for AdadeltaConfig {
 }
 
 impl AdadeltaConfig {
+    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
+    pub const PARAMETERS: &'static [&'static str] = &["rho", "eps", "weight_decay"];
+
     /// torch's checks: 0 ≤ rho ≤ 1, 0 ≤ eps, 0 ≤ weight_decay.
     ///
     /// # Errors
@@ -52,15 +63,10 @@ impl AdadeltaConfig {
             (0.0..=1.0).contains(&self.rho),
             "rho",
             self.rho,
-            "in [0, 1]",
+            "be in [0, 1]",
         )?;
-        check(self.eps >= 0.0, "eps", self.eps, ">= 0")?;
-        check(
-            self.weight_decay >= 0.0,
-            "weight_decay",
-            self.weight_decay,
-            ">= 0",
-        )
+        check_non_negative("eps", self.eps)?;
+        check_non_negative("weight_decay", self.weight_decay)
     }
 
     /// The optimizer; wrap it with `ModuleOptimizer::from` to optimize a module.
@@ -70,12 +76,6 @@ impl AdadeltaConfig {
 }
 
 /// The Adadelta optimizer; see the module documentation.
-///
-/// ```
-/// use burn::optim::ModuleOptimizer;
-/// use ember::optim::AdadeltaConfig;
-/// let optimizer: ModuleOptimizer = AdadeltaConfig::default().init().into();
-/// ```
 #[derive(Debug, Clone)]
 pub struct Adadelta {
     config: AdadeltaConfig,
@@ -163,6 +163,9 @@ mod tests {
             rho: 1.5,
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().contains("rho"));
+        assert_eq!(
+            bad.validate().unwrap_err(),
+            "rho must be in [0, 1], got 1.5"
+        );
     }
 }

@@ -6,14 +6,52 @@
 //! `a.addcdiv_(t1, t2, value=v)` as `a + v * t1 / t2`, left to right
 //! (`aten/src/ATen/native/cpu/PointwiseOpsKernel.cpp`), and `a.add_(b, alpha=v)` as `a + v * b`.
 //! Python scalars are computed in f64 and rounded to the tensor's f32 when an op uses them.
+//! PyTorch's vectorized CPU kernels fuse some of these multiply-adds (`add_` with `alpha`,
+//! `lerp_`) into one FMA; Burn's element-wise ops round after every operation, so results can
+//! differ from PyTorch's in the last bit of single elements.
 
 use burn::optim::decay::WeightDecayConfig;
-use burn::tensor::Tensor;
+use burn::tensor::{Bool, Tensor};
 
 /// Exponential moving average `avg * beta + (1 - beta) * x`, PyTorch's
 /// `avg.mul_(beta).add_(x, alpha=1 - beta)`.
 pub(crate) fn ema<const D: usize>(avg: Tensor<D>, x: Tensor<D>, beta: f64) -> Tensor<D> {
     avg.mul_scalar(beta).add(x.mul_scalar(1.0 - beta))
+}
+
+/// `start + weight * (end - start)`, PyTorch's `start.lerp_(end, weight)` (2.x's form of the
+/// moving averages in Adam, AdamW, Adamax, NAdam and centered RMSprop): for `|weight| < 0.5`
+/// `start + weight * (end - start)`, otherwise `end - (end - start) * (1 - weight)`, with the
+/// weight rounded to f32 first (`aten/src/ATen/native/Lerp.h`).
+pub(crate) fn lerp<const D: usize>(start: Tensor<D>, end: Tensor<D>, weight: f64) -> Tensor<D> {
+    let weight = weight as f32;
+    if weight.abs() < 0.5 {
+        let diff = end.sub(start.clone());
+        start.add(diff.mul_scalar(weight))
+    } else {
+        let diff = end.clone().sub(start);
+        end.sub(diff.mul_scalar(1.0f32 - weight))
+    }
+}
+
+/// `1 − β^t` in f64, as Python evaluates `1 - beta ** step` (C `pow`, not repeated
+/// multiplication, so that the last bit agrees).
+pub(crate) fn bias_correction(beta: f64, step: usize) -> f64 {
+    1.0 - beta.powf(step as f64)
+}
+
+/// Decoupled weight decay (Loshchilov & Hutter 2019), PyTorch's
+/// `param.mul_(1 - lr * weight_decay)`; the identity when `weight_decay` is 0.
+pub(crate) fn decoupled_weight_decay<const D: usize>(
+    param: Tensor<D>,
+    lr: f64,
+    weight_decay: f64,
+) -> Tensor<D> {
+    if weight_decay == 0.0 {
+        param
+    } else {
+        param.mul_scalar(1.0 - lr * weight_decay)
+    }
 }
 
 /// Exponential moving average of a product, `avg * beta + (1 - beta) * a * b`, PyTorch's
@@ -37,6 +75,30 @@ pub(crate) fn addcdiv<const D: usize>(
     base.add(num.mul_scalar(value).div(den))
 }
 
+/// `if_true` where `mask` holds, `otherwise` elsewhere (`otherwise.mask_where(mask, if_true)`).
+///
+/// Both operands are borrowed on purpose: flex 0.22.1 runs a mask op in place, one element
+/// at a time, when it owns its operands alone, but through SIMD into a new buffer when they are
+/// shared, which on LeNet-sized tensors is some 50 times faster. Holding the caller's handle
+/// during the call picks the fast path; the values are the same either way.
+pub(crate) fn select<const D: usize>(
+    mask: Tensor<D, Bool>,
+    if_true: &Tensor<D>,
+    otherwise: &Tensor<D>,
+) -> Tensor<D> {
+    otherwise.clone().mask_where(mask, if_true.clone())
+}
+
+/// `tensor` with `value` where `mask` holds (`mask_fill`), borrowed for the reason given at
+/// [`select`].
+pub(crate) fn fill<const D: usize>(
+    tensor: &Tensor<D>,
+    mask: Tensor<D, Bool>,
+    value: f64,
+) -> Tensor<D> {
+    tensor.clone().mask_fill(mask, value)
+}
+
 /// Classic (coupled) L2 weight decay: `grad + weight_decay * param`, PyTorch's
 /// `grad.add(param, alpha=weight_decay)`; the identity when `weight_decay` is 0.
 pub(crate) fn l2_weight_decay<const D: usize>(
@@ -51,7 +113,8 @@ pub(crate) fn l2_weight_decay<const D: usize>(
     }
 }
 
-/// Checks a hyperparameter against a range, with PyTorch's wording of the error.
+/// Checks a hyperparameter: `Err("{name} must {rule}, got {value}")` unless `ok`, e.g.
+/// "rho must be in [0, 1], got 1.5". PyTorch's own checks decide `ok`; NaN fails every range.
 pub(crate) fn check(
     ok: bool,
     name: &str,
@@ -61,22 +124,27 @@ pub(crate) fn check(
     if ok {
         Ok(())
     } else {
-        Err(format!("invalid {name} {value}: must be {rule}"))
+        Err(format!("{name} must {rule}, got {value}"))
     }
 }
 
-/// The range checks torch.optim.Adam and adabelief-pytorch share: 0 ≤ eps, 0 ≤ β1 < 1,
-/// 0 ≤ β2 < 1, 0 ≤ weight_decay.
+/// `name` ≥ 0 (PyTorch's `if not 0.0 <= value: raise ValueError`).
+pub(crate) fn check_non_negative(name: &str, value: f64) -> Result<(), String> {
+    check(value >= 0.0, name, value, "be >= 0")
+}
+
+/// The range checks torch.optim.Adam, AdamW, Adamax, NAdam and adabelief-pytorch share:
+/// 0 ≤ eps, 0 ≤ β1 < 1, 0 ≤ β2 < 1, 0 ≤ weight_decay.
 pub(crate) fn check_moments(
     beta1: f64,
     beta2: f64,
     eps: f64,
     weight_decay: f64,
 ) -> Result<(), String> {
-    check(eps >= 0.0, "eps", eps, ">= 0")?;
-    check((0.0..1.0).contains(&beta1), "beta1", beta1, "in [0, 1)")?;
-    check((0.0..1.0).contains(&beta2), "beta2", beta2, "in [0, 1)")?;
-    check(weight_decay >= 0.0, "weight_decay", weight_decay, ">= 0")
+    check_non_negative("eps", eps)?;
+    check((0.0..1.0).contains(&beta1), "beta1", beta1, "be in [0, 1)")?;
+    check((0.0..1.0).contains(&beta2), "beta2", beta2, "be in [0, 1)")?;
+    check_non_negative("weight_decay", weight_decay)
 }
 
 /// Burn's L2 weight-decay setting for a torch-style `weight_decay` (none for 0).

@@ -3,10 +3,19 @@
 //! | name | type | reference | default lr |
 //! |---|---|---|---|
 //! | `adabelief` | [`AdaBelief`] | adabelief-pytorch 0.2.1 | 1e-3 |
-//! | `rprop` | [`Rprop`] | torch.optim.Rprop (iRprop⁻) | 1e-2 (initial step size) |
+//! | `rprop` | [`Rprop`] | torch.optim.Rprop (iRprop⁻), or Rprop⁺ | 1e-2 (initial step size) |
 //! | `adadelta` | [`Adadelta`] | torch.optim.Adadelta | 1.0 |
 //! | `sgd` | Burn's SGD, torch defaults ([`SgdConfig`]) | torch.optim.SGD | 1e-2 |
-//! | `adam` | Burn's Adam, torch defaults ([`AdamConfig`]) | torch.optim.Adam | 1e-3 |
+//! | `adam` (`amsgrad`) | [`Adam`] | torch.optim.Adam | 1e-3 |
+//! | `adamw` | [`Adam`] with decoupled decay ([`AdamWConfig`]) | torch.optim.AdamW | 1e-3 |
+//! | `adagrad` | [`Adagrad`] | torch.optim.Adagrad | 1e-2 |
+//! | `rmsprop` | [`RmsProp`] | torch.optim.RMSprop | 1e-2 |
+//! | `adamax` | [`Adamax`] | torch.optim.Adamax | 2e-3 |
+//! | `nadam` | [`NAdam`] | torch.optim.NAdam | 2e-3 |
+//!
+//! The torch references are PyTorch 2.x's `_single_tensor_*` functions, followed operation by
+//! operation (see `common` for what can still differ in the last bit). docs/optimizers.md has
+//! the papers, defaults and `train` flags.
 //!
 //! Every one is usable in any Burn training loop through [`burn::optim::ModuleOptimizer`]:
 //!
@@ -27,8 +36,13 @@
 
 mod adabelief;
 mod adadelta;
+mod adagrad;
 mod adam;
+mod adamax;
+mod adamw;
 mod common;
+mod nadam;
+mod rmsprop;
 mod rprop;
 mod sgd;
 #[cfg(test)]
@@ -42,21 +56,27 @@ use serde::{Deserialize, Serialize};
 
 pub use adabelief::{AdaBelief, AdaBeliefConfig, AdaBeliefState};
 pub use adadelta::{Adadelta, AdadeltaConfig, AdadeltaState};
-pub use adam::AdamConfig;
-pub use rprop::{Rprop, RpropConfig, RpropState};
+pub use adagrad::{Adagrad, AdagradConfig, AdagradState};
+pub use adam::{Adam, AdamConfig, AdamState};
+pub use adamax::{Adamax, AdamaxConfig, AdamaxState};
+pub use adamw::AdamWConfig;
+pub use nadam::{NAdam, NAdamConfig, NAdamState};
+pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropState};
+pub use rprop::{Rprop, RpropConfig, RpropState, RpropVariant};
 pub use sgd::SgdConfig;
 
 /// An optimizer and its hyperparameters (the learning rate is passed per step, as Burn does).
 ///
 /// Serialized with the optimizer's name in the `name` field, e.g.
-/// `{"name": "adabelief", "beta1": 0.9, ...}`.
+/// `{"name": "adabelief", "beta1": 0.9, ...}`; the other fields are the configuration's, named
+/// as in [`OptimizerConfig::parameters`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "name", rename_all = "kebab-case")]
 pub enum OptimizerConfig {
     /// AdaBelief (adabelief-pytorch 0.2.1).
     #[serde(rename = "adabelief")]
     AdaBelief(AdaBeliefConfig),
-    /// Rprop (torch.optim.Rprop).
+    /// Rprop (torch.optim.Rprop, or Rprop⁺).
     Rprop(RpropConfig),
     /// Adadelta (torch.optim.Adadelta).
     Adadelta(AdadeltaConfig),
@@ -64,13 +84,38 @@ pub enum OptimizerConfig {
     Sgd(SgdConfig),
     /// Adam / AMSGrad (torch.optim.Adam).
     Adam(AdamConfig),
+    /// AdamW (torch.optim.AdamW).
+    #[serde(rename = "adamw")]
+    AdamW(AdamWConfig),
+    /// Adagrad (torch.optim.Adagrad).
+    Adagrad(AdagradConfig),
+    /// RMSprop (torch.optim.RMSprop).
+    #[serde(rename = "rmsprop")]
+    RmsProp(RmsPropConfig),
+    /// Adamax (torch.optim.Adamax).
+    Adamax(AdamaxConfig),
+    /// NAdam (torch.optim.NAdam).
+    #[serde(rename = "nadam")]
+    NAdam(NAdamConfig),
 }
 
 impl OptimizerConfig {
-    /// Every optimizer name the CLI accepts.
-    pub const NAMES: [&'static str; 5] = ["adabelief", "rprop", "adadelta", "sgd", "adam"];
+    /// Every optimizer name the CLI accepts; `amsgrad` is `adam` with `amsgrad = true`.
+    pub const NAMES: [&'static str; 11] = [
+        "adabelief",
+        "rprop",
+        "adadelta",
+        "sgd",
+        "adam",
+        "amsgrad",
+        "adamw",
+        "adagrad",
+        "rmsprop",
+        "adamax",
+        "nadam",
+    ];
 
-    /// The optimizer's name (`adabelief`, `rprop`, ...).
+    /// The optimizer's name (`adabelief`, `rprop`, ...), as serialized; `adam` for AMSGrad.
     pub fn name(&self) -> &'static str {
         match self {
             OptimizerConfig::AdaBelief(_) => "adabelief",
@@ -78,15 +123,43 @@ impl OptimizerConfig {
             OptimizerConfig::Adadelta(_) => "adadelta",
             OptimizerConfig::Sgd(_) => "sgd",
             OptimizerConfig::Adam(_) => "adam",
+            OptimizerConfig::AdamW(_) => "adamw",
+            OptimizerConfig::Adagrad(_) => "adagrad",
+            OptimizerConfig::RmsProp(_) => "rmsprop",
+            OptimizerConfig::Adamax(_) => "adamax",
+            OptimizerConfig::NAdam(_) => "nadam",
+        }
+    }
+
+    /// The names of the optimizer's hyperparameters, in its configuration's order (the
+    /// serialized field names; `train` flags replace `_` by `-`).
+    pub fn parameters(&self) -> &'static [&'static str] {
+        match self {
+            OptimizerConfig::AdaBelief(_) => AdaBeliefConfig::PARAMETERS,
+            OptimizerConfig::Rprop(_) => RpropConfig::PARAMETERS,
+            OptimizerConfig::Adadelta(_) => AdadeltaConfig::PARAMETERS,
+            OptimizerConfig::Sgd(_) => SgdConfig::PARAMETERS,
+            OptimizerConfig::Adam(_) => AdamConfig::PARAMETERS,
+            OptimizerConfig::AdamW(_) => AdamWConfig::PARAMETERS,
+            OptimizerConfig::Adagrad(_) => AdagradConfig::PARAMETERS,
+            OptimizerConfig::RmsProp(_) => RmsPropConfig::PARAMETERS,
+            OptimizerConfig::Adamax(_) => AdamaxConfig::PARAMETERS,
+            OptimizerConfig::NAdam(_) => NAdamConfig::PARAMETERS,
         }
     }
 
     /// The reference implementation's default learning rate (for SGD, which has none in
-    /// torch, Keras' 0.01).
+    /// torch, Keras' 0.01; for Rprop, torch's initial step size).
     pub fn default_lr(&self) -> f64 {
         match self {
-            OptimizerConfig::AdaBelief(_) | OptimizerConfig::Adam(_) => 1e-3,
-            OptimizerConfig::Rprop(_) | OptimizerConfig::Sgd(_) => 1e-2,
+            OptimizerConfig::AdaBelief(_)
+            | OptimizerConfig::Adam(_)
+            | OptimizerConfig::AdamW(_) => 1e-3,
+            OptimizerConfig::Rprop(_)
+            | OptimizerConfig::Sgd(_)
+            | OptimizerConfig::Adagrad(_)
+            | OptimizerConfig::RmsProp(_) => 1e-2,
+            OptimizerConfig::Adamax(_) | OptimizerConfig::NAdam(_) => 2e-3,
             OptimizerConfig::Adadelta(_) => 1.0,
         }
     }
@@ -94,7 +167,8 @@ impl OptimizerConfig {
     /// Checks the hyperparameters against the reference's own range checks.
     ///
     /// # Errors
-    /// A one-line message naming the parameter and the allowed range.
+    /// A one-line message naming the parameter and the allowed range, e.g.
+    /// "rho must be in [0, 1], got 1.5".
     pub fn validate(&self) -> Result<(), String> {
         match self {
             OptimizerConfig::AdaBelief(c) => c.validate(),
@@ -102,6 +176,11 @@ impl OptimizerConfig {
             OptimizerConfig::Adadelta(c) => c.validate(),
             OptimizerConfig::Sgd(c) => c.validate(),
             OptimizerConfig::Adam(c) => c.validate(),
+            OptimizerConfig::AdamW(c) => c.validate(),
+            OptimizerConfig::Adagrad(c) => c.validate(),
+            OptimizerConfig::RmsProp(c) => c.validate(),
+            OptimizerConfig::Adamax(c) => c.validate(),
+            OptimizerConfig::NAdam(c) => c.validate(),
         }
     }
 
@@ -112,8 +191,42 @@ impl OptimizerConfig {
             OptimizerConfig::Rprop(c) => c.init().into(),
             OptimizerConfig::Adadelta(c) => c.init().into(),
             OptimizerConfig::Sgd(c) => c.init(),
-            OptimizerConfig::Adam(c) => c.init(),
+            OptimizerConfig::Adam(c) => c.init().into(),
+            OptimizerConfig::AdamW(c) => c.init().into(),
+            OptimizerConfig::Adagrad(c) => c.init().into(),
+            OptimizerConfig::RmsProp(c) => c.init().into(),
+            OptimizerConfig::Adamax(c) => c.init().into(),
+            OptimizerConfig::NAdam(c) => c.init().into(),
         }
+    }
+
+    /// This configuration with the named hyperparameters set to the given (JSON) values, e.g.
+    /// `[("rho", 0.95.into())]`. Nothing is validated beyond the value's type; call
+    /// [`OptimizerConfig::validate`] on the result.
+    ///
+    /// # Errors
+    /// "NAME is not a parameter of OPT (its parameters: ...)" for a name the optimizer lacks,
+    /// "invalid value for NAME: ..." for a value of the wrong type.
+    pub fn with_parameters(&self, values: &[(&str, serde_json::Value)]) -> Result<Self, String> {
+        // An internally tagged enum of plain structs always serializes to an object.
+        let Ok(serde_json::Value::Object(mut fields)) = serde_json::to_value(self) else {
+            return Err(format!(
+                "cannot represent the {} configuration",
+                self.name()
+            ));
+        };
+        for (name, value) in values {
+            if !self.parameters().contains(name) {
+                return Err(format!(
+                    "{name} is not a parameter of {} (its parameters: {})",
+                    self.name(),
+                    self.parameters().join(", ")
+                ));
+            }
+            fields.insert((*name).to_string(), value.clone());
+        }
+        serde_json::from_value(serde_json::Value::Object(fields))
+            .map_err(|e| format!("invalid value for {} optimizer: {e}", self.name()))
     }
 }
 
@@ -126,7 +239,7 @@ impl fmt::Display for OptimizerConfig {
 impl FromStr for OptimizerConfig {
     type Err = String;
 
-    /// The named optimizer with its reference defaults.
+    /// The named optimizer with its reference defaults (`amsgrad`: Adam with amsgrad on).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Ok(match s {
             "adabelief" => OptimizerConfig::AdaBelief(Default::default()),
@@ -134,6 +247,15 @@ impl FromStr for OptimizerConfig {
             "adadelta" => OptimizerConfig::Adadelta(Default::default()),
             "sgd" => OptimizerConfig::Sgd(Default::default()),
             "adam" => OptimizerConfig::Adam(Default::default()),
+            "amsgrad" => OptimizerConfig::Adam(AdamConfig {
+                amsgrad: true,
+                ..Default::default()
+            }),
+            "adamw" => OptimizerConfig::AdamW(Default::default()),
+            "adagrad" => OptimizerConfig::Adagrad(Default::default()),
+            "rmsprop" => OptimizerConfig::RmsProp(Default::default()),
+            "adamax" => OptimizerConfig::Adamax(Default::default()),
+            "nadam" => OptimizerConfig::NAdam(Default::default()),
             other => {
                 return Err(format!(
                     "unknown optimizer '{other}' (expected one of: {})",
@@ -166,11 +288,45 @@ mod tests {
 
     /// Every optimizer's state survives a burnpack round trip (what a checkpoint stores): the
     /// step after restoring equals, bit for bit, the step of the optimizer that never stopped.
+    /// Every optimizer at its defaults, plus the settings that add optional state.
+    fn every_state() -> Vec<(String, OptimizerConfig)> {
+        let mut configs: Vec<(String, OptimizerConfig)> = OptimizerConfig::NAMES
+            .iter()
+            .map(|name| (name.to_string(), name.parse().unwrap()))
+            .collect();
+        let extra = [
+            OptimizerConfig::Rprop(RpropConfig {
+                variant: RpropVariant::RpropPlus,
+                ..Default::default()
+            }),
+            OptimizerConfig::RmsProp(RmsPropConfig {
+                centered: true,
+                momentum: 0.9,
+                ..Default::default()
+            }),
+            OptimizerConfig::AdamW(AdamWConfig {
+                amsgrad: true,
+                ..Default::default()
+            }),
+            OptimizerConfig::AdaBelief(AdaBeliefConfig {
+                amsgrad: true,
+                rectify: false,
+                ..Default::default()
+            }),
+            OptimizerConfig::NAdam(NAdamConfig {
+                weight_decay: 0.1,
+                decoupled_weight_decay: true,
+                ..Default::default()
+            }),
+        ];
+        configs.extend(extra.into_iter().map(|c| (format!("{c:?}"), c)));
+        configs
+    }
+
     #[test]
     fn state_round_trips_through_burnpack() {
         let device = Device::flex().autodiff();
-        for name in OptimizerConfig::NAMES {
-            let config: OptimizerConfig = name.parse().unwrap();
+        for (name, config) in every_state() {
             let lr = config.default_lr() * 0.1;
             let mut model = LinearConfig::new(4, 3).init(&device);
             let mut optimizer = config.init();
@@ -191,5 +347,91 @@ mod tests {
             let after: Vec<f32> = kept.weight.val().try_into_vec_as().unwrap();
             assert_ne!(before, after, "{name}: the step did not move the weights");
         }
+    }
+
+    /// `parameters()` names exactly the serialized fields, so that flags and error messages
+    /// cannot drift from the configurations.
+    #[test]
+    fn parameters_are_the_serialized_fields() {
+        for (name, config) in every_state() {
+            let serde_json::Value::Object(fields) = serde_json::to_value(config).unwrap() else {
+                panic!("{name}: not an object");
+            };
+            let mut serialized: Vec<&str> = fields
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "name")
+                .collect();
+            let mut listed = config.parameters().to_vec();
+            serialized.sort_unstable();
+            listed.sort_unstable();
+            assert_eq!(serialized, listed, "{name}");
+        }
+    }
+
+    #[test]
+    fn names_parse_and_serialize_as_themselves() {
+        for name in OptimizerConfig::NAMES {
+            let config: OptimizerConfig = name.parse().unwrap();
+            let json = serde_json::to_value(config).unwrap();
+            let expected = if name == "amsgrad" { "adam" } else { name };
+            assert_eq!(json["name"], expected);
+            assert_eq!(config.name(), expected);
+            assert!(config.validate().is_ok(), "{name}");
+        }
+        assert_eq!(
+            "amsgrad".parse::<OptimizerConfig>().unwrap(),
+            OptimizerConfig::Adam(AdamConfig {
+                amsgrad: true,
+                ..Default::default()
+            })
+        );
+    }
+
+    /// torch's default learning rates (torch.optim.*'s `lr=` defaults).
+    #[test]
+    fn default_lrs_are_torchs() {
+        let lr = |name: &str| name.parse::<OptimizerConfig>().unwrap().default_lr();
+        assert_eq!(lr("adagrad"), 1e-2);
+        assert_eq!(lr("rmsprop"), 1e-2);
+        assert_eq!(lr("adamw"), 1e-3);
+        assert_eq!(lr("adamax"), 2e-3);
+        assert_eq!(lr("nadam"), 2e-3);
+        assert_eq!(lr("adadelta"), 1.0);
+    }
+
+    #[test]
+    fn with_parameters_sets_known_and_refuses_unknown() {
+        let adam: OptimizerConfig = "adam".parse().unwrap();
+        let set = adam
+            .with_parameters(&[("weight_decay", 0.5.into()), ("amsgrad", true.into())])
+            .unwrap();
+        assert_eq!(
+            set,
+            OptimizerConfig::Adam(AdamConfig {
+                weight_decay: 0.5,
+                amsgrad: true,
+                ..Default::default()
+            })
+        );
+        assert_eq!(
+            adam.with_parameters(&[("rho", 0.9.into())]).unwrap_err(),
+            "rho is not a parameter of adam (its parameters: beta1, beta2, eps, weight_decay, amsgrad)"
+        );
+        let rprop: OptimizerConfig = "rprop".parse().unwrap();
+        let plus = rprop
+            .with_parameters(&[
+                ("variant", "rprop-plus".into()),
+                ("etas", serde_json::json!([0.4, 1.3])),
+            ])
+            .unwrap();
+        assert_eq!(
+            plus,
+            OptimizerConfig::Rprop(RpropConfig {
+                variant: RpropVariant::RpropPlus,
+                etas: (0.4, 1.3),
+                ..Default::default()
+            })
+        );
     }
 }

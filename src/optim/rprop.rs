@@ -1,20 +1,28 @@
-//! Rprop, exactly as `torch.optim.Rprop` (PyTorch 2.x), which implements iRprop⁻ (Igel &
-//! Hüsken 2000, "Improving the Rprop learning algorithm"), a variant of Riedmiller & Braun's
-//! Rprop (ICNN 1993).
+//! Rprop in two variants ([`RpropVariant`]):
+//!
+//! - `irprop-minus` (default): exactly `torch.optim.Rprop` (PyTorch 2.x, `_single_tensor_rprop`),
+//!   which implements iRprop⁻ (Igel & Hüsken 2000, "Improving the Rprop learning algorithm");
+//! - `rprop-plus`: the original Rprop of Riedmiller & Braun ("A direct adaptive method for
+//!   faster backpropagation learning: the RPROP algorithm", ICNN 1993), Rprop⁺ in Igel &
+//!   Hüsken's naming, which reverts the previous weight update where the gradient's sign flips
+//!   (weight backtracking).
 //!
 //! Each parameter element keeps its own step size `Δ` (initialized to `lr`) and last gradient:
 //!
 //! ```text
 //! s = sign(g · g_prev)
 //! s > 0:  Δ ← min(Δ·η+, Δmax)
-//! s < 0:  Δ ← max(Δ·η−, Δmin), and g ← 0 (this element does not move; next step sees s = 0)
+//! s < 0:  Δ ← max(Δ·η−, Δmin), and g ← 0 (next step sees s = 0)
+//!         iRprop⁻: this element does not move
+//!         Rprop⁺:  θ ← θ − Δθ_prev (the previous update is taken back)
 //! s = 0:  Δ ← clamp(Δ, Δmin, Δmax)
-//! θ ← θ − sign(g)·Δ;   g_prev ← g
+//! elsewhere:  Δθ = −sign(g)·Δ,  θ ← θ + Δθ;   always g_prev ← g
 //! ```
 //!
 //! Defaults are torch's: lr 0.01, etas (η−, η+) = (0.5, 1.2), step_sizes (Δmin, Δmax) =
 //! (1e-6, 50). Rprop uses the sign of the gradient only, so it is meant for full-batch training
-//! (mini-batch noise flips signs and shrinks every step size). The learning rate passed to
+//! (`train --opt rprop --batch-size full`; mini-batch noise flips signs and shrinks every step
+//! size). The learning rate passed to
 //! [`Optimizer::step`] is read once, as the initial step size, when a parameter's state is
 //! created: later learning rates (and so schedules) are ignored, as in torch.
 
@@ -23,9 +31,54 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::RecordState;
-use crate::optim::common::check;
+use crate::optim::common::{check, fill, select};
+
+/// Which Rprop: torch's iRprop⁻ or the original Rprop⁺ with weight backtracking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RpropVariant {
+    /// iRprop⁻, `torch.optim.Rprop`: a flipped sign only shrinks the step.
+    #[default]
+    IrpropMinus,
+    /// Rprop⁺ (Riedmiller & Braun 1993): a flipped sign also takes the previous update back.
+    RpropPlus,
+}
+
+impl RpropVariant {
+    /// Both variants.
+    pub const ALL: [RpropVariant; 2] = [RpropVariant::IrpropMinus, RpropVariant::RpropPlus];
+
+    /// The serialized (and `--variant`) name: `irprop-minus` or `rprop-plus`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RpropVariant::IrpropMinus => "irprop-minus",
+            RpropVariant::RpropPlus => "rprop-plus",
+        }
+    }
+}
+
+impl std::str::FromStr for RpropVariant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.name() == s)
+            .ok_or_else(|| {
+                format!("unknown Rprop variant '{s}' (expected irprop-minus or rprop-plus)")
+            })
+    }
+}
 
 /// Hyperparameters of [`Rprop`]; `Default` gives torch's defaults.
+///
+/// ```
+/// use burn::optim::ModuleOptimizer;
+/// use ember::optim::{RpropConfig, RpropVariant};
+/// let config = RpropConfig { variant: RpropVariant::RpropPlus, ..Default::default() };
+/// config.validate().unwrap();
+/// let optimizer: ModuleOptimizer = config.init().into();
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RpropConfig {
@@ -33,6 +86,8 @@ pub struct RpropConfig {
     pub etas: (f64, f64),
     /// Minimal and maximal step sizes (Δmin, Δmax); default (1e-6, 50).
     pub step_sizes: (f64, f64),
+    /// iRprop⁻ (torch) or Rprop⁺; default irprop-minus.
+    pub variant: RpropVariant,
 }
 
 impl Default for RpropConfig {
@@ -40,11 +95,15 @@ impl Default for RpropConfig {
         Self {
             etas: (0.5, 1.2),
             step_sizes: (1e-6, 50.0),
+            variant: RpropVariant::IrpropMinus,
         }
     }
 }
 
 impl RpropConfig {
+    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
+    pub const PARAMETERS: &'static [&'static str] = &["etas", "step_sizes", "variant"];
+
     /// torch's checks: 0 < η− < 1 < η+ (and Δmin ≤ Δmax).
     ///
     /// # Errors
@@ -55,14 +114,14 @@ impl RpropConfig {
             0.0 < minus && minus < 1.0 && 1.0 < plus,
             "etas",
             format!("({minus}, {plus})"),
-            "0 < eta_minus < 1 < eta_plus",
+            "satisfy 0 < eta_minus < 1 < eta_plus",
         )?;
         let (min, max) = self.step_sizes;
         check(
             0.0 <= min && min <= max,
             "step_sizes",
             format!("({min}, {max})"),
-            "0 <= min <= max",
+            "satisfy 0 <= min <= max",
         )
     }
 
@@ -72,13 +131,7 @@ impl RpropConfig {
     }
 }
 
-/// The Rprop optimizer (torch's iRprop⁻); see the module documentation.
-///
-/// ```
-/// use burn::optim::ModuleOptimizer;
-/// use ember::optim::RpropConfig;
-/// let optimizer: ModuleOptimizer = RpropConfig::default().init().into();
-/// ```
+/// The Rprop optimizer (torch's iRprop⁻ or Rprop⁺); see the module documentation.
 #[derive(Debug, Clone)]
 pub struct Rprop {
     config: RpropConfig,
@@ -93,6 +146,9 @@ pub struct RpropState<const D: usize> {
     pub prev: Tensor<D>,
     /// Per-element step sizes Δ.
     pub step_size: Tensor<D>,
+    /// Rprop⁺ only: the previous step's update as subtracted, `θ ← θ − prev_update`
+    /// (−Δθ_prev), so that backtracking subtracts its negation.
+    pub prev_update: Option<Tensor<D>>,
 }
 
 impl Optimizer for Rprop {
@@ -107,26 +163,52 @@ impl Optimizer for Rprop {
     ) -> (Tensor<D>, Option<Self::State<D>>) {
         let (eta_minus, eta_plus) = self.config.etas;
         let (min, max) = self.config.step_sizes;
-        let (step, prev, step_size) = match state {
-            Some(s) => (s.step, s.prev, s.step_size),
-            None => (0, param.zeros_like(), param.full_like(lr)),
+        let plus = self.config.variant == RpropVariant::RpropPlus;
+        let (step, prev, step_size, prev_update) = match state {
+            Some(s) => (s.step, s.prev, s.step_size, s.prev_update),
+            None => (
+                0,
+                param.zeros_like(),
+                param.full_like(lr),
+                plus.then(|| param.zeros_like()),
+            ),
         };
 
-        let sign = grad.clone().mul(prev).sign();
-        let grew = sign.clone().greater_elem(0.0);
-        let shrank = sign.lower_elem(0.0);
-        let factor = grad
-            .ones_like()
-            .mask_fill(grew, eta_plus)
-            .mask_fill(shrank.clone(), eta_minus);
-        let step_size = step_size.mul(factor).clamp(min, max);
-        let grad = grad.mask_fill(shrank, 0.0);
-        let param = param.sub(grad.clone().sign().mul(step_size.clone()));
+        // torch: `sign = grad.mul(prev).sign()`, then the factor η+, η− or 1 in its place, and
+        // `step_size.mul_(sign).clamp_(min, max)`. Written with masks on the product and on
+        // Δ·η± (the same f32 products), because flex's `sign` and `clamp` each cost more than
+        // the rest of the step (see also `common::select`).
+        let product = grad.clone().mul(prev);
+        let grew = product.clone().greater_elem(0.0);
+        let shrank = product.lower_elem(0.0);
+        let up = step_size.clone().mul_scalar(eta_plus);
+        let down = step_size.clone().mul_scalar(eta_minus);
+        let step_size = select(shrank.clone(), &down, &select(grew, &up, &step_size))
+            // clamp_min then clamp_max: clamp's values (min ≤ max is validated).
+            .clamp_min(min)
+            .clamp_max(max);
+        let grad = fill(&grad, shrank.clone(), 0.0);
+        // `param.addcmul_(grad.sign(), step_size, value=-1)` subtracts sign(g)·Δ: Δ where
+        // g > 0, −Δ where g < 0, 0 where g is 0 or NaN (whose sign is 0 here).
+        let positive = fill(&step_size, grad.clone().greater_elem(0.0).bool_not(), 0.0);
+        let negated = step_size.clone().neg();
+        let decrement = select(grad.clone().lower_elem(0.0), &negated, &positive);
+        let (decrement, prev_update) = match prev_update {
+            // Rprop⁺: where the sign flipped g is 0, so nothing moves there yet; take the
+            // previous update back instead (subtract its negation).
+            Some(prev_update) => {
+                let decrement = select(shrank, &prev_update.neg(), &decrement);
+                (decrement.clone(), Some(decrement))
+            }
+            None => (decrement, None),
+        };
+        let param = param.sub(decrement);
 
         let state = RpropState {
             step: step + 1,
             prev: grad,
             step_size,
+            prev_update,
         };
         (param, Some(state))
     }
@@ -136,6 +218,7 @@ impl Optimizer for Rprop {
             step: state.step,
             prev: state.prev.to_device(device),
             step_size: state.step_size.to_device(device),
+            prev_update: state.prev_update.map(|t| t.to_device(device)),
         }
     }
 }
@@ -181,12 +264,116 @@ mod tests {
         }
     }
 
+    /// Rprop⁺ on the 1-D quadratic f(θ) = θ², g = 2θ, from θ = 1 with lr (Δ₀) 0.8, by hand:
+    /// 1. g = 2 (no previous): Δ = 0.8, Δθ = −0.8, θ = 0.2
+    /// 2. g = 0.4, same sign: Δ = 0.96, Δθ = −0.96, θ = −0.76
+    /// 3. g = −1.52, sign flip: Δ = 0.48, backtrack θ −= −0.96 → 0.2, g_prev ← 0
+    /// 4. g = 0.4, s = 0: Δ = 0.48, Δθ = −0.48, θ = −0.28
+    /// 5. g = −0.56, flip: Δ = 0.24, backtrack θ = 0.2
+    /// 6. g = 0.4, s = 0: Δ = 0.24, θ = −0.04
+    ///
+    /// iRprop⁻ on the same steps stays where the flip happened: θ = −0.76 after step 3.
+    #[test]
+    fn rprop_plus_backtracks_on_a_quadratic() {
+        let config = RpropConfig {
+            variant: RpropVariant::RpropPlus,
+            ..Default::default()
+        };
+        let optimizer = config.init();
+        let device = burn::tensor::Device::flex();
+        let mut theta =
+            Tensor::<1>::from_data(burn::tensor::TensorData::new(vec![1.0f32], [1]), &device);
+        let mut state = None;
+        let mut trajectory = Vec::new();
+        for _ in 0..6 {
+            let grad = theta.clone().mul_scalar(2.0);
+            (theta, state) = optimizer.step(0.8, theta, grad, state);
+            let value: f32 = theta.clone().into_scalar();
+            trajectory.push(value);
+        }
+        let expected = [0.2, -0.76, 0.2, -0.28, 0.2, -0.04];
+        for (got, want) in trajectory.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-6, "{trajectory:?} vs {expected:?}");
+        }
+
+        let minus = RpropConfig::default().init();
+        let mut theta =
+            Tensor::<1>::from_data(burn::tensor::TensorData::new(vec![1.0f32], [1]), &device);
+        let mut state = None;
+        for _ in 0..3 {
+            let grad = theta.clone().mul_scalar(2.0);
+            (theta, state) = minus.step(0.8, theta, grad, state);
+        }
+        let theta: f32 = theta.into_scalar();
+        assert!((theta + 0.76).abs() < 1e-6, "{theta}");
+    }
+
+    /// The masked formulation of the step equals, bit for bit, torch's own sequence of ops
+    /// (`sign`, factor tensor, `clamp`, `sign(g)·Δ`) on gradients with zeros and sign flips,
+    /// with narrow step_sizes so that the clamps act.
+    #[test]
+    fn masked_step_equals_torchs_op_sequence() {
+        use burn::tensor::TensorData;
+        let device = Device::flex();
+        let config = RpropConfig {
+            step_sizes: (0.004, 0.02),
+            ..Default::default()
+        };
+        let (eta_minus, eta_plus) = config.etas;
+        let (min, max) = config.step_sizes;
+        let optimizer = config.init();
+        let grads: Vec<Vec<f32>> = (0..12)
+            .map(|step| {
+                (0..16)
+                    .map(|i| match (i * 7 + step * 3) % 5 {
+                        0 => 0.0,
+                        1 | 2 => 0.5 + i as f32,
+                        _ => -0.25 - step as f32,
+                    })
+                    .collect()
+            })
+            .collect();
+        let tensor =
+            |v: &[f32]| Tensor::<1>::from_data(TensorData::new(v.to_vec(), [v.len()]), &device);
+        let mut param = tensor(&[0.1; 16]);
+        let mut state = None;
+        let (mut ref_param, mut prev, mut step_size) =
+            (tensor(&[0.1; 16]), tensor(&[0.0; 16]), tensor(&[0.01; 16]));
+        for g in &grads {
+            (param, state) = optimizer.step(0.01, param, tensor(g), state);
+            // torch's `_single_tensor_rprop`, op for op.
+            let grad = tensor(g);
+            let sign = grad.clone().mul(prev).sign();
+            let factor = sign
+                .clone()
+                .mask_fill(sign.clone().greater_elem(0.0), eta_plus)
+                .mask_fill(sign.clone().lower_elem(0.0), eta_minus)
+                .mask_fill(sign.clone().equal_elem(0.0), 1.0);
+            step_size = step_size.mul(factor.clone()).clamp(min, max);
+            let grad = grad.mask_fill(factor.equal_elem(eta_minus as f32), 0.0);
+            ref_param = ref_param.sub(grad.clone().sign().mul(step_size.clone()));
+            prev = grad;
+            assert_eq!(param.to_data(), ref_param.to_data());
+        }
+    }
+
     #[test]
     fn rejects_bad_etas() {
         let bad = RpropConfig {
             etas: (1.5, 1.2),
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().contains("etas"));
+        assert_eq!(
+            bad.validate().unwrap_err(),
+            "etas must satisfy 0 < eta_minus < 1 < eta_plus, got (1.5, 1.2)"
+        );
+    }
+
+    #[test]
+    fn variant_names_round_trip() {
+        for variant in RpropVariant::ALL {
+            assert_eq!(variant.name().parse::<RpropVariant>(), Ok(variant));
+        }
+        assert!("rprop".parse::<RpropVariant>().is_err());
     }
 }

@@ -8,14 +8,21 @@ use burn::optim::momentum::MomentumConfig;
 use burn::optim::{ModuleOptimizer, SgdConfig as BurnSgdConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::optim::common::{burn_weight_decay, check};
+use crate::optim::common::{burn_weight_decay, check, check_non_negative};
 
 /// `torch.optim.SGD` hyperparameters (lr aside): momentum 0, dampening 0, nesterov false,
 /// weight_decay 0 by default.
 ///
 /// ```text
-/// g ← g + wd·θ;   b ← μ·b + (1 − dampening)·g  (b = g at the first step);
+/// g ← g + wd·θ;   b ← μ·b + (1 − dampening)·g  (b = g at the first step, undampened);
 /// g ← g + μ·b if nesterov else b;   θ ← θ − lr·g
+/// ```
+///
+/// ```
+/// use ember::optim::SgdConfig;
+/// let config = SgdConfig { momentum: 0.9, nesterov: true, ..Default::default() };
+/// config.validate().unwrap();
+/// let optimizer = config.init(); // a burn::optim::ModuleOptimizer
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -42,24 +49,26 @@ impl Default for SgdConfig {
 }
 
 impl SgdConfig {
+    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
+    pub const PARAMETERS: &'static [&'static str] =
+        &["momentum", "dampening", "nesterov", "weight_decay"];
+
     /// torch's checks: momentum ≥ 0, weight_decay ≥ 0, nesterov only with momentum and no
     /// dampening.
     ///
     /// # Errors
     /// A one-line message naming the parameter.
     pub fn validate(&self) -> Result<(), String> {
-        check(self.momentum >= 0.0, "momentum", self.momentum, ">= 0")?;
-        check(
-            self.weight_decay >= 0.0,
-            "weight_decay",
-            self.weight_decay,
-            ">= 0",
-        )?;
+        check_non_negative("momentum", self.momentum)?;
+        check_non_negative("weight_decay", self.weight_decay)?;
         check(
             !self.nesterov || (self.momentum > 0.0 && self.dampening == 0.0),
             "nesterov",
-            self.nesterov,
-            "used with momentum > 0 and dampening 0",
+            format!(
+                "momentum {} and dampening {}",
+                self.momentum, self.dampening
+            ),
+            "be used with momentum > 0 and dampening 0",
         )
     }
 
@@ -124,12 +133,41 @@ mod tests {
         assert_trajectory(config, 1.0, &[0.0; 2], &[0.99, 0.9801]);
     }
 
+    /// Dampening scales the gradient's share from the second step on (torch starts the
+    /// buffer at g, undampened): μ 0.9, dampening 0.5, g = 1: b = 1, 1.4, 1.76, so with lr 0.1
+    /// θ = −0.1, −0.24, −0.416.
     #[test]
-    fn nesterov_needs_momentum() {
+    fn dampening_follows_torch() {
+        let config = SgdConfig {
+            momentum: 0.9,
+            dampening: 0.5,
+            ..Default::default()
+        };
+        assert_trajectory(config, 0.0, &[1.0; 3], &[-0.1, -0.24, -0.416]);
+    }
+
+    #[test]
+    fn nesterov_needs_momentum_and_no_dampening() {
         let bad = SgdConfig {
             nesterov: true,
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().contains("nesterov"));
+        assert!(
+            bad.validate()
+                .unwrap_err()
+                .starts_with("nesterov must be used with momentum > 0")
+        );
+        let dampened = SgdConfig {
+            nesterov: true,
+            momentum: 0.9,
+            dampening: 0.1,
+            ..Default::default()
+        };
+        assert!(dampened.validate().is_err());
+        let fine = SgdConfig {
+            dampening: 0.0,
+            ..dampened
+        };
+        assert!(fine.validate().is_ok());
     }
 }

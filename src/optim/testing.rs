@@ -80,3 +80,53 @@ pub(crate) fn run_module_optimizer(
     }
     trajectory
 }
+
+/// The linear model `y = x·w + b` with two inputs, for the regression below.
+#[derive(burn::module::Module, Debug)]
+struct Regression {
+    w: burn::module::Param<Tensor<2>>,
+    b: burn::module::Param<Tensor<1>>,
+}
+
+/// The linear regression candle-optimisers checks its optimizers on against PyTorch
+/// (`tests/*_tests.rs` there): data `y = 3·x1 + x2 − 2` at the four points (2, 1), (7, 4),
+/// (−4, 12), (5, 8), a `Linear(2, 1)` starting at zero, loss `Σ (y − ŷ)²`, `steps` optimizer
+/// steps. Asserts the final weights and bias against PyTorch's, printed to 4 decimals there
+/// (so within 5e-5, plus f32 noise).
+pub(crate) fn assert_regression(
+    mut optimizer: burn::optim::ModuleOptimizer,
+    lr: f64,
+    steps: usize,
+    weights: [f32; 2],
+    bias: f32,
+) {
+    let device = Device::flex().autodiff();
+    let xs = Tensor::<2>::from_data(
+        TensorData::new(vec![2.0f32, 1.0, 7.0, 4.0, -4.0, 12.0, 5.0, 8.0], [4, 2]),
+        &device,
+    );
+    let ys = Tensor::<2>::from_data(
+        TensorData::new(vec![5.0f32, 23.0, -2.0, 21.0], [4, 1]),
+        &device,
+    );
+    let mut model = Regression {
+        w: burn::module::Param::from_tensor(Tensor::zeros([2, 1], &device).require_grad()),
+        b: burn::module::Param::from_tensor(Tensor::zeros([1], &device).require_grad()),
+    };
+    for _ in 0..steps {
+        let predicted = xs
+            .clone()
+            .matmul(model.w.val())
+            .add(model.b.val().unsqueeze::<2>());
+        let loss = predicted.sub(ys.clone()).powf_scalar(2.0).sum();
+        let grads = burn::optim::GradientsParams::from_grads(loss.backward(), &model);
+        model = optimizer.step(lr, model, grads);
+    }
+    let w: Vec<f32> = model.w.val().try_into_vec_as().expect("f32 weights"); // ok: test-only
+    let b: Vec<f32> = model.b.val().try_into_vec_as().expect("f32 bias"); // ok: test-only
+    let close = |got: f32, want: f32| (got - want).abs() <= 6e-5;
+    assert!(
+        close(w[0], weights[0]) && close(w[1], weights[1]) && close(b[0], bias),
+        "w {w:?} b {b:?}, PyTorch: w {weights:?} b {bias}"
+    );
+}

@@ -156,7 +156,14 @@ impl TestFunction {
             OptimizerConfig::Sgd(_) => sgd,
             OptimizerConfig::Adadelta(_) => optimizer.default_lr(),
             OptimizerConfig::AdaBelief(_) => sgd.min(step),
-            OptimizerConfig::Adam(_) | OptimizerConfig::Rprop(_) => step,
+            // The adaptive methods' first steps are about lr long whatever the gradient.
+            OptimizerConfig::Adam(_)
+            | OptimizerConfig::AdamW(_)
+            | OptimizerConfig::Adamax(_)
+            | OptimizerConfig::NAdam(_)
+            | OptimizerConfig::Adagrad(_)
+            | OptimizerConfig::RmsProp(_)
+            | OptimizerConfig::Rprop(_) => step,
         }
     }
 

@@ -58,11 +58,10 @@ pub fn command(args: &ToyArgs) -> anyhow::Result<()> {
         // Before the runs, so that a typo does not cost them.
         crate::plot::Format::of(plot).context("--plot")?;
     }
-    for optimizer in &args.optimizers {
-        optimizer
-            .validate()
-            .map_err(|e| anyhow::anyhow!("{} optimizer: {e}", optimizer.name()))?;
-    }
+    let optimizers = args
+        .optimizer_args
+        .apply_to_each(&args.optimizers)
+        .map_err(anyhow::Error::msg)?;
     let choice = args.device.unwrap_or(DeviceChoice::Cpu);
     let backend = backend::select(choice.default_backend(), None)?;
     let device = backend.device;
@@ -74,8 +73,7 @@ pub fn command(args: &ToyArgs) -> anyhow::Result<()> {
     let start = args
         .start
         .map_or(function.default_start(), |StartPoint(x, y)| (x, y));
-    let trajectories: Vec<Trajectory> = args
-        .optimizers
+    let trajectories: Vec<Trajectory> = optimizers
         .iter()
         .map(|optimizer| {
             let lr = args.lr.unwrap_or_else(|| function.default_lr(optimizer));
