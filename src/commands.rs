@@ -351,6 +351,9 @@ fn resumed_config(args: &TrainArgs, checkpoint: &Checkpoint) -> anyhow::Result<T
     if args.data_dir.is_some() {
         config.data_dir = args.data_dir.clone();
     }
+    // Console settings belong to this invocation, not to the checkpoint.
+    config.logging.quiet = false;
+    config.logging.format = LogFormat::Text;
     let before = config.clone();
     apply_run_flags(&mut config, args)?;
     if config != before && !config.logging.quiet {
