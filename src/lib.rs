@@ -1,8 +1,8 @@
 #![warn(missing_docs)]
 //! ember: a training engine on Burn 0.22.
 //!
-//! - [`optim`]: AdaBelief, Rprop and Adadelta as Burn optimizers, following their reference
-//!   implementations, beside Burn's SGD and Adam configured with PyTorch's defaults.
+//! - [`optim`]: AdaBelief, Rprop, Adadelta and Adam as Burn optimizers, following their
+//!   reference implementations, beside Burn's SGD configured with PyTorch's defaults.
 //! - [`learner`]: the training loop ([`learner::fit`]), metrics, checkpoints, progress output.
 //! - [`backend`]: choosing flex, ndarray or wgpu and the device.
 //! - [`config`], [`data`]: the resolved run configuration and the splits it trains on.

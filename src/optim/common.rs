@@ -16,6 +16,17 @@ pub(crate) fn ema<const D: usize>(avg: Tensor<D>, x: Tensor<D>, beta: f64) -> Te
     avg.mul_scalar(beta).add(x.mul_scalar(1.0 - beta))
 }
 
+/// Exponential moving average by linear interpolation, PyTorch's `avg.lerp_(x, weight)`
+/// (`aten/src/ATen/native/Lerp.h`): `avg + weight·(x − avg)` for weight < 0.5, else
+/// `x − (x − avg)·(1 − weight)`. Same value as [`ema`] with β = 1 − weight, rounded differently.
+pub(crate) fn lerp<const D: usize>(avg: Tensor<D>, x: Tensor<D>, weight: f64) -> Tensor<D> {
+    if weight < 0.5 {
+        avg.clone().add(x.sub(avg).mul_scalar(weight))
+    } else {
+        x.clone().sub(x.sub(avg).mul_scalar(1.0 - weight))
+    }
+}
+
 /// Exponential moving average of a product, `avg * beta + (1 - beta) * a * b`, PyTorch's
 /// `avg.mul_(beta).addcmul_(a, b, value=1 - beta)`.
 pub(crate) fn ema_product<const D: usize>(

@@ -6,7 +6,7 @@
 //! | `rprop` | [`Rprop`] | torch.optim.Rprop (iRprop⁻) | 1e-2 (initial step size) |
 //! | `adadelta` | [`Adadelta`] | torch.optim.Adadelta | 1.0 |
 //! | `sgd` | Burn's SGD, torch defaults ([`SgdConfig`]) | torch.optim.SGD | 1e-2 |
-//! | `adam` | Burn's Adam, torch defaults ([`AdamConfig`]) | torch.optim.Adam | 1e-3 |
+//! | `adam` | [`AdamConfig`] | torch.optim.Adam | 1e-3 |
 //!
 //! Every one is usable in any Burn training loop through [`burn::optim::ModuleOptimizer`]:
 //!
