@@ -51,7 +51,12 @@ def flat(t):
 # ---------------------------------------------------------------------------------------------
 
 
-def linear_problem():
+def as_dtype(tensors, dtype):
+    """Floating tensors converted to `dtype` (the values are generated in float32 either way)."""
+    return {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
+
+
+def linear_problem(dtype=torch.float32):
     """y = X·w + b, 32 samples, 3 features, mean squared error, full batch."""
     g = torch.Generator().manual_seed(1)
     x = torch.randn(32, 3, generator=g)
@@ -61,7 +66,7 @@ def linear_problem():
         "w": 0.5 * torch.randn(3, 1, generator=g),
         "b": 0.5 * torch.randn(1, generator=g),
     }
-    data = {"x": x, "y": y}
+    params, data = as_dtype(params, dtype), as_dtype({"x": x, "y": y}, dtype)
 
     def loss(p, _step):
         pred = data["x"] @ p["w"] + p["b"]
@@ -70,9 +75,9 @@ def linear_problem():
     return params, data, loss, SMALL_STEPS, 1
 
 
-def rosenbrock_problem():
+def rosenbrock_problem(dtype=torch.float32):
     """f(x, y) = (1 − x)² + 100·(y − x²)², from (−1.2, 1); one parameter of shape [2]."""
-    params = {"xy": torch.tensor([-1.2, 1.0])}
+    params = as_dtype({"xy": torch.tensor([-1.2, 1.0])}, dtype)
 
     def loss(p, _step):
         x, y = p["xy"][0:1], p["xy"][1:2]
@@ -81,7 +86,7 @@ def rosenbrock_problem():
     return params, {}, loss, SMALL_STEPS, 1
 
 
-def mlp_problem():
+def mlp_problem(dtype=torch.float32):
     """8-16-3 MLP, tanh, cross-entropy; 4 fixed batches of 16 used in turn (step k: batch k % 4).
 
     Parameters are stored as `x @ w + b` weights ([in, out]), Burn's layout.
@@ -97,7 +102,7 @@ def mlp_problem():
         "w2": torch.randn(16, 3, generator=g) / math.sqrt(16),
         "b2": 0.1 * torch.randn(3, generator=g),
     }
-    data = {"x": x, "labels": labels}
+    params, data = as_dtype(params, dtype), as_dtype({"x": x, "labels": labels}, dtype)
 
     def loss(p, step):
         xb = data["x"][step % batches]
@@ -259,7 +264,7 @@ CASES = [
         dict(rho=0.95, eps=1e-7, weight_decay=1e-2),
         {"linear": 1.0, "rosenbrock": 1.0, "mlp": 1.0},
     ),
-    ("adadelta", "rho50", dict(rho=0.5, eps=1e-4), {"linear": 0.5, "rosenbrock": 0.5, "mlp": 0.5}),
+    ("adadelta", "rho50", dict(rho=0.5, eps=1e-4), {"linear": 0.5, "rosenbrock": 1.0, "mlp": 0.5}),
     ("sgd", "plain", {}, {"linear": 0.05, "rosenbrock": 5e-4, "mlp": 0.1}),
     ("sgd", "momentum", dict(momentum=0.9), {"linear": 0.02, "rosenbrock": 1e-4, "mlp": 0.05}),
     (
@@ -280,7 +285,12 @@ CASES = [
     ("adam", "amsgrad-l2", dict(amsgrad=True, weight_decay=0.1), LR_ADAPTIVE),
     ("adamw", "default", {}, LR_ADAPTIVE),
     ("adamw", "amsgrad-wd", dict(amsgrad=True, weight_decay=0.1), LR_ADAPTIVE),
-    ("adamw", "betas-eps-nowd", dict(beta1=0.85, beta2=0.95, eps=1e-7, weight_decay=0.0), LR_ADAPTIVE),
+    (
+        "adamw",
+        "betas-eps-nowd",
+        dict(beta1=0.85, beta2=0.95, eps=1e-7, weight_decay=0.0),
+        {"linear": 0.01, "rosenbrock": 0.01, "mlp": 0.01},
+    ),
     ("adagrad", "default", {}, {"linear": 0.1, "rosenbrock": 0.1, "mlp": 0.1}),
     (
         "adagrad",
@@ -296,7 +306,7 @@ CASES = [
     ),
     ("rmsprop", "default", {}, {"linear": 0.01, "rosenbrock": 1e-3, "mlp": 1e-3}),
     ("rmsprop", "centered", dict(centered=True), {"linear": 0.01, "rosenbrock": 1e-3, "mlp": 1e-3}),
-    ("rmsprop", "momentum", dict(momentum=0.9, alpha=0.9), {"linear": 0.005, "rosenbrock": 5e-4, "mlp": 1e-3}),
+    ("rmsprop", "momentum", dict(momentum=0.9, alpha=0.9), {"linear": 5e-4, "rosenbrock": 5e-4, "mlp": 1e-3}),
     (
         "rmsprop",
         "centered-momentum-l2",
@@ -325,35 +335,58 @@ def write_json(path, obj):
     path.write_text(json.dumps(obj, separators=(",", ":")) + "\n")
 
 
-def run_case(problem, name, label, overrides, lr, out):
-    params0, _data, loss_fn, steps, every = PROBLEMS[problem]()
-    params = {k: v.clone().float().requires_grad_(True) for k, v in params0.items()}
-    config = dict(DEFAULTS[name])
-    config.update(overrides)
-    ember = {"name": name, **config}
+def trajectory(problem, name, config, lr, dtype):
+    """Losses and parameters after every step of one case, computed in `dtype`."""
+    params0, _data, loss_fn, steps, _every = PROBLEMS[problem](dtype)
+    params = {k: v.clone().requires_grad_(True) for k, v in params0.items()}
     optimizer = make_optimizer(name, config, list(params.values()), lr)
-    losses, snapshots = [], []
+    losses, after = [], []
     for step in range(steps):
         optimizer.zero_grad()
         loss = loss_fn(params, step)
         loss.backward()
         optimizer.step()
-        losses.append(f32(loss.item()))
-        done = step + 1
-        if done % every == 0 or done == steps:
-            snapshots.append({"step": done, "values": {k: flat(v) for k, v in params.items()}})
-        assert math.isfinite(loss.item()), (problem, name, label, step)
+        assert math.isfinite(loss.item()), (problem, name, config, step)
+        losses.append(loss.item())
+        after.append({k: v.detach().clone() for k, v in params.items()})
+    return losses, after
+
+
+def float64_deviation(f32, f64):
+    """Largest |f32 − f64| of a parameter over the run, relative to the parameter's largest
+    |value|: how far float32 rounding alone moves this trajectory (the test's own rule)."""
+    worst = 0.0
+    for name in f32[0]:
+        scale = max(max(s[name].abs().max().item() for s in f64), 1e-6)
+        diff = max((a[name].double() - b[name]).abs().max().item() for a, b in zip(f32, f64))
+        worst = max(worst, diff / scale)
+    return worst
+
+
+def run_case(problem, name, label, overrides, lr, out):
+    _params, _data, _loss, steps, every = PROBLEMS[problem]()
+    config = dict(DEFAULTS[name])
+    config.update(overrides)
+    losses, after = trajectory(problem, name, config, lr, torch.float32)
+    _, after64 = trajectory(problem, name, config, lr, torch.float64)
+    snapshots = [
+        {"step": step, "values": {k: flat(v) for k, v in after[step - 1].items()}}
+        for step in range(1, steps + 1)
+        if step % every == 0 or step == steps
+    ]
+    deviation = float64_deviation(after, after64)
     fixture = {
         "problem": problem,
-        "optimizer": ember,
+        "optimizer": {"name": name, **config},
         "lr": lr,
         "steps": steps,
         "reference": reference_name(name),
-        "loss": losses,
+        "float64_deviation": float(f"{deviation:.3g}"),
+        "loss": [f32(v) for v in losses],
         "params": snapshots,
     }
     write_json(out / f"{problem}-{name}-{label}.json", fixture)
-    return losses[0], losses[-1]
+    return losses[0], losses[-1], deviation
 
 
 def reference_name(name):
@@ -404,8 +437,11 @@ def main():
         )
     for name, label, overrides, lrs in CASES:
         for problem in PROBLEMS:
-            first, last = run_case(problem, name, label, overrides, lrs[problem], out)
-            print(f"{problem:10} {name:9} {label:26} loss {first:.4g} -> {last:.4g}")
+            first, last, dev = run_case(problem, name, label, overrides, lrs[problem], out)
+            print(
+                f"{problem:10} {name:9} {label:26} loss {first:.4g} -> {last:.4g}"
+                f"  float64 deviation {dev:.1e}"
+            )
 
 
 if __name__ == "__main__":
