@@ -39,7 +39,7 @@ pub enum Command {
     /// matrix.
     Evaluate(EvaluateArgs),
     /// Train the same job on several backends and compare speed, memory and results.
-    Compare(CompareArgs),
+    Compare(Box<CompareArgs>),
 }
 
 fn model_parser() -> impl TypedValueParser<Value = ModelKind> {

@@ -183,7 +183,7 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
         steady_epoch_seconds: job
             .steps
             .is_none()
-            .then(|| steady.median * steps_per_epoch as f64),
+            .then_some(steady.median * steps_per_epoch as f64),
         losses,
         final_train_loss,
         val_loss: val.mean_loss(),
