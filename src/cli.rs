@@ -44,6 +44,8 @@ pub enum Command {
     /// Optimizer playground: run optimizers on a 2-D test function, write their paths as CSV
     /// and plot them over the function's contours.
     Toy(ToyArgs),
+    /// Train the same job on several backends and compare speed, memory and results.
+    Compare(Box<CompareArgs>),
 }
 
 fn model_parser() -> impl TypedValueParser<Value = ModelKind> {
@@ -588,4 +590,72 @@ pub struct ToyArgs {
     /// has the parameter.
     #[command(flatten)]
     pub optimizer_args: OptimizerArgs,
+}
+
+/// Flags of `train compare`.
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("length").args(["epochs", "steps"])))]
+pub struct CompareArgs {
+    /// Model [default: lenet].
+    #[arg(long, value_parser = model_parser())]
+    pub model: Option<ModelKind>,
+    /// Optimizer, at its reference defaults [default: adabelief].
+    #[arg(long = "opt", value_name = "OPTIMIZER", value_parser = optimizer_parser())]
+    pub optimizer: Option<OptimizerConfig>,
+    /// Backends to compare, in order; the first one that runs is the reference of the loss
+    /// divergence, the first CPU one (flex, ndarray) the reference of the speedup.
+    #[arg(long, value_delimiter = ',', value_parser = backend_parser(), default_value = "flex,ndarray,wgpu")]
+    pub backends: Vec<BackendKind>,
+    /// Epochs to train [default: 1 unless --steps].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Optimizer steps to train instead of whole epochs.
+    #[arg(long, value_name = "N")]
+    pub steps: Option<usize>,
+    /// Images per step, or 'full' [default: 64].
+    #[arg(long, value_name = "N|full")]
+    pub batch_size: Option<BatchSize>,
+    /// Learning rate [default: the optimizer's reference default].
+    #[arg(long, allow_negative_numbers = true)]
+    pub lr: Option<f64>,
+    /// Seed of weight initialization and shuffling [default: 42].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Dataset [default: mnist].
+    #[arg(long, value_parser = dataset_parser())]
+    pub dataset: Option<DatasetKind>,
+    /// Directory holding the dataset's IDX files.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Fraction of the training images held out for validation [default: 0.1].
+    #[arg(long, allow_negative_numbers = true)]
+    pub val_split: Option<f64>,
+    /// Train on the first N training images only.
+    #[arg(long, value_name = "N")]
+    pub limit_train: Option<usize>,
+    /// Directory for compare.json, compare.csv and compare.png [default:
+    /// runs/compare/<model>-<opt>/run-NNN, a new one each run].
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// Compare the loss trajectories over the first K steps.
+    #[arg(long, value_name = "K", default_value_t = 10)]
+    pub divergence_steps: usize,
+    /// Time the first N steps separately as warm-up (wgpu compiles and tunes kernels there).
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub warmup_steps: usize,
+    /// With wgpu: the index of the adapter to use.
+    #[arg(long, value_name = "N")]
+    pub gpu_index: Option<usize>,
+    /// CubeCL kernel autotuning effort for wgpu (see `train --help`).
+    #[arg(long, value_name = "LEVEL", value_parser = ["minimal", "balanced", "extensive", "full"])]
+    pub autotune: Option<String>,
+    /// Internal: run one backend's job (JSON) in this process (the comparison's child).
+    #[arg(long, hide = true, requires_all = ["worker_backend", "worker_result"])]
+    pub worker_job: Option<String>,
+    /// Internal: the backend of `--worker-job`.
+    #[arg(long, hide = true, value_parser = backend_parser())]
+    pub worker_backend: Option<BackendKind>,
+    /// Internal: where the worker writes its outcome.
+    #[arg(long, hide = true)]
+    pub worker_result: Option<PathBuf>,
 }

@@ -11,7 +11,7 @@ use ember_datasets::{DatasetKind, ImageBatcher, InMemoryDataset, Split, load, lo
 use ember_models::ModelKind;
 
 use crate::backend::{self, BackendKind, DeviceChoice};
-use crate::cli::{Cli, Command, DeviceArgs, EvaluateArgs, TrainArgs};
+use crate::cli::{Cli, Command, CompareArgs, DeviceArgs, EvaluateArgs, TrainArgs};
 use crate::config::LogFormat;
 use crate::config::TrainConfig;
 use crate::data::load_run_data;
@@ -40,6 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Evaluate(args)) => evaluate(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Plot(args)) => crate::plot::runs::command(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Toy(args)) => crate::toy::command(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Compare(args)) => compare(&args).map(|()| ExitCode::SUCCESS),
         None => train(&cli.train),
     }
 }
@@ -221,9 +222,37 @@ fn new_run_dir(args: &TrainArgs, config: &TrainConfig) -> anyhow::Result<PathBuf
         }
         return Ok(dir.clone());
     }
-    let parent = runs_of(config.model, &config.optimizer);
-    let next = numbered_runs(&parent).last().map_or(1, |(n, _)| n + 1);
-    Ok(parent.join(format!("run-{next:03}")))
+    Ok(next_run_dir(&runs_of(config.model, &config.optimizer)))
+}
+
+/// The next free `parent/run-NNN`.
+fn next_run_dir(parent: &Path) -> PathBuf {
+    let next = numbered_runs(parent).last().map_or(1, |(n, _)| n + 1);
+    parent.join(format!("run-{next:03}"))
+}
+
+/// `train compare`: the comparison, or (with the hidden worker flags) one backend's part of it.
+fn compare(args: &CompareArgs) -> anyhow::Result<()> {
+    if let (Some(job), Some(backend), Some(result)) =
+        (&args.worker_job, args.worker_backend, &args.worker_result)
+    {
+        return crate::compare::worker::worker_main(job, backend, result);
+    }
+    if let Some(level) = &args.autotune {
+        backend::apply_autotune_level(level);
+    }
+    let job = crate::compare::job_from_args(args)?;
+    let run_dir = match &args.run_dir {
+        Some(dir) => dir.clone(),
+        // runs/compare/<model>-<opt>/run-NNN
+        None => next_run_dir(&Path::new(RUNS_DIR).join("compare").join(format!(
+            "{}-{}",
+            job.config.model.name(),
+            job.config.optimizer.name()
+        ))),
+    };
+    let exe = std::env::current_exe().context("cannot locate the train binary")?;
+    crate::compare::run(&job, &args.backends, &run_dir, &exe).map(|_| ())
 }
 
 /// `run-NNN` directories under `parent`, sorted by number.

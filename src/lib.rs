@@ -7,6 +7,7 @@
 //! - [`learner`]: the training loop ([`learner::fit`]), metrics, checkpoints, progress output.
 //! - [`backend`]: choosing flex, ndarray or wgpu and the device.
 //! - [`config`], [`data`]: the resolved run configuration and the splits it trains on.
+//! - [`compare`]: `train compare`, one job on several backends side by side.
 //! - [`evaluation`]: test-set evaluation with per-class accuracy and the confusion matrix.
 //! - [`plot`]: training-curve plots (`train plot`); [`toy`]: the optimizer playground
 //!   (`train toy`).
@@ -20,6 +21,7 @@ pub use burn::optim::{RecordState, StateSink, StateSource, join_index, join_path
 pub mod backend;
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod config;
 pub mod data;
 pub mod evaluation;
