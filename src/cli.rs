@@ -43,7 +43,7 @@ pub enum Command {
     Plot(PlotArgs),
     /// Optimizer playground: run optimizers on a 2-D test function, write their paths as CSV
     /// and plot them over the function's contours.
-    Toy(ToyArgs),
+    Toy(Box<ToyArgs>),
     /// Train the same job on several backends and compare speed, memory and results.
     Compare(Box<CompareArgs>),
 }
@@ -466,7 +466,10 @@ impl OptimizerArgs {
     ///
     /// # Errors
     /// A flag that none of `configs` has, or a range check.
-    pub fn apply_to_each(&self, configs: &[OptimizerConfig]) -> Result<Vec<OptimizerConfig>, String> {
+    pub fn apply_to_each(
+        &self,
+        configs: &[OptimizerConfig],
+    ) -> Result<Vec<OptimizerConfig>, String> {
         let values = self.values();
         if let Some((name, _)) = values
             .iter()
