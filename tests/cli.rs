@@ -384,7 +384,16 @@ fn assert_same_training(
 /// metrics and test loss, exactly (flex is deterministic).
 #[test]
 fn killed_at_random_moments_resumes_exactly() {
-    killed_at_random_moments("kills", &[]);
+    killed_at_random_moments("kills", "adabelief", &[]);
+}
+
+/// The same for ember's other stateful optimizers of the main job: Rprop's per-parameter step
+/// sizes and previous gradients, Adadelta's two running averages.
+#[test]
+fn killed_rprop_and_adadelta_resume_exactly() {
+    for optimizer in ["rprop", "adadelta"] {
+        killed_at_random_moments(&format!("kills-{optimizer}"), optimizer, &[]);
+    }
 }
 
 /// The same with every callback that keeps state: a per-step cosine schedule with warm-up,
@@ -394,6 +403,7 @@ fn killed_at_random_moments_resumes_exactly() {
 fn killed_with_callbacks_resumes_exactly() {
     let run = killed_at_random_moments(
         "kills-callbacks",
+        "adabelief",
         &[
             "--lr-schedule",
             "cosine:max_update=129,final_lr=0.0001,warmup_steps=20,warmup_begin_lr=0.0001",
@@ -428,12 +438,12 @@ fn killed_with_callbacks_resumes_exactly() {
     assert!(names.contains(&"last".to_string()), "{names:?}");
 }
 
-/// Kills the short job (with `extra` flags) at random moments and resumes it until it ends;
+/// Kills the short job (with `optimizer` and the `extra` flags) at random moments and resumes it until it ends;
 /// asserts it ends as the uninterrupted run. Returns the temporary directory holding
 /// `reference/` and `run/`.
-fn killed_at_random_moments(name: &str, extra: &[&str]) -> TempDir {
+fn killed_at_random_moments(name: &str, optimizer: &str, extra: &[&str]) -> TempDir {
     let tmp = TempDir::new(name);
-    let reference = uninterrupted_with("adabelief", &tmp.str("reference"), "7", extra);
+    let reference = uninterrupted_with(optimizer, &tmp.str("reference"), "7", extra);
     let run = tmp.str("run");
     let mut seed = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -450,7 +460,7 @@ fn killed_at_random_moments(name: &str, extra: &[&str]) -> TempDir {
             resumed_mid_epoch |= !state.contains("\"epoch_step\": 0");
             cmd.args(["--resume", "latest", "--run-dir", &run]);
         } else {
-            cmd.args(["--opt", "adabelief"])
+            cmd.args(["--opt", optimizer])
                 .args(SHORT_JOB)
                 .arg("7")
                 .args(extra)
