@@ -1,6 +1,7 @@
 //! What the `train` subcommands do: resolve flags into a configuration and a run directory,
 //! then call the learner.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -383,7 +384,9 @@ fn resumed_config(args: &TrainArgs, checkpoint: &Checkpoint) -> anyhow::Result<T
     // Console settings belong to this invocation, not to the checkpoint.
     config.logging.quiet = false;
     config.logging.format = LogFormat::Text;
-    let before = config.clone();
+    let mut before = checkpoint.state.config.clone();
+    before.logging.quiet = false;
+    before.logging.format = LogFormat::Text;
     apply_run_flags(&mut config, args)?;
     if config != before && !config.logging.quiet {
         let changed: Vec<String> = diff_toml(&before, &config);
@@ -392,20 +395,41 @@ fn resumed_config(args: &TrainArgs, checkpoint: &Checkpoint) -> anyhow::Result<T
     Ok(config)
 }
 
-/// The top-level settings that differ between two configurations, as `key: old -> new`.
+/// The settings that differ between two configurations, as `key: old -> new` with dotted
+/// keys for nested tables (`early_stopping.patience: 1 -> 4`).
 fn diff_toml(before: &TrainConfig, after: &TrainConfig) -> Vec<String> {
-    let table = |c: &TrainConfig| match toml::Value::try_from(c) {
-        Ok(toml::Value::Table(t)) => t,
-        _ => toml::Table::new(),
+    fn flatten(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, String>) {
+        match value {
+            toml::Value::Table(table) => {
+                for (k, v) in table {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten(&key, v, out);
+                }
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
+        }
+    }
+    let flat = |c: &TrainConfig| {
+        let mut out = BTreeMap::new();
+        if let Ok(value) = toml::Value::try_from(c) {
+            flatten("", &value, &mut out);
+        }
+        out
     };
-    let (old, new) = (table(before), table(after));
+    let (old, new) = (flat(before), flat(after));
     let mut keys: Vec<&String> = old.keys().chain(new.keys()).collect();
     keys.sort();
     keys.dedup();
     keys.into_iter()
         .filter(|k| old.get(*k) != new.get(*k))
         .map(|k| {
-            let show = |v: Option<&toml::Value>| v.map_or("none".to_string(), |v| v.to_string());
+            let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "none".into());
             format!("{k}: {} -> {}", show(old.get(k)), show(new.get(k)))
         })
         .collect()

@@ -284,3 +284,51 @@ fn bad_callback_flags_are_rejected() {
     let out = train(&["--save-freq", "sometimes"]);
     assert_clean_error(&out, &["--save-freq"]);
 }
+
+/// On resume, settings that may change (epochs, callbacks, logging) are applied and each change
+/// is printed; the resolved config.toml records them.
+#[test]
+fn resume_prints_changed_settings() {
+    let tmp = TempDir::new("resume-changes");
+    let run = tmp.join("run");
+    let dir = run.to_str().unwrap();
+    let out = train(&[
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "300",
+        "--early-stopping",
+        "--patience",
+        "1",
+        "--quiet",
+        "--run-dir",
+        dir,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = train(&[
+        "--resume",
+        "latest",
+        "--run-dir",
+        dir,
+        "--epochs",
+        "2",
+        "--patience",
+        "3",
+        "--no-tensorboard",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    for change in [
+        "early_stopping.patience: 1 -> 3",
+        "epochs: 1 -> 2",
+        "logging.tensorboard: true -> false",
+    ] {
+        assert!(err.contains(change), "{err}");
+    }
+    let config: TrainConfig =
+        toml::from_str(&std::fs::read_to_string(run.join("config.toml")).unwrap()).unwrap();
+    assert_eq!(config.early_stopping.unwrap().patience, 3);
+    assert_eq!(read_csv(&run.join("metrics.csv")).unwrap().len(), 2);
+}
