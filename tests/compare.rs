@@ -245,6 +245,8 @@ fn bad_compare_flags_are_rejected() {
     assert_clean_error(&out, &["--steps"]);
     let out = train(&["compare", "--steps", "5", "--epochs", "1"]);
     assert_clean_error(&out, &["--steps", "--epochs"]);
+    let out = train(&["compare", "--steps", "2", "--warmup-steps", "2"]);
+    assert_clean_error(&out, &["--warmup-steps", "--steps"]);
     let out = train(&["compare", "--backends", "flex,tpu"]);
     assert_clean_error(&out, &["tpu", "ndarray"]);
 }

@@ -19,7 +19,8 @@ Times, on the CPU, the models of ember's zoo exactly as models/src/*.rs define t
    indexed from a float tensor held in memory (no DataLoader), median of 3 epochs after one
    warm-up epoch.
 
-Usage: python torch_reference.py [--threads N] [--json OUT] [--skip-epochs]
+Usage: python torch_reference.py [--threads N] [--json OUT] [--skip-epochs] [--models mlp,lenet]
+       [--epochs N]
 (requirements.txt; ember's side: cargo bench --bench train_step, train compare --epochs 1).
 """
 
@@ -173,12 +174,15 @@ def main():
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
     parser.add_argument("--json", help="also write the results to this JSON file")
     parser.add_argument("--skip-epochs", action="store_true", help="only the step timings")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs (after one warm-up)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     results = {"torch": torch.__version__, "threads": torch.get_num_threads(), "steps": [], "epochs": []}
-    for model_name in MODELS:
+    models = args.models.split(",")
+    for model_name in models:
         for batch in (64, 256):
             for opt_name in ("adam", "adabelief"):
                 first, median = time_steps(model_name, opt_name, batch)
@@ -190,8 +194,8 @@ def main():
                     dict(model=model_name, batch=batch, optimizer=opt_name, first_ms=first, median_ms=median)
                 )
     if not args.skip_epochs:
-        for model_name in MODELS:
-            seconds = time_epoch(model_name)
+        for model_name in models:
+            seconds = time_epoch(model_name, epochs=args.epochs)
             print(f"epoch  {model_name:8} batch  64 adabelief  {seconds:8.2f} s  {54_000 / seconds:9.0f} images/s")
             results["epochs"].append(dict(model=model_name, batch=64, optimizer="adabelief", seconds=seconds))
     if args.json:

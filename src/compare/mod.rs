@@ -76,6 +76,14 @@ pub fn job_from_args(args: &CompareArgs) -> anyhow::Result<CompareJob> {
     if args.steps == Some(0) {
         bail!("--steps must be at least 1");
     }
+    if let Some(steps) = args.steps
+        && args.warmup_steps >= steps
+    {
+        bail!(
+            "--warmup-steps {} leaves none of the {steps} steps to time; pass more --steps or fewer --warmup-steps",
+            args.warmup_steps
+        );
+    }
     if args.divergence_steps == 0 {
         bail!("--divergence-steps must be at least 1");
     }

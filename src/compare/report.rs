@@ -124,7 +124,7 @@ impl CompareReport {
             "device",
             "warm-up",
             "step",
-            "epoch",
+            "epoch (steady)",
             "images/s",
             "speedup",
             "peak RAM",
