@@ -1,10 +1,8 @@
 //! The comparison's bar chart: steady-state training images/s per backend, as a PNG.
 
 use std::path::Path;
-use std::sync::Once;
 
 use plotters::prelude::*;
-use plotters::style::FontStyle;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use crate::compare::report::CompareReport;
@@ -12,26 +10,15 @@ use crate::compare::report::CompareReport;
 /// Width and height of the chart in pixels.
 pub const CHART_SIZE: (u32, u32) = (800, 500);
 
-/// The font family the chart's text uses.
-const FONT: &str = "sans-serif";
-
-/// Registers DejaVu Sans (bundled in `assets/fonts`) as [`FONT`]: plotters' ab_glyph text has
-/// no system font lookup.
-fn register_font() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
-        // The bundled font is a valid TrueType file; failure would only mean text-less charts.
-        let _ = plotters::style::register_font(FONT, FontStyle::Normal, bytes);
-    });
-}
+/// The font family the chart's text uses: the plots' embedded DejaVu Sans.
+const FONT: &str = crate::plot::font::FAMILY;
 
 /// Draws images/s per backend that ran (unavailable ones are left out) to `path` (PNG).
 ///
 /// # Errors
 /// Drawing or encoding failures, as text.
 pub fn write_chart(report: &CompareReport, path: &Path) -> Result<(), String> {
-    register_font();
+    crate::plot::font::ensure_registered().map_err(|e| e.to_string())?;
     let bars: Vec<(String, f64)> = report
         .backends
         .iter()
