@@ -69,7 +69,7 @@ pub struct TrainConfig {
 
 /// How a run reports its metrics besides `metrics.csv` and `metrics.jsonl` (always written).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LoggingConfig {
     /// Write TensorBoard event files under `<run>/tensorboard/{train,validation}`; default true.
     pub tensorboard: bool,

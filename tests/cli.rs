@@ -616,3 +616,27 @@ fn resume_on_other_data_is_refused() {
     let out = resume_on(&moved);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// A misspelled key inside a `--config` table (optimizer, schedule, callbacks, logging) is an
+/// error naming the key, not a setting silently ignored.
+#[test]
+fn config_file_unknown_keys_in_tables_are_rejected() {
+    let tmp = TempDir::new("config-tables");
+    let file = tmp.join("run.toml");
+    for (toml, key) in [
+        ("[optimizer]\nname = \"adam\"\nbeta3 = 0.5\n", "beta3"),
+        ("[optimizer]\nname = \"sgd\"\nbeta1 = 0.5\n", "beta1"),
+        (
+            "[lr_schedule]\nkind = \"step\"\nstep_size = 2\ngama = 0.5\n",
+            "gama",
+        ),
+        ("[early_stopping]\npatiense = 2\n", "patiense"),
+        ("[model_checkpoint]\nsave_top = 2\n", "save_top"),
+        ("[reduce_lr_on_plateau]\nfactr = 0.5\n", "factr"),
+        ("[logging]\ntensorbord = false\n", "tensorbord"),
+    ] {
+        std::fs::write(&file, toml).unwrap();
+        let out = train(&["--config", file.to_str().unwrap()]);
+        assert_clean_error(&out, &["run.toml", key]);
+    }
+}

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 /// A learning-rate schedule; see the module documentation for the formulas.
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LrSchedule {
     /// The run's learning rate throughout (the default).
     #[default]

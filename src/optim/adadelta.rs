@@ -30,7 +30,7 @@ use crate::optim::common::{check, check_non_negative, ema_product, l2_weight_dec
 /// let optimizer: ModuleOptimizer = config.init().into();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AdadeltaConfig {
     /// Decay of both running averages, ρ ∈ [0, 1]; default 0.9.
     pub rho: f64,

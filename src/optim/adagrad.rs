@@ -29,7 +29,7 @@ use crate::optim::common::{addcdiv, check_non_negative, l2_weight_decay};
 /// let optimizer: ModuleOptimizer = config.init().into();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AdagradConfig {
     /// Learning-rate decay ≥ 0: step `t` uses `lr / (1 + (t − 1)·lr_decay)`; default 0.
     pub lr_decay: f64,

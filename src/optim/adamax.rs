@@ -28,7 +28,7 @@ use crate::optim::common::{addcdiv, bias_correction, check_moments, l2_weight_de
 /// let optimizer: ModuleOptimizer = config.init().into();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AdamaxConfig {
     /// β1 ∈ [0, 1); default 0.9.
     pub beta1: f64,

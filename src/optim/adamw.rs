@@ -20,7 +20,7 @@ use crate::optim::adam::{Adam, AdamConfig};
 /// let optimizer: ModuleOptimizer = config.init().into();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AdamWConfig {
     /// β1 ∈ [0, 1); default 0.9.
     pub beta1: f64,

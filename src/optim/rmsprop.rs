@@ -30,7 +30,7 @@ use crate::optim::common::{addcdiv, check_non_negative, ema_product, l2_weight_d
 /// let optimizer: ModuleOptimizer = config.init().into();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RmsPropConfig {
     /// Smoothing constant α ≥ 0 of the squared-gradient average; default 0.99.
     pub alpha: f64,

@@ -80,7 +80,7 @@ impl std::str::FromStr for RpropVariant {
 /// let optimizer: ModuleOptimizer = config.init().into();
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RpropConfig {
     /// Multiplicative decrease and increase factors (η−, η+), 0 < η− < 1 < η+; default (0.5, 1.2).
     pub etas: (f64, f64),

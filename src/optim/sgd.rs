@@ -25,7 +25,7 @@ use crate::optim::common::{burn_weight_decay, check, check_non_negative};
 /// let optimizer = config.init(); // a burn::optim::ModuleOptimizer
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SgdConfig {
     /// Momentum factor μ ≥ 0; default 0 (plain SGD).
     pub momentum: f64,

@@ -31,7 +31,7 @@ use super::{Logs, exact_f64, monitored_value};
 
 /// Settings of [`EarlyStopping`]; defaults are Keras 3's (plus Lightning's `check_finite`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct EarlyStoppingConfig {
     /// Metric to watch (default `"val_loss"`).
     pub monitor: String,

@@ -104,7 +104,7 @@ impl<'de> Deserialize<'de> for SaveFreq {
 /// Settings of [`ModelCheckpoint`]. Defaults: Keras' (save every epoch, keep all), with
 /// `filename` `"epoch{epoch:03d}"`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ModelCheckpointConfig {
     /// File (or directory) name template, without extension; see [`format_filename`].
     pub filename: String,

@@ -17,7 +17,7 @@ use super::{Logs, exact_f64, monitored_value};
 
 /// Settings of [`ReduceLrOnPlateau`]; defaults are Keras'.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct ReduceLrOnPlateauConfig {
     /// Metric to watch (default `"val_loss"`).
     pub monitor: String,
