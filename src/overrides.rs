@@ -122,9 +122,14 @@ pub fn apply_callback_args(config: &mut TrainConfig, a: &CallbackArgs) -> Result
     }
 
     if let Some(spec) = &a.lr_schedule {
-        config.lr_schedule = spec
-            .parse::<LrSchedule>()
-            .map_err(|e| format!("--lr-schedule: {e}"))?;
+        config.lr_schedule = spec.parse::<LrSchedule>().map_err(|e| {
+            // Most parse errors already start with the flag's name.
+            if e.starts_with("--lr-schedule") {
+                e
+            } else {
+                format!("--lr-schedule: {e}")
+            }
+        })?;
     }
     if let Some(unit) = &a.schedule_unit {
         config.schedule_unit = match unit.as_str() {

@@ -640,3 +640,21 @@ fn config_file_unknown_keys_in_tables_are_rejected() {
         assert_clean_error(&out, &["run.toml", key]);
     }
 }
+
+/// Each callback's configuration errors name that callback's own flags.
+#[test]
+fn callback_errors_name_their_own_flags() {
+    let out = train(&["--reduce-lr-on-plateau", "--plateau-factor", "2"]);
+    assert_clean_error(&out, &["--plateau-factor", "(0, 1)"]);
+    let out = train(&["--reduce-lr-on-plateau", "--plateau-monitor", "lr"]);
+    assert_clean_error(&out, &["'lr'", "--plateau-mode min"]);
+    let out = train(&["--save-top-k", "1", "--checkpoint-monitor", "lr"]);
+    assert_clean_error(&out, &["'lr'", "--checkpoint-mode min"]);
+    let out = train(&["--save-top-k", "2"]);
+    assert_clean_error(&out, &["--save-top-k 2", "--checkpoint-monitor"]);
+    let out = train(&["--early-stopping", "--monitor", "lr"]);
+    assert_clean_error(&out, &["'lr'", "--mode min"]);
+    let out = train(&["--lr-schedule", "step:gamma=0.5"]);
+    assert_clean_error(&out, &["--lr-schedule step needs step_size"]);
+    assert!(!stderr(&out).contains("--lr-schedule: --lr-schedule"));
+}

@@ -286,7 +286,7 @@ impl EarlyStopping {
         epoch: usize,
         logs: &Logs,
     ) -> Result<EarlyStoppingDecision, String> {
-        let current = monitored_value("early stopping", &self.monitor.monitor, logs)?;
+        let current = monitored_value("early stopping", "--monitor", &self.monitor.monitor, logs)?;
         let mut decision = EarlyStoppingDecision {
             new_best: false,
             stop: None,
@@ -862,7 +862,7 @@ mod tests {
         })
         .unwrap_err();
         assert!(
-            err.starts_with("mode auto cannot tell whether 'lr'"),
+            err.starts_with("--mode auto cannot tell whether 'lr'"),
             "{err}"
         );
         let err = EarlyStopping::new(EarlyStoppingConfig {

@@ -94,11 +94,16 @@ pub type Logs = BTreeMap<String, f64>;
 ///
 /// Keras warns and skips the epoch; ember refuses instead, as Lightning does with its default
 /// `strict=True`, since a callback that silently never acts is a misconfiguration.
-pub(crate) fn monitored_value(who: &str, monitor: &str, logs: &Logs) -> Result<f64, String> {
+pub(crate) fn monitored_value(
+    who: &str,
+    flag: &str,
+    monitor: &str,
+    logs: &Logs,
+) -> Result<f64, String> {
     logs.get(monitor).copied().ok_or_else(|| {
         let available: Vec<&str> = logs.keys().map(String::as_str).collect();
         format!(
-            "{who} monitors '{monitor}', which is not among the metrics ({}); pass --monitor with one of them",
+            "{who} monitors '{monitor}', which is not among the metrics ({}); pass {flag} with one of them",
             if available.is_empty() {
                 "none logged".to_string()
             } else {
@@ -214,15 +219,23 @@ mod tests {
     #[test]
     fn missing_metric_error_lists_the_available_ones() {
         let logs: Logs = [("loss".to_string(), 0.5), ("accuracy".to_string(), 0.9)].into();
-        assert_eq!(monitored_value("early stopping", "loss", &logs), Ok(0.5));
         assert_eq!(
-            monitored_value("early stopping", "val_loss", &logs).unwrap_err(),
+            monitored_value("early stopping", "--monitor", "loss", &logs),
+            Ok(0.5)
+        );
+        assert_eq!(
+            monitored_value("early stopping", "--monitor", "val_loss", &logs).unwrap_err(),
             "early stopping monitors 'val_loss', which is not among the metrics (accuracy, loss); pass --monitor with one of them"
         );
         assert!(
-            monitored_value("ReduceLROnPlateau", "val_loss", &Logs::new())
-                .unwrap_err()
-                .contains("(none logged)")
+            monitored_value(
+                "ReduceLROnPlateau",
+                "--plateau-monitor",
+                "val_loss",
+                &Logs::new()
+            )
+            .unwrap_err()
+            .contains("(none logged)")
         );
     }
 }

@@ -30,7 +30,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::monitor::{Mode, Monitor};
+use super::monitor::{Mode, Monitor, MonitorFlags};
 use super::template::check_template;
 pub use super::template::format_filename;
 use super::{Logs, exact_f64, monitored_value};
@@ -244,7 +244,8 @@ impl ModelCheckpoint {
                 "--initial-value-threshold must be a finite number, got {v}"
             ));
         }
-        let monitor = |name: &str| Monitor::new(name, config.mode, 0.0);
+        let monitor =
+            |name: &str| Monitor::with_flags(name, config.mode, 0.0, &MonitorFlags::CHECKPOINT);
         let policy = match (config.save_top_k, config.save_best_only) {
             (Some(_), true) => {
                 return Err("--save-best-only and --save-top-k both choose which checkpoints to keep; pass only one".into());
@@ -259,7 +260,7 @@ impl ModelCheckpoint {
                 None if matches!(k, -1..=1) => Policy::Latest(k),
                 None => {
                     return Err(format!(
-                        "--save-top-k {k} needs --monitor to rank checkpoints (without one only -1, 0 or 1 are valid, as in Lightning)"
+                        "--save-top-k {k} needs --checkpoint-monitor (or --monitor) to rank checkpoints (without one only -1, 0 or 1 are valid, as in Lightning)"
                     ));
                 }
             },
@@ -357,8 +358,12 @@ impl ModelCheckpoint {
             Policy::TopK(0, _) | Policy::Latest(0) => {}
             Policy::TopK(k, monitor) => {
                 let k = *k;
-                let current =
-                    monitored_value("the checkpoint top-k ranking", &monitor.monitor, logs)?;
+                let current = monitored_value(
+                    "the checkpoint top-k ranking",
+                    "--checkpoint-monitor",
+                    &monitor.monitor,
+                    logs,
+                )?;
                 let worst = self.worst_kept(monitor);
                 let enters = k == -1
                     || (self.state.kept.len() as i64) < k
@@ -789,7 +794,7 @@ mod tests {
             lightning
                 .on_save_point(1, 10, &logs("loss", 0.5))
                 .unwrap_err(),
-            "the checkpoint top-k ranking monitors 'val_loss', which is not among the metrics (loss, loss_other); pass --monitor with one of them"
+            "the checkpoint top-k ranking monitors 'val_loss', which is not among the metrics (loss, loss_other); pass --checkpoint-monitor with one of them"
         );
         let err = lightning.on_save_point(1, 10, &logs("val_loss", 0.5));
         assert!(err.is_ok());
@@ -807,7 +812,7 @@ mod tests {
         let cases = [
             (
                 top_k("e", 2, None),
-                "--save-top-k 2 needs --monitor to rank checkpoints (without one only -1, 0 or 1 are valid, as in Lightning)",
+                "--save-top-k 2 needs --checkpoint-monitor (or --monitor) to rank checkpoints (without one only -1, 0 or 1 are valid, as in Lightning)",
             ),
             (
                 top_k("e", -2, Some("val_loss")),
@@ -836,7 +841,7 @@ mod tests {
             ),
             (
                 top_k("e", 1, Some("learning_rate")),
-                "mode auto cannot tell whether 'learning_rate' should go up or down; pass --mode min or --mode max",
+                "--checkpoint-mode auto cannot tell whether 'learning_rate' should go up or down; pass --checkpoint-mode min or --checkpoint-mode max",
             ),
         ];
         for (config, expected) in cases {

@@ -61,6 +61,39 @@ pub struct Monitor {
     pub min_delta: f64,
 }
 
+/// The command-line flags that set a monitoring callback's metric, mode and `min_delta`, so
+/// that its errors name the flag to change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MonitorFlags {
+    /// The flag naming the metric, e.g. `--monitor`.
+    pub monitor: &'static str,
+    /// The flag of the direction, e.g. `--mode`.
+    pub mode: &'static str,
+    /// The flag of the smallest improvement, e.g. `--min-delta`.
+    pub min_delta: &'static str,
+}
+
+impl MonitorFlags {
+    /// Early stopping's flags.
+    pub const EARLY_STOPPING: Self = Self {
+        monitor: "--monitor",
+        mode: "--mode",
+        min_delta: "--min-delta",
+    };
+    /// Checkpoint selection's flags (it has no `min_delta`; --monitor also sets its metric).
+    pub const CHECKPOINT: Self = Self {
+        monitor: "--checkpoint-monitor",
+        mode: "--checkpoint-mode",
+        min_delta: "--min-delta",
+    };
+    /// ReduceLROnPlateau's flags.
+    pub const PLATEAU: Self = Self {
+        monitor: "--plateau-monitor",
+        mode: "--plateau-mode",
+        min_delta: "--plateau-min-delta",
+    };
+}
+
 impl Monitor {
     /// Resolves `mode` for `monitor`.
     ///
@@ -72,12 +105,29 @@ impl Monitor {
     /// # Errors
     /// An empty monitor name, a non-finite `min_delta`, or a name auto mode cannot place.
     pub fn new(monitor: &str, mode: Mode, min_delta: f64) -> Result<Self, String> {
+        Self::with_flags(monitor, mode, min_delta, &MonitorFlags::EARLY_STOPPING)
+    }
+
+    /// [`Monitor::new`] for a callback configured by `flags`, which its errors name.
+    ///
+    /// # Errors
+    /// As [`Monitor::new`].
+    pub fn with_flags(
+        monitor: &str,
+        mode: Mode,
+        min_delta: f64,
+        flags: &MonitorFlags,
+    ) -> Result<Self, String> {
         if monitor.is_empty() {
-            return Err("--monitor must name a metric, e.g. val_loss".into());
+            return Err(format!(
+                "{} must name a metric, e.g. val_loss",
+                flags.monitor
+            ));
         }
         if !min_delta.is_finite() {
             return Err(format!(
-                "--min-delta must be a finite number, got {min_delta}"
+                "{} must be a finite number, got {min_delta}",
+                flags.min_delta
             ));
         }
         let mode = match mode {
@@ -89,7 +139,8 @@ impl Monitor {
                     Mode::Max
                 } else {
                     return Err(format!(
-                        "mode auto cannot tell whether '{monitor}' should go up or down; pass --mode min or --mode max"
+                        "{m} auto cannot tell whether '{monitor}' should go up or down; pass {m} min or {m} max",
+                        m = flags.mode
                     ));
                 }
             }
@@ -155,7 +206,7 @@ mod tests {
         }
         assert_eq!(
             Monitor::new("learning_rate", Mode::Auto, 0.0).unwrap_err(),
-            "mode auto cannot tell whether 'learning_rate' should go up or down; pass --mode min or --mode max"
+            "--mode auto cannot tell whether 'learning_rate' should go up or down; pass --mode min or --mode max"
         );
         // An explicit mode wins over the name.
         assert_eq!(

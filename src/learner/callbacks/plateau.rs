@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::monitor::{Mode, Monitor};
+use super::monitor::{Mode, Monitor, MonitorFlags};
 use super::{Logs, exact_f64, monitored_value};
 
 /// Settings of [`ReduceLrOnPlateau`]; defaults are Keras'.
@@ -96,7 +96,7 @@ impl ReduceLrOnPlateau {
     ) -> Result<Self, String> {
         if !(config.factor > 0.0 && config.factor < 1.0) {
             return Err(format!(
-                "--lr-factor must be in (0, 1) (the learning rate is multiplied by it), got {}",
+                "--plateau-factor must be in (0, 1) (the learning rate is multiplied by it), got {}",
                 config.factor
             ));
         }
@@ -106,7 +106,12 @@ impl ReduceLrOnPlateau {
                 config.min_lr
             ));
         }
-        let monitor = Monitor::new(&config.monitor, config.mode, config.min_delta)?;
+        let monitor = Monitor::with_flags(
+            &config.monitor,
+            config.mode,
+            config.min_delta,
+            &MonitorFlags::PLATEAU,
+        )?;
         Ok(Self {
             config,
             state,
@@ -135,7 +140,12 @@ impl ReduceLrOnPlateau {
         let _ = epoch; // Kept for symmetry with the other callbacks and future messages.
         let mut logs = logs.clone();
         logs.insert("learning_rate".into(), current_lr);
-        let current = monitored_value("ReduceLROnPlateau", &self.monitor.monitor, &logs)?;
+        let current = monitored_value(
+            "ReduceLROnPlateau",
+            "--plateau-monitor",
+            &self.monitor.monitor,
+            &logs,
+        )?;
         let state = &mut self.state;
         let mut reduced = None;
         if state.cooldown_counter > 0 {
@@ -317,12 +327,12 @@ mod tests {
         assert_eq!(
             rop.on_epoch_end(1, &[("loss".to_string(), 1.0)].into(), 0.1)
                 .unwrap_err(),
-            "ReduceLROnPlateau monitors 'val_loss', which is not among the metrics (learning_rate, loss); pass --monitor with one of them"
+            "ReduceLROnPlateau monitors 'val_loss', which is not among the metrics (learning_rate, loss); pass --plateau-monitor with one of them"
         );
         for (factor, min_lr, part) in [
-            (1.0, 0.0, "--lr-factor must be in (0, 1)"),
-            (0.0, 0.0, "--lr-factor must be in (0, 1)"),
-            (f64::NAN, 0.0, "--lr-factor must be in (0, 1)"),
+            (1.0, 0.0, "--plateau-factor must be in (0, 1)"),
+            (0.0, 0.0, "--plateau-factor must be in (0, 1)"),
+            (f64::NAN, 0.0, "--plateau-factor must be in (0, 1)"),
             (0.5, -1.0, "--min-lr must be a non-negative number, got -1"),
         ] {
             let err = ReduceLrOnPlateau::new(ReduceLrOnPlateauConfig {
