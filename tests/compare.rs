@@ -250,3 +250,24 @@ fn bad_compare_flags_are_rejected() {
     let out = train(&["compare", "--backends", "flex,tpu"]);
     assert_clean_error(&out, &["tpu", "ndarray"]);
 }
+
+/// A job in epochs that turns out to be no longer than its warm-up fails by name, with the
+/// fix, instead of writing a result its parent cannot read.
+#[test]
+fn job_shorter_than_its_warmup_is_a_clean_failure() {
+    let tmp = TempDir::new("compare-short");
+    let out = train(&[
+        "compare",
+        "--model",
+        "mlp",
+        "--backends",
+        "flex",
+        "--batch-size",
+        "full",
+        "--limit-train",
+        "100",
+        "--run-dir",
+        &tmp.str("run"),
+    ]);
+    assert_clean_error(&out, &["flex", "warm-up", "--warmup-steps"]);
+}

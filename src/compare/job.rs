@@ -170,6 +170,13 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
     );
     memory.sample();
     let warmup_steps = job.warmup_steps.min(step_times.len());
+    if warmup_steps == step_times.len() {
+        // Nothing left to time: the step statistics would be NaN, which JSON cannot carry.
+        return Err(JobError::Other(anyhow::anyhow!(
+            "all {} step(s) are warm-up steps; train more (--epochs, --limit-train, --batch-size) or lower --warmup-steps",
+            step_times.len()
+        )));
+    }
     let steady = SteadyState::of(&step_times[warmup_steps..], &step_images[warmup_steps..]);
     Ok(BackendRun {
         device: backend.device_name.clone(),
