@@ -263,7 +263,8 @@ pub struct CallbackArgs {
     /// 'epoch{epoch:03}-{val_loss:.4f}' (epochs 1-based).
     #[arg(long, value_name = "TEMPLATE", help_heading = "Checkpoint selection")]
     pub checkpoint_filename: Option<String>,
-    /// Metric checkpoint selection ranks by [default: --monitor, else val_loss].
+    /// Metric checkpoint selection ranks by [default: --monitor; --save-best-only falls back
+    /// to val_loss, --save-top-k K > 1 needs one].
     #[arg(long, value_name = "METRIC", help_heading = "Checkpoint selection")]
     pub checkpoint_monitor: Option<String>,
     /// Direction of --checkpoint-monitor: min, max or auto [default: auto].

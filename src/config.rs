@@ -11,6 +11,9 @@ use crate::backend::BackendKind;
 use crate::learner::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
 use crate::learner::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpointConfig};
 use crate::learner::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
+use crate::learner::callbacks::template::format_filename;
+use crate::learner::callbacks::{Logs, monitored_value};
+use crate::learner::metrics::CSV_COLUMNS;
 use crate::learner::schedule::{LrSchedule, ScheduleUnit};
 use crate::optim::OptimizerConfig;
 
@@ -206,17 +209,39 @@ impl TrainConfig {
             return Err("--checkpoint-every must be at least 1".into());
         }
         self.lr_schedule.validate()?;
+        // Every metric an epoch logs, with placeholder values: metric names and the checkpoint
+        // file-name template are checked now, not after the first epoch has trained.
+        let epoch_logs: Logs = CSV_COLUMNS[1..]
+            .iter()
+            .map(|name| (name.to_string(), 0.0))
+            .collect();
         if let Some(plateau) = &self.reduce_lr_on_plateau {
             if self.lr_schedule != LrSchedule::Constant {
                 return Err("--reduce-lr-on-plateau cannot be combined with --lr-schedule (both set the learning rate); use one".into());
             }
             ReduceLrOnPlateau::new(plateau.clone())?;
+            monitored_value(
+                "ReduceLROnPlateau",
+                "--plateau-monitor",
+                &plateau.monitor,
+                &epoch_logs,
+            )?;
         }
         if let Some(es) = &self.early_stopping {
             EarlyStopping::new(es.clone())?;
+            monitored_value("early stopping", "--monitor", &es.monitor, &epoch_logs)?;
         }
         if let Some(mc) = &self.model_checkpoint {
-            ModelCheckpoint::new(mc.clone())?;
+            let checkpoint = ModelCheckpoint::new(mc.clone())?;
+            if let Some(monitor) = checkpoint.monitor() {
+                monitored_value(
+                    "checkpoint selection",
+                    "--checkpoint-monitor",
+                    &monitor.monitor,
+                    &epoch_logs,
+                )?;
+            }
+            format_filename(&mc.filename, 1, 1, &epoch_logs)?;
         }
         if self.logging.update_freq == Some(0) {
             return Err("--update-freq must be 'epoch' or at least 1".into());

@@ -658,3 +658,57 @@ fn callback_errors_name_their_own_flags() {
     assert_clean_error(&out, &["--lr-schedule step needs step_size"]);
     assert!(!stderr(&out).contains("--lr-schedule: --lr-schedule"));
 }
+
+/// A monitored metric or checkpoint file-name field that no epoch logs is refused before
+/// training, not after the first epoch.
+#[test]
+fn unknown_metric_names_fail_before_training() {
+    let tmp = TempDir::new("unknown-metric");
+    let run = tmp.str("run");
+    let base = ["--model", "mlp", "--limit-train", "200", "--epochs", "1"];
+    for (extra, needles) in [
+        (
+            &["--early-stopping", "--monitor", "val_los", "--mode", "min"][..],
+            &["'val_los'", "--monitor", "val_loss"][..],
+        ),
+        (
+            &[
+                "--reduce-lr-on-plateau",
+                "--plateau-monitor",
+                "loss_val",
+                "--plateau-mode",
+                "min",
+            ],
+            &["'loss_val'", "--plateau-monitor"],
+        ),
+        (
+            &[
+                "--save-top-k",
+                "2",
+                "--checkpoint-monitor",
+                "val_acc",
+                "--checkpoint-mode",
+                "max",
+            ],
+            &["'val_acc'", "--checkpoint-monitor", "val_accuracy"],
+        ),
+        (
+            &["--checkpoint-filename", "e{val_los:.3f}"],
+            &["{val_los}", "val_loss"],
+        ),
+        (
+            &["--checkpoint-filename", "e{val_loss:03d}"],
+            &["{val_loss}"],
+        ),
+    ] {
+        let mut args = base.to_vec();
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--run-dir", &run]);
+        let out = train(&args);
+        assert_clean_error(&out, needles);
+        assert!(
+            !tmp.join("run/metrics.csv").exists(),
+            "{extra:?} trained an epoch before failing"
+        );
+    }
+}
