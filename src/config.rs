@@ -9,7 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
 use crate::learner::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
-use crate::learner::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpointConfig};
+use crate::learner::callbacks::model_checkpoint::{
+    ModelCheckpoint, ModelCheckpointConfig, SaveFreq,
+};
 use crate::learner::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
 use crate::learner::callbacks::template::format_filename;
 use crate::learner::callbacks::{Logs, monitored_value};
@@ -233,15 +235,31 @@ impl TrainConfig {
         }
         if let Some(mc) = &self.model_checkpoint {
             let checkpoint = ModelCheckpoint::new(mc.clone())?;
+            // Saves every N steps see the epoch-so-far's loss and accuracy only.
+            let save_logs = match mc.save_freq {
+                SaveFreq::Epoch => epoch_logs.clone(),
+                SaveFreq::Steps(_) => epoch_logs
+                    .iter()
+                    .filter(|(name, _)| *name == "loss" || *name == "accuracy")
+                    .map(|(name, value)| (name.clone(), *value))
+                    .collect(),
+            };
             if let Some(monitor) = checkpoint.monitor() {
+                // Keras' save_best_only warns and saves when its metric is missing at a save;
+                // a top-k ranking cannot.
+                let logs = if mc.save_top_k.is_some() {
+                    &save_logs
+                } else {
+                    &epoch_logs
+                };
                 monitored_value(
                     "checkpoint selection",
                     "--checkpoint-monitor",
                     &monitor.monitor,
-                    &epoch_logs,
+                    logs,
                 )?;
             }
-            format_filename(&mc.filename, 1, 1, &epoch_logs)?;
+            format_filename(&mc.filename, 1, 1, &save_logs)?;
         }
         if self.logging.update_freq == Some(0) {
             return Err("--update-freq must be 'epoch' or at least 1".into());

@@ -700,6 +700,37 @@ fn unknown_metric_names_fail_before_training() {
             &["--checkpoint-filename", "e{val_loss:03d}"],
             &["{val_loss}"],
         ),
+        // Saves every N steps see only the epoch-so-far's loss and accuracy.
+        (
+            &[
+                "--save-freq",
+                "3",
+                "--save-top-k",
+                "2",
+                "--checkpoint-monitor",
+                "val_loss",
+            ],
+            &["'val_loss'", "--checkpoint-monitor", "accuracy, loss"],
+        ),
+        (
+            &[
+                "--save-freq",
+                "3",
+                "--checkpoint-filename",
+                "s{step}-{val_loss:.3f}",
+            ],
+            &["{val_loss}", "accuracy, loss"],
+        ),
+        // A checkpoint name stays inside <run>/models/.
+        (
+            &[
+                "--save-top-k",
+                "-1",
+                "--checkpoint-filename",
+                "../../escape{epoch}",
+            ],
+            &["../../escape1", "not a file name"],
+        ),
     ] {
         let mut args = base.to_vec();
         args.extend_from_slice(extra);

@@ -84,6 +84,13 @@ pub fn format_filename(
             }
         }
     }
+    // The name is one entry of <run>/models/: a separator (also through a fill character) or
+    // a dot name would write outside it.
+    if out.contains(['/', '\\']) || out == "." || out == ".." {
+        return Err(format!(
+            "checkpoint file name template '{template}' gives '{out}', which is not a file name (no '/', '\\', '.' or '..'); checkpoints go into <run>/models/"
+        ));
+    }
     Ok(out)
 }
 
@@ -521,6 +528,16 @@ mod tests {
             let err = format_filename(template, 1, 1, &logs()).unwrap_err();
             assert!(err.contains(part), "{template}: {err}");
             assert!(!err.contains('\n'), "{err}");
+        }
+        for template in [
+            "../../escape{epoch}",
+            "a/b{epoch}",
+            "a\\{epoch}",
+            "{epoch:/>3}",
+            "..",
+        ] {
+            let err = format_filename(template, 1, 1, &logs()).unwrap_err();
+            assert!(err.contains("not a file name"), "{template}: {err}");
         }
         assert!(check_template("").is_err());
         assert!(check_template("a}").is_err());
