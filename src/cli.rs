@@ -139,7 +139,7 @@ pub struct DeviceArgs {
     pub backend: Option<BackendKind>,
     /// With wgpu: the index of the adapter to use, in wgpu's enumeration order (default: the
     /// adapter wgpu prefers).
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub gpu_index: Option<usize>,
     /// CubeCL kernel autotuning effort for wgpu: minimal, balanced (CubeCL's default),
     /// extensive or full. Sets CUBECL_AUTOTUNE_LEVEL; ember uses minimal by itself on a
@@ -162,7 +162,7 @@ pub struct TrainArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
     /// Epochs to train (in total, when resuming) [default: 5].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub epochs: Option<usize>,
     /// Images per step, or 'full' for full-batch training [default: 64].
     #[arg(long, value_name = "N|full")]
@@ -172,7 +172,7 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Seed of weight initialization and shuffling [default: 42].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Dataset [default: mnist].
     #[arg(long, value_parser = dataset_parser())]
@@ -186,7 +186,7 @@ pub struct TrainArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub val_split: Option<f64>,
     /// Train on the first N training images only (quick runs, tests).
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub limit_train: Option<usize>,
     /// Run directory for config, metrics, checkpoints and the final model [default:
     /// runs/<model>-<opt>/run-NNN, a new one each run].
@@ -198,7 +198,7 @@ pub struct TrainArgs {
     pub resume: Option<String>,
     /// Also write a checkpoint every N optimizer steps (one is always written at each epoch
     /// end, and on Ctrl-C / SIGTERM).
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub checkpoint_every: Option<usize>,
     /// Print only the per-epoch lines (no progress bar, no messages).
     #[arg(long)]
@@ -237,7 +237,7 @@ pub struct CallbackArgs {
     #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
     pub min_delta: Option<f64>,
     /// Epochs without improvement before stopping [default: 0].
-    #[arg(long, help_heading = "Early stopping")]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
     pub patience: Option<usize>,
     /// Value the metric must beat for the patience count to reset (does not seed the best).
     #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
@@ -247,7 +247,12 @@ pub struct CallbackArgs {
     #[arg(long, help_heading = "Early stopping")]
     pub restore_best_weights: bool,
     /// Epochs to wait before watching the metric [default: 0].
-    #[arg(long, value_name = "N", help_heading = "Early stopping")]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "N",
+        help_heading = "Early stopping"
+    )]
     pub start_from_epoch: Option<usize>,
     /// Stop when the metric becomes NaN or infinite (Lightning) [default: true].
     #[arg(long, value_name = "BOOL", help_heading = "Early stopping")]
@@ -309,19 +314,19 @@ pub struct CallbackArgs {
     #[arg(long, value_parser = ["min", "max", "auto"], help_heading = "Learning rate")]
     pub plateau_mode: Option<String>,
     /// Factor the learning rate is multiplied by, < 1 [default: 0.1].
-    #[arg(long, help_heading = "Learning rate")]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
     pub plateau_factor: Option<f64>,
     /// Epochs without improvement before reducing [default: 10].
-    #[arg(long, help_heading = "Learning rate")]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
     pub plateau_patience: Option<usize>,
     /// Smallest change that counts as an improvement [default: 1e-4].
-    #[arg(long, help_heading = "Learning rate")]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
     pub plateau_min_delta: Option<f64>,
     /// Epochs to wait after a reduction before counting again [default: 0].
-    #[arg(long, help_heading = "Learning rate")]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
     pub plateau_cooldown: Option<usize>,
     /// Lower bound of the learning rate [default: 0].
-    #[arg(long, help_heading = "Learning rate")]
+    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
     pub min_lr: Option<f64>,
 }
 
@@ -579,7 +584,7 @@ pub struct ToyArgs {
     #[arg(long, value_name = "X,Y", allow_hyphen_values = true)]
     pub start: Option<StartPoint>,
     /// Optimizer steps.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, allow_negative_numbers = true, default_value_t = 500)]
     pub steps: usize,
     /// CSV of every step: optimizer,step,x,y,f (step 0 is the start point).
     #[arg(long, value_name = "CSV")]
@@ -611,10 +616,10 @@ pub struct CompareArgs {
     #[arg(long, value_delimiter = ',', value_parser = backend_parser(), default_value = "flex,ndarray,wgpu")]
     pub backends: Vec<BackendKind>,
     /// Epochs to train [default: 1 unless --steps].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub epochs: Option<usize>,
     /// Optimizer steps to train instead of whole epochs.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub steps: Option<usize>,
     /// Images per step, or 'full' [default: 64].
     #[arg(long, value_name = "N|full")]
@@ -623,7 +628,7 @@ pub struct CompareArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Seed of weight initialization and shuffling [default: 42].
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub seed: Option<u64>,
     /// Dataset [default: mnist].
     #[arg(long, value_parser = dataset_parser())]
@@ -635,20 +640,30 @@ pub struct CompareArgs {
     #[arg(long, allow_negative_numbers = true)]
     pub val_split: Option<f64>,
     /// Train on the first N training images only.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub limit_train: Option<usize>,
     /// Directory for compare.json, compare.csv and compare.png [default:
     /// runs/compare/<model>-<opt>/run-NNN, a new one each run].
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
     /// Compare the loss trajectories over the first K steps.
-    #[arg(long, value_name = "K", default_value_t = 10)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "K",
+        default_value_t = 10
+    )]
     pub divergence_steps: usize,
     /// Time the first N steps separately as warm-up (wgpu compiles and tunes kernels there).
-    #[arg(long, value_name = "N", default_value_t = 2)]
+    #[arg(
+        long,
+        allow_negative_numbers = true,
+        value_name = "N",
+        default_value_t = 2
+    )]
     pub warmup_steps: usize,
     /// With wgpu: the index of the adapter to use.
-    #[arg(long, value_name = "N")]
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub gpu_index: Option<usize>,
     /// CubeCL kernel autotuning effort for wgpu (see `train --help`).
     #[arg(long, value_name = "LEVEL", value_parser = ["minimal", "balanced", "extensive", "full"])]
