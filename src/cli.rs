@@ -207,21 +207,54 @@ pub struct TrainArgs {
     /// field optional); flags given on the command line override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// The optimizer's hyperparameters (first in the help, next to --opt and --lr).
+    #[command(flatten)]
+    pub optimizer_args: OptimizerArgs,
     /// Callbacks: early stopping, checkpoint selection, learning-rate schedule.
     #[command(flatten)]
     pub callbacks: CallbackArgs,
     /// Metric logging.
     #[command(flatten)]
     pub logging: LoggingArgs,
-    /// The optimizer's hyperparameters.
-    #[command(flatten)]
-    pub optimizer_args: OptimizerArgs,
 }
 
 /// Early stopping, checkpoint selection and learning-rate flags (Keras/Lightning names). Any
 /// flag of a group turns that callback on.
 #[derive(Debug, Clone, Default, Args)]
 pub struct CallbackArgs {
+    /// Learning-rate schedule: constant, step:step_size=N,gamma=G, exponential:gamma=G,
+    /// inverse-time-decay:decay=D, cosine:max_update=N,final_lr=X,warmup_steps=N,warmup_begin_lr=X.
+    #[arg(long, value_name = "SPEC", help_heading = "Learning rate")]
+    pub lr_schedule: Option<String>,
+    /// Whether the schedule counts epochs or optimizer steps [default: epoch].
+    #[arg(long, value_parser = ["epoch", "step"], help_heading = "Learning rate")]
+    pub schedule_unit: Option<String>,
+    /// Multiply the learning rate by --plateau-factor when --plateau-monitor stops improving
+    /// (Keras' ReduceLROnPlateau).
+    #[arg(long, help_heading = "Learning rate")]
+    pub reduce_lr_on_plateau: bool,
+    /// Metric ReduceLROnPlateau watches [default: val_loss].
+    #[arg(long, value_name = "METRIC", help_heading = "Learning rate")]
+    pub plateau_monitor: Option<String>,
+    /// Direction of --plateau-monitor: min, max or auto [default: auto].
+    #[arg(long, value_parser = ["min", "max", "auto"], help_heading = "Learning rate")]
+    pub plateau_mode: Option<String>,
+    /// Factor the learning rate is multiplied by, < 1 [default: 0.1].
+    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
+    pub plateau_factor: Option<f64>,
+    /// Epochs without improvement before reducing [default: 10].
+    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
+    pub plateau_patience: Option<usize>,
+    /// Smallest change that counts as an improvement [default: 1e-4].
+    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
+    pub plateau_min_delta: Option<f64>,
+    /// Epochs to wait after a reduction before counting again [default: 0].
+    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
+    pub plateau_cooldown: Option<usize>,
+    /// Lower bound of the learning rate [default: 0].
+    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
+    pub min_lr: Option<f64>,
+
     /// Stop when the monitored metric stops improving (Keras' EarlyStopping).
     #[arg(long, help_heading = "Early stopping")]
     pub early_stopping: bool,
@@ -295,39 +328,6 @@ pub struct CallbackArgs {
     /// Also keep a 'last' checkpoint, always the newest (Lightning).
     #[arg(long, help_heading = "Checkpoint selection")]
     pub save_last: bool,
-
-    /// Learning-rate schedule: constant, step:step_size=N,gamma=G, exponential:gamma=G,
-    /// inverse-time-decay:decay=D, cosine:max_update=N,final_lr=X,warmup_steps=N,warmup_begin_lr=X.
-    #[arg(long, value_name = "SPEC", help_heading = "Learning rate")]
-    pub lr_schedule: Option<String>,
-    /// Whether the schedule counts epochs or optimizer steps [default: epoch].
-    #[arg(long, value_parser = ["epoch", "step"], help_heading = "Learning rate")]
-    pub schedule_unit: Option<String>,
-    /// Multiply the learning rate by --plateau-factor when --plateau-monitor stops improving
-    /// (Keras' ReduceLROnPlateau).
-    #[arg(long, help_heading = "Learning rate")]
-    pub reduce_lr_on_plateau: bool,
-    /// Metric ReduceLROnPlateau watches [default: val_loss].
-    #[arg(long, value_name = "METRIC", help_heading = "Learning rate")]
-    pub plateau_monitor: Option<String>,
-    /// Direction of --plateau-monitor: min, max or auto [default: auto].
-    #[arg(long, value_parser = ["min", "max", "auto"], help_heading = "Learning rate")]
-    pub plateau_mode: Option<String>,
-    /// Factor the learning rate is multiplied by, < 1 [default: 0.1].
-    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
-    pub plateau_factor: Option<f64>,
-    /// Epochs without improvement before reducing [default: 10].
-    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
-    pub plateau_patience: Option<usize>,
-    /// Smallest change that counts as an improvement [default: 1e-4].
-    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
-    pub plateau_min_delta: Option<f64>,
-    /// Epochs to wait after a reduction before counting again [default: 0].
-    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
-    pub plateau_cooldown: Option<usize>,
-    /// Lower bound of the learning rate [default: 0].
-    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
-    pub min_lr: Option<f64>,
 }
 
 /// Logging flags.

@@ -748,11 +748,25 @@ fn unknown_metric_names_fail_before_training() {
 /// that flag, not clap's "unexpected argument '-1'".
 #[test]
 fn negative_values_name_their_flag() {
-    for flag in ["--seed", "--patience", "--epochs", "--plateau-cooldown", "--min-lr"] {
+    for flag in [
+        "--seed",
+        "--patience",
+        "--epochs",
+        "--plateau-cooldown",
+        "--min-lr",
+    ] {
         let out = train(&[flag, "-1"]);
         assert_clean_error(&out, &[flag, "-1"]);
         assert!(!stderr(&out).contains("unexpected argument"), "{flag}");
     }
-    let out = train(&["toy", "--function", "booth", "--out", "x.csv", "--steps", "-1"]);
+    let out = train(&[
+        "toy",
+        "--function",
+        "booth",
+        "--out",
+        "x.csv",
+        "--steps",
+        "-1",
+    ]);
     assert_clean_error(&out, &["--steps", "-1"]);
 }
