@@ -509,6 +509,11 @@ fn locate_weights(path: &Path) -> anyhow::Result<(PathBuf, Option<TrainConfig>)>
         let dir = path.parent().unwrap_or(Path::new("."));
         let recorded = if dir.join(checkpoint::STATE_FILE).is_file() {
             Some(checkpoint::read(dir)?.state.config)
+        } else if dir.ends_with(crate::learner::hooks::MODELS_DIR)
+            && !dir.join(CONFIG_FILE).is_file()
+        {
+            // A weights-only selected checkpoint, <run>/models/NAME.bpk: the run's config.
+            read_config(&dir.parent().unwrap_or(Path::new(".")).join(CONFIG_FILE))?
         } else {
             read_config(&dir.join(CONFIG_FILE))?
         };

@@ -770,3 +770,45 @@ fn negative_values_name_their_flag() {
     ]);
     assert_clean_error(&out, &["--steps", "-1"]);
 }
+
+/// `train evaluate` on a weights-only selected checkpoint (`<run>/models/NAME.bpk`) finds the
+/// model in the run's config.toml; on a one-epoch run those weights are the final ones.
+#[test]
+fn evaluate_a_selected_weights_file_without_model() {
+    let tmp = TempDir::new("eval-selected");
+    let run = tmp.str("run");
+    let out = train(&[
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "500",
+        "--quiet",
+        "--no-plots",
+        "--save-weights-only",
+        "--save-top-k",
+        "1",
+        "--checkpoint-monitor",
+        "val_loss",
+        "--checkpoint-filename",
+        "best",
+        "--run-dir",
+        &run,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let weights = tmp.join("run/models/best.bpk");
+    let out = train(&["evaluate", "--checkpoint", weights.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let selected = stdout(&out);
+    assert!(selected.contains("(mlp)"), "{selected}");
+    let out = train(&["evaluate", "--checkpoint", &run]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let test_line = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("test loss"))
+            .map(str::to_string)
+            .unwrap_or_else(|| panic!("no test line in {text}"))
+    };
+    assert_eq!(test_line(&selected), test_line(&stdout(&out)));
+}
