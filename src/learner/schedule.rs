@@ -274,9 +274,11 @@ impl FromStr for LrSchedule {
             "inverse_time_decay" => &["decay"],
             "cosine" => &["max_update", "final_lr", "warmup_steps", "warmup_begin_lr"],
             _ => {
+                // As the CLI spells them (either spelling is accepted).
+                let names = Self::NAMES.map(|n| n.replace('_', "-"));
                 return Err(format!(
                     "unknown learning-rate schedule '{name}' (expected one of: {})",
-                    Self::NAMES.join(", ")
+                    names.join(", ")
                 ));
             }
         };
@@ -570,7 +572,7 @@ mod tests {
         for (text, expected) in [
             (
                 "warm",
-                "unknown learning-rate schedule 'warm' (expected one of: constant, step, exponential, inverse_time_decay, cosine)",
+                "unknown learning-rate schedule 'warm' (expected one of: constant, step, exponential, inverse-time-decay, cosine)",
             ),
             (
                 "step",
