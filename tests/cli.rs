@@ -812,3 +812,15 @@ fn evaluate_a_selected_weights_file_without_model() {
     };
     assert_eq!(test_line(&selected), test_line(&stdout(&out)));
 }
+
+/// Flags that contradict each other are refused by name, before anything runs.
+#[test]
+fn conflicting_flags_are_refused() {
+    let out = train(&["--save-best-only", "--save-top-k", "2"]);
+    assert_clean_error(&out, &["--save-best-only", "--save-top-k"]);
+    let tmp = TempDir::new("config-resume");
+    let file = tmp.join("run.toml");
+    std::fs::write(&file, "epochs = 2\n").unwrap();
+    let out = train(&["--config", file.to_str().unwrap(), "--resume", "latest"]);
+    assert_clean_error(&out, &["--config", "--resume"]);
+}
