@@ -668,6 +668,9 @@ pub struct CompareArgs {
     /// CubeCL kernel autotuning effort for wgpu (see `train --help`).
     #[arg(long, value_name = "LEVEL", value_parser = ["minimal", "balanced", "extensive", "full"])]
     pub autotune: Option<String>,
+    /// The optimizer's hyperparameters, as for training.
+    #[command(flatten)]
+    pub optimizer_args: OptimizerArgs,
     /// Internal: run one backend's job (JSON) in this process (the comparison's child).
     #[arg(long, hide = true, requires_all = ["worker_backend", "worker_result"])]
     pub worker_job: Option<String>,

@@ -80,12 +80,12 @@ fn chosen_backend(args: &DeviceArgs) -> Option<BackendKind> {
 /// `train [FLAGS]`: a new run, or the continuation of one with `--resume`.
 fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     apply_autotune(&args.device);
-    let (config, run_dir, resume) = match &args.resume {
+    let (config, run_dir, resume, changes) = match &args.resume {
         None => {
             let config = new_config(args)?;
             config.validate().map_err(anyhow::Error::msg)?;
             let run_dir = new_run_dir(args, &config)?;
-            (config, run_dir, None)
+            (config, run_dir, None, Vec::new())
         }
         Some(target) => {
             if let Some(file) = &args.config {
@@ -95,9 +95,9 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             let (run_dir, checkpoint) = find_resume(args, target)?;
-            let config = resumed_config(args, &checkpoint)?;
+            let (config, changes) = resumed_config(args, &checkpoint)?;
             config.validate().map_err(anyhow::Error::msg)?;
-            (config, run_dir, Some(checkpoint))
+            (config, run_dir, Some(checkpoint), changes)
         }
     };
     let data = load_run_data(&config)?;
@@ -117,6 +117,12 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         LogFormat::Text => Box::new(Console::new(config.logging.quiet)),
         LogFormat::Json => Box::new(JsonLines),
     };
+    if !changes.is_empty() {
+        console.message(&format!(
+            "resuming with changed settings: {}",
+            changes.join(", ")
+        ));
+    }
     let options = FitOptions {
         run_dir: run_dir.clone(),
         resume,
@@ -309,8 +315,12 @@ fn find_resume(args: &TrainArgs, target: &str) -> anyhow::Result<(PathBuf, Check
 }
 
 /// The checkpoint's configuration with the flags that may change on resume applied; flags that
-/// would change what is being trained are refused with the list of differences.
-fn resumed_config(args: &TrainArgs, checkpoint: &Checkpoint) -> anyhow::Result<TrainConfig> {
+/// would change what is being trained are refused with the list of differences. Also returns
+/// the settings that changed (as `key: old -> new`), to be shown once the resume is accepted.
+fn resumed_config(
+    args: &TrainArgs,
+    checkpoint: &Checkpoint,
+) -> anyhow::Result<(TrainConfig, Vec<String>)> {
     let mut config = checkpoint.state.config.clone();
     let mut differences = Vec::new();
     let mut differs = |flag: &str, was: String, asked: String| {
@@ -388,11 +398,8 @@ fn resumed_config(args: &TrainArgs, checkpoint: &Checkpoint) -> anyhow::Result<T
     before.logging.quiet = false;
     before.logging.format = LogFormat::Text;
     apply_run_flags(&mut config, args)?;
-    if config != before && !config.logging.quiet {
-        let changed: Vec<String> = diff_toml(&before, &config);
-        eprintln!("resuming with changed settings: {}", changed.join(", "));
-    }
-    Ok(config)
+    let changes = diff_toml(&before, &config);
+    Ok((config, changes))
 }
 
 /// The settings that differ between two configurations, as `key: old -> new` with dotted

@@ -249,6 +249,11 @@ fn bad_compare_flags_are_rejected() {
     assert_clean_error(&out, &["--warmup-steps", "--steps"]);
     let out = train(&["compare", "--backends", "flex,tpu"]);
     assert_clean_error(&out, &["tpu", "ndarray"]);
+    // The optimizer's hyperparameter flags are those of training, checked the same way.
+    let out = train(&["compare", "--opt", "adam", "--rho", "0.5"]);
+    assert_clean_error(&out, &["--rho", "adam"]);
+    let out = train(&["compare", "--opt", "adam", "--beta1", "1.5"]);
+    assert_clean_error(&out, &["beta1"]);
 }
 
 /// A job in epochs that turns out to be no longer than its warm-up fails by name, with the

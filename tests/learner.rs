@@ -319,13 +319,13 @@ fn resume_prints_changed_settings() {
         "--no-tensorboard",
     ]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let err = stderr(&out);
+    let text = stdout(&out);
     for change in [
         "early_stopping.patience: 1 -> 3",
         "epochs: 1 -> 2",
         "logging.tensorboard: true -> false",
     ] {
-        assert!(err.contains(change), "{err}");
+        assert!(text.contains(change), "{text}");
     }
     let config: TrainConfig =
         toml::from_str(&std::fs::read_to_string(run.join("config.toml")).unwrap()).unwrap();

@@ -113,6 +113,22 @@ fn toy_rejects_unknown_function_and_bad_start() {
     ]);
     assert_clean_error(&out, &["--plot", "p.jpg", ".png or .svg"]);
     assert!(!tmp.join("t.csv").exists());
+    // An output directory that does not exist is refused before the runs.
+    let missing = tmp.str("no-such-dir/t.csv");
+    let out = train(&["toy", "--function", "booth", "--out", &missing]);
+    assert_clean_error(&out, &["--out", "no-such-dir", "does not exist"]);
+    let out = train(&[
+        "toy",
+        "--function",
+        "booth",
+        "--opt",
+        "sgd,adam",
+        "--rho",
+        "0.5",
+        "--out",
+        &csv,
+    ]);
+    assert_clean_error(&out, &["--rho", "sgd or adam"]);
 }
 
 /// SGD with lr 2 on 0.1·x² + 2·y² multiplies y by −7 a step and overflows f32 at step 23: a

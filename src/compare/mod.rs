@@ -47,8 +47,12 @@ pub const CHART_FILE: &str = "compare.png";
 /// A one-line message naming a flag out of range.
 pub fn job_from_args(args: &CompareArgs) -> anyhow::Result<CompareJob> {
     let optimizer = args
-        .optimizer
-        .unwrap_or(OptimizerConfig::AdaBelief(Default::default()));
+        .optimizer_args
+        .apply(
+            args.optimizer
+                .unwrap_or(OptimizerConfig::AdaBelief(Default::default())),
+        )
+        .map_err(anyhow::Error::msg)?;
     let mut config = TrainConfig::new(
         args.model.unwrap_or(crate::commands::DEFAULT_MODEL),
         optimizer,

@@ -58,6 +58,18 @@ pub fn command(args: &ToyArgs) -> anyhow::Result<()> {
         // Before the runs, so that a typo does not cost them.
         crate::plot::Format::of(plot).context("--plot")?;
     }
+    for (flag, path) in [("--out", Some(&args.out)), ("--plot", args.plot.as_ref())] {
+        let Some(path) = path else { continue };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+            && !dir.is_dir()
+        {
+            bail!(
+                "{flag} {}: directory {} does not exist; create it or choose another path",
+                path.display(),
+                dir.display()
+            );
+        }
+    }
     let optimizers = args
         .optimizer_args
         .apply_to_each(&args.optimizers)

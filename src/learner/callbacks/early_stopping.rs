@@ -27,7 +27,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::monitor::{Mode, Monitor};
-use super::{Logs, exact_f64, monitored_value};
+use super::{Logs, exact_f64, monitored_value, short};
 
 /// Settings of [`EarlyStopping`]; defaults are Keras 3's (plus Lightning's `check_finite`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -158,7 +158,7 @@ impl fmt::Display for StopReason {
                     "{monitor} did not improve for {wait} {epochs} (patience {patience})"
                 )?;
                 if let Some(best) = best {
-                    write!(f, "; best {best}")?;
+                    write!(f, "; best {}", short(*best))?;
                 }
                 if let Some(baseline) = baseline {
                     write!(f, "; baseline {baseline}")?;
@@ -378,7 +378,8 @@ impl EarlyStopping {
         };
         match (self.state.best, self.state.best_epoch) {
             (Some(best), Some(epoch)) => {
-                out.push_str(&format!(" Best {monitor} {best} at epoch {epoch}"));
+                // Six significant digits: the full value is in metrics.csv.
+                out.push_str(&format!(" Best {monitor} {} at epoch {epoch}", short(best)));
             }
             _ => out.push_str(&format!(" No epoch had {monitor} monitored")),
         }
