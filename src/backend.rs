@@ -20,6 +20,8 @@ use burn::tensor::wgpu::wgpu;
 use burn::tensor::{Device, DeviceKind};
 use serde::{Deserialize, Serialize};
 
+use crate::text::one_line;
+
 /// Where to train: the user's coarse choice, mapped to a default backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -311,8 +313,4 @@ fn cpu_name() -> String {
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     format!("{model} ({threads} threads)")
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -126,7 +126,6 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     let options = FitOptions {
         run_dir: run_dir.clone(),
         resume,
-        checkpoint_every: None,
         stop: Some(stop_on_signals()?),
     };
     match fit(&config, &backend, &data, options, console.as_mut())? {

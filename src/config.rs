@@ -18,6 +18,7 @@ use crate::learner::callbacks::{Logs, monitored_value};
 use crate::learner::metrics::CSV_COLUMNS;
 use crate::learner::schedule::{LrSchedule, ScheduleUnit};
 use crate::optim::OptimizerConfig;
+use crate::text::one_line;
 
 /// Everything that determines a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,8 +162,13 @@ impl TrainConfig {
     pub fn from_toml_file(path: &std::path::Path) -> Result<Self, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-        let table: toml::Table = toml::from_str(&text)
-            .map_err(|e| format!("{} is not valid TOML: {}", path.display(), one_line(&e)))?;
+        let table: toml::Table = toml::from_str(&text).map_err(|e| {
+            format!(
+                "{} is not valid TOML: {}",
+                path.display(),
+                one_line(&e.to_string())
+            )
+        })?;
         let has_lr = table.contains_key("lr");
         let defaults = Self::new(
             ModelKind::Lenet,
@@ -175,9 +181,12 @@ impl TrainConfig {
         for (key, value) in table {
             merged.insert(key, value);
         }
-        let mut config: Self = toml::Value::Table(merged)
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("{}: {}", path.display(), one_line(&e)))?;
+        let mut config: Self =
+            toml::Value::Table(merged)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    format!("{}: {}", path.display(), one_line(&e.to_string()))
+                })?;
         if !has_lr {
             config.lr = config.optimizer.default_lr();
         }
@@ -275,14 +284,6 @@ impl TrainConfig {
         // table, and `None` fields are left out.
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# not serializable: {e}\n"))
     }
-}
-
-/// A TOML error message on one line.
-fn one_line(e: &dyn std::fmt::Display) -> String {
-    e.to_string()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

@@ -31,4 +31,5 @@ pub mod optim;
 pub mod overrides;
 pub mod plot;
 pub mod tensorboard;
+pub mod text;
 pub mod toy;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 use ember::cli::Cli;
+use ember::text::one_line;
 
 fn main() -> ExitCode {
     // A panic is a bug in ember or a library; the user still gets one line, not a trace.
@@ -59,8 +60,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

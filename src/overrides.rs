@@ -14,15 +14,13 @@ fn mode(flag: &str, value: &str) -> Result<Mode, String> {
     value.parse().map_err(|e| format!("{flag}: {e}"))
 }
 
-/// `epoch` or a positive number of steps.
-fn every(flag: &str, value: &str) -> Result<Option<usize>, String> {
-    if value == "epoch" {
-        return Ok(None);
-    }
-    match value.parse::<usize>() {
-        Ok(n) if n > 0 => Ok(Some(n)),
-        _ => Err(format!(
-            "{flag} must be 'epoch' or a positive number of steps, got '{value}'"
+/// `--update-freq`: `epoch` (None) or a positive number of steps, parsed as `--save-freq` is.
+fn update_freq(value: &str) -> Result<Option<usize>, String> {
+    match value.parse::<SaveFreq>() {
+        Ok(SaveFreq::Epoch) => Ok(None),
+        Ok(SaveFreq::Steps(n)) => Ok(Some(n)),
+        Err(_) => Err(format!(
+            "--update-freq must be 'epoch' or a positive number of steps, got '{value}'"
         )),
     }
 }
@@ -108,10 +106,7 @@ pub fn apply_callback_args(config: &mut TrainConfig, a: &CallbackArgs) -> Result
             mc.save_weights_only = true;
         }
         if let Some(f) = &a.save_freq {
-            mc.save_freq = match every("--save-freq", f)? {
-                None => SaveFreq::Epoch,
-                Some(n) => SaveFreq::Steps(n),
-            };
+            mc.save_freq = f.parse()?;
         }
         if a.save_top_k.is_some() {
             mc.save_top_k = a.save_top_k;
@@ -191,7 +186,7 @@ pub fn apply_logging_args(
         config.logging.tensorboard = false;
     }
     if let Some(f) = &a.update_freq {
-        config.logging.update_freq = every("--update-freq", f)?;
+        config.logging.update_freq = update_freq(f)?;
     }
     if a.no_plots {
         config.logging.plots = false;

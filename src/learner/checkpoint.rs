@@ -36,6 +36,7 @@ use crate::config::TrainConfig;
 use crate::fsutil::{sync_dir, sync_file, write_atomic};
 use crate::learner::hooks::CallbackStates;
 use crate::learner::metrics::{EpochMetrics, PartialSums, read_csv, write_csv};
+use crate::text::shorten;
 
 /// Version of the checkpoint layout; bumped when it changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
@@ -411,6 +412,21 @@ pub fn resolve(path: &Path) -> Result<Checkpoint, CheckpointError> {
     }
 }
 
+/// Writes `model`'s weights to `path` (burnpack) through a temporary file, fsync and rename
+/// ([`crate::fsutil::replace_atomically`]): the final run model and weights-only selected
+/// checkpoints.
+///
+/// # Errors
+/// The I/O error (Burn's store errors wrapped as I/O errors).
+pub fn save_weights(model: &Model, path: &Path) -> std::io::Result<()> {
+    crate::fsutil::replace_atomically(path, |tmp| {
+        model
+            .clone()
+            .save_file(tmp)
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    })
+}
+
 /// Loads weights from a `.bpk` file into a fresh `kind` model on `device`.
 ///
 /// # Errors
@@ -465,13 +481,4 @@ pub fn load_optimizer(checkpoint: &Checkpoint) -> Result<ModuleOptimizer, Checkp
             path,
             reason: e.to_string(),
         })
-}
-
-fn shorten(s: &str, max: usize) -> String {
-    let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if s.chars().count() <= max {
-        s
-    } else {
-        format!("{}...", s.chars().take(max).collect::<String>())
-    }
 }

@@ -11,7 +11,6 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use burn::module::Module;
 use ember_models::Model;
 use serde::{Deserialize, Serialize};
 
@@ -353,14 +352,8 @@ impl Hooks {
             let path = dir.join(format!("{name}.bpk"));
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            crate::fsutil::replace_atomically(&path, |tmp| {
-                snapshot
-                    .model
-                    .clone()
-                    .save_file(tmp)
-                    .map_err(|e| std::io::Error::other(e.to_string()))
-            })
-            .with_context(|| format!("cannot write {}", path.display()))?;
+            checkpoint::save_weights(snapshot.model, &path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             Ok(path)
         } else {
             let mut state = snapshot.state.clone();

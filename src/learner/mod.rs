@@ -98,8 +98,6 @@ pub struct FitOptions {
     pub run_dir: PathBuf,
     /// Continue from this checkpoint instead of starting afresh.
     pub resume: Option<Checkpoint>,
-    /// Also write a checkpoint every this many optimizer steps (besides every epoch end).
-    pub checkpoint_every: Option<usize>,
     /// When set (by a SIGINT/SIGTERM handler), stop after the current step with a checkpoint.
     pub stop: Option<Arc<AtomicBool>>,
 }
@@ -196,7 +194,7 @@ pub fn fit(
             .as_ref()
             .is_some_and(|s| s.load(Ordering::SeqCst))
     };
-    let checkpoint_every = options.checkpoint_every.or(config.checkpoint_every);
+    let checkpoint_every = config.checkpoint_every;
     let batcher = ImageBatcher::new(data.kind);
     let batch_size = config.batch_size.unwrap_or(data.train.data().len());
     let steps_per_epoch = data.train.data().len().div_ceil(batch_size);
@@ -457,11 +455,6 @@ fn write_history(run_dir: &Path, history: &[EpochMetrics]) -> anyhow::Result<()>
 /// Writes the final weights to `run_dir/model.bpk` through a temporary file and a rename.
 fn save_final_model(model: &Model, run_dir: &Path) -> anyhow::Result<()> {
     let path = run_dir.join(FINAL_MODEL_FILE);
-    crate::fsutil::replace_atomically(&path, |tmp| {
-        model
-            .clone()
-            .save_file(tmp)
-            .map_err(|e| std::io::Error::other(e.to_string()))
-    })
-    .with_context(|| format!("cannot write {}", path.display()))
+    checkpoint::save_weights(model, &path)
+        .with_context(|| format!("cannot write {}", path.display()))
 }

@@ -240,42 +240,22 @@ mod tests {
     }
 }
 
-/// `v` with six significant digits, trailing zeros dropped (like Python's `%g`), for
-/// messages: `0.22016952514648438` -> `0.22017`, `0.25` -> `0.25`, `1.5e-7` -> `1.5e-7`.
+/// `v` for messages, as Python's `format(v, 'g')`: six significant digits, trailing zeros
+/// dropped (`0.22016952514648438` -> `0.22017`, `1.5e-7` -> `1.5e-07`); the same formatter as
+/// checkpoint file-name templates.
 pub(crate) fn short(v: f64) -> String {
-    if !v.is_finite() || v == 0.0 {
-        return v.to_string();
-    }
-    let exponent = v.abs().log10().floor() as i32;
-    if (-4..6).contains(&exponent) {
-        let decimals = (5 - exponent).max(0) as usize;
-        let text = format!("{v:.decimals$}");
-        if text.contains('.') {
-            text.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            text
-        }
-    } else {
-        let text = format!("{v:.5e}");
-        match text.split_once('e') {
-            Some((mantissa, exp)) if mantissa.contains('.') => format!(
-                "{}e{exp}",
-                mantissa.trim_end_matches('0').trim_end_matches('.')
-            ),
-            _ => text,
-        }
-    }
+    template::format_general(v)
 }
 
 #[cfg(test)]
 mod short_tests {
     #[test]
-    fn six_significant_digits() {
+    fn six_significant_digits_as_python() {
         assert_eq!(super::short(0.22016952514648438), "0.22017");
         assert_eq!(super::short(0.25), "0.25");
-        assert_eq!(super::short(1.5e-7), "1.5e-7");
+        assert_eq!(super::short(1.5e-7), "1.5e-07");
         assert_eq!(super::short(123456.7), "123457");
-        assert_eq!(super::short(1234567.0), "1.23457e6");
+        assert_eq!(super::short(1234567.0), "1.23457e+06");
         assert_eq!(super::short(42.0), "42");
         assert_eq!(super::short(-0.001234567), "-0.00123457");
     }

@@ -280,6 +280,12 @@ fn format_value(value: Value, spec: &Spec) -> Result<String, String> {
     })
 }
 
+/// `v` as Python's `format(v, 'g')` (six significant digits, trailing zeros dropped).
+pub(crate) fn format_general(v: f64) -> String {
+    let (negative, body) = float_body(v, None, Some('g'));
+    if negative { format!("-{body}") } else { body }
+}
+
 /// The sign and the digits of float `v` formatted with `kind` and `precision`, as CPython.
 fn float_body(v: f64, precision: Option<usize>, kind: Option<char>) -> (bool, String) {
     let negative = v.is_sign_negative() && !v.is_nan();

@@ -1,0 +1,17 @@
+//! Text for one-line messages: the errors and warnings `train` prints are single lines, while
+//! the errors they wrap (TOML, Burn, wgpu, panics) often span several.
+
+/// `s` with every run of whitespace, newlines included, turned into one space.
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// [`one_line`], cut to at most `max` characters (then ending in `...`).
+pub fn shorten(s: &str, max: usize) -> String {
+    let s = one_line(s);
+    if s.chars().count() <= max {
+        s
+    } else {
+        format!("{}...", s.chars().take(max).collect::<String>())
+    }
+}
