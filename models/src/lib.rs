@@ -21,8 +21,10 @@
 //! ```
 
 pub mod deep_mlp;
+pub mod kernels;
 pub mod lenet;
 pub mod mlp;
+
 mod zoo;
 
 pub use zoo::{Model, ModelKind};
