@@ -28,6 +28,8 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2d;
 use burn::tensor::{Bytes, DType, Shape, Tensor};
 
+use rayon::prelude::*;
+
 use super::{dims4, f32_tensor, on_flex_f32};
 
 /// [`MaxPool2d`]'s forward pass, through ember's kernel where that gives the same result.
@@ -121,19 +123,27 @@ fn kernel_forward(x: &FlexTensor) -> (FlexTensor, FlexTensor) {
     let data: &[f32] = x.as_slice().expect("a contiguous tensor has a slice");
     let (out_h, out_w) = (height / 2, width / 2);
     let len = batch * channels * out_h * out_w;
-    let mut output = Vec::with_capacity(len);
-    let mut argmax = Vec::with_capacity(len);
-    if out_w > 0 {
-        for plane in data.chunks_exact(height * width) {
-            for rows in plane.chunks_exact(2 * width).take(out_h) {
-                let (top, bottom) = rows.split_at(width);
-                for (t, b) in top.chunks_exact(2).zip(bottom.chunks_exact(2)) {
-                    let (value, place) = window_max([t[0], t[1], b[0], b[1]]);
-                    output.push(value);
-                    argmax.push(place);
+    let mut output = vec![0f32; len];
+    let mut argmax = vec![0u8; len];
+    if len > 0 {
+        // One task per channel plane; planes are independent, so the result does not depend on
+        // the threads.
+        data.par_chunks_exact(height * width)
+            .zip(output.par_chunks_exact_mut(out_h * out_w))
+            .zip(argmax.par_chunks_exact_mut(out_h * out_w))
+            .with_min_len(PLANES_PER_TASK)
+            .for_each(|((plane, out), places)| {
+                let out_rows = out
+                    .chunks_exact_mut(out_w)
+                    .zip(places.chunks_exact_mut(out_w));
+                for (rows, (out, places)) in plane.chunks_exact(2 * width).zip(out_rows) {
+                    let (top, bottom) = rows.split_at(width);
+                    let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+                    for ((t, b), (out, place)) in windows.zip(out.iter_mut().zip(places)) {
+                        (*out, *place) = window_max([t[0], t[1], b[0], b[1]]);
+                    }
                 }
-            }
-        }
+            });
     }
     let shape = Shape::from(vec![batch, channels, out_h, out_w]);
     (
@@ -145,6 +155,10 @@ fn kernel_forward(x: &FlexTensor) -> (FlexTensor, FlexTensor) {
         ),
     )
 }
+
+/// Channel planes per parallel task: enough work to pay for a task (a LeNet plane is 196 or 25
+/// outputs).
+const PLANES_PER_TASK: usize = 16;
 
 /// The maximum of one window in row-major order and its place, with burn-flex's rules: the first
 /// maximum wins a tie, and a NaN replaces anything before it.
@@ -163,24 +177,24 @@ fn kernel_backward(grad: &FlexTensor, argmax: &FlexTensor, input_shape: Shape) -
     let grad = grad.to_contiguous();
     let grad: &[f32] = grad.as_slice().expect("a contiguous tensor has a slice");
     let places: &[u8] = argmax.as_slice().expect("argmax is built contiguous");
-    let [_, _, height, width] = [
-        input_shape[0],
-        input_shape[1],
-        input_shape[2],
-        input_shape[3],
-    ];
+    let (height, width) = (input_shape[2], input_shape[3]);
     let (out_h, out_w) = (height / 2, width / 2);
     let mut input_grad = vec![0f32; input_shape.num_elements()];
-    if out_w > 0 {
-        let outputs = grad.chunks_exact(out_w).zip(places.chunks_exact(out_w));
-        for (row, (grad_row, place_row)) in outputs.enumerate() {
-            let (plane, out_row) = (row / out_h, row % out_h);
-            let top = plane * height * width + 2 * out_row * width;
-            for (col, (&g, &place)) in grad_row.iter().zip(place_row).enumerate() {
-                let (dy, dx) = (usize::from(place >> 1), usize::from(place & 1));
-                input_grad[top + dy * width + 2 * col + dx] = g;
-            }
-        }
+    if out_h * out_w > 0 {
+        input_grad
+            .par_chunks_exact_mut(height * width)
+            .zip(grad.par_chunks_exact(out_h * out_w))
+            .zip(places.par_chunks_exact(out_h * out_w))
+            .with_min_len(PLANES_PER_TASK)
+            .for_each(|((plane, grad), places)| {
+                let out_rows = grad.chunks_exact(out_w).zip(places.chunks_exact(out_w));
+                for (rows, (grad, places)) in plane.chunks_exact_mut(2 * width).zip(out_rows) {
+                    for (col, (&g, &place)) in grad.iter().zip(places).enumerate() {
+                        let (dy, dx) = (usize::from(place >> 1), usize::from(place & 1));
+                        rows[dy * width + 2 * col + dx] = g;
+                    }
+                }
+            });
     }
     f32_tensor(input_grad, input_shape)
 }
