@@ -11,7 +11,8 @@
 //! Each layer's entry point (`pool::forward`, `conv::forward`) takes the Burn module and falls
 //! back to the module's own `forward` for any configuration, backend or dtype the kernel does not
 //! cover (ndarray, wgpu, f64, ...), so a model written with them runs everywhere. Each kernel is
-//! tested against Burn's op on flex, values and gradients.
+//! tested against Burn's op on flex, values and gradients. ember's Rprop uses the same mechanism
+//! for its update (`ember::optim::rprop::flex`).
 
 pub mod conv;
 pub mod pool;
@@ -21,7 +22,8 @@ use burn::backend::{DispatchTensor, DispatchTensorKind, TensorMetadata};
 use burn::tensor::{Bytes, DType, Shape};
 
 /// Whether a tensor is one the kernels implement: f32 on flex, tracked by autodiff or not.
-fn on_flex_f32(x: &DispatchTensor) -> bool {
+/// (ember's optimizers use it too, for their flex kernels.)
+pub fn on_flex_f32(x: &DispatchTensor) -> bool {
     let kind = match &x.kind {
         DispatchTensorKind::Autodiff(inner) => inner.as_ref(),
         kind => kind,
@@ -30,7 +32,7 @@ fn on_flex_f32(x: &DispatchTensor) -> bool {
 }
 
 /// A contiguous f32 flex tensor of `shape` holding `values` (row-major).
-fn f32_tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
+pub fn f32_tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
     FlexTensor::new(
         Bytes::from_elems(values),
         Layout::contiguous(shape),

@@ -25,6 +25,10 @@
 //! size). The learning rate passed to
 //! [`Optimizer::step`] is read once, as the initial step size, when a parameter's state is
 //! created: later learning rates (and so schedules) are ignored, as in torch.
+//!
+//! On flex (f32) the update is one fused pass per tensor (`flex.rs`, a Burn backend extension);
+//! elsewhere it is written with tensor ops (`tensor_ops_step`). Both perform the same f32
+//! operations and give the same bits (tested).
 
 use burn::optim::Optimizer;
 use burn::tensor::{Device, Tensor};
@@ -32,6 +36,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::RecordState;
 use crate::optim::common::{check, fill, select};
+
+mod flex;
 
 /// Which Rprop: torch's iRprop⁻ or the original Rprop⁺ with weight backtracking.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -161,8 +167,6 @@ impl Optimizer for Rprop {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let (eta_minus, eta_plus) = self.config.etas;
-        let (min, max) = self.config.step_sizes;
         let plus = self.config.variant == RpropVariant::RpropPlus;
         let (step, prev, step_size, prev_update) = match state {
             Some(s) => (s.step, s.prev, s.step_size, s.prev_update),
@@ -174,54 +178,22 @@ impl Optimizer for Rprop {
             ),
         };
 
-        // torch: `sign = grad.mul(prev).sign()`, then the factor η+, η− or 1 in its place, and
-        // `step_size.mul_(sign).clamp_(min, max)`. Written with masks on the product and on
-        // Δ·η± (the same f32 products), because flex's `sign` and `clamp` each cost more than
-        // the rest of the step (see also `common::select`).
-        let product = grad.clone().mul(prev);
-        let grew = product.clone().greater_elem(0.0);
-        let shrank = product.lower_elem(0.0);
-        // Δ·η+ first, into a new buffer; once that select has returned, `step_size` is owned
-        // alone again, so Δ·η− runs in place (flex's scalar ops reuse a unique buffer).
-        let grown = select(grew, &step_size.clone().mul_scalar(eta_plus), &step_size);
-        let step_size = select(shrank.clone(), &step_size.mul_scalar(eta_minus), &grown)
-            // clamp_min then clamp_max: clamp's values (min ≤ max is validated).
-            .clamp_min(min)
-            .clamp_max(max);
-        let grad = fill(&grad, shrank.clone(), 0.0);
-        // `param.addcmul_(grad.sign(), step_size, value=-1)` adds −sign(g)·Δ: −Δ where g > 0,
-        // +Δ where g < 0, nothing where g is 0 or NaN (whose sign is 0 here).
-        let moves_down = grad.clone().greater_elem(0.0);
-        let moves_up = grad.clone().lower_elem(0.0);
-        let (param, prev_update) = match prev_update {
-            // iRprop⁻: choose between θ − Δ, θ + Δ and θ (bit for bit torch's sums, since
-            // sign(g)·Δ is exact). Timed alone on LeNet's 10 tensors (flex, 2 shared cores),
-            // this part takes ~90 µs, against ~230 µs for building the signed decrement
-            // (Δ, −Δ, 0) by masks and subtracting it; optim_step: 0.64 → ~0.51 ms. A float
-            // sign from the masks (`bool.float()`) was slower still, and so were the in-place
-            // mask kernels (they branch per element, and the masks here are not predictable).
-            None => {
-                // θ + Δ into a new buffer, then θ − Δ in place (θ is unique again by then):
-                // every buffer flex allocates costs more than the arithmetic in it.
-                let moved_up = select(moves_up, &param.clone().add(step_size.clone()), &param);
-                let param = select(moves_down, &param.sub(step_size.clone()), &moved_up);
-                (param, None)
-            }
-            // Rprop⁺ keeps the decrement itself (its state); where the sign flipped g is 0,
-            // so nothing moves there yet: take the previous update back instead (subtract its
-            // negation).
-            Some(prev_update) => {
-                let positive = fill(&step_size, moves_down.bool_not(), 0.0);
-                let negated = step_size.clone().neg();
-                let decrement = select(moves_up, &negated, &positive);
-                let decrement = select(shrank, &prev_update.neg(), &decrement);
-                (param.sub(decrement.clone()), Some(decrement))
-            }
+        let inputs = Inputs {
+            param,
+            grad,
+            prev,
+            step_size,
         };
-
+        // On flex, one pass per tensor (`flex.rs`); the same f32 operations as the tensor ops.
+        let (param, prev, step_size, prev_update) = if flex::applies(&inputs, prev_update.as_ref())
+        {
+            flex::step(inputs, prev_update, self.config.scalars())
+        } else {
+            tensor_ops_step(&self.config, inputs, prev_update)
+        };
         let state = RpropState {
             step: step + 1,
-            prev: grad,
+            prev,
             step_size,
             prev_update,
         };
@@ -236,6 +208,87 @@ impl Optimizer for Rprop {
             prev_update: state.prev_update.map(|t| t.to_device(device)),
         }
     }
+}
+
+/// One step's tensors, all of one shape.
+struct Inputs<const D: usize> {
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    prev: Tensor<D>,
+    step_size: Tensor<D>,
+}
+
+/// `(param, prev, step_size, prev_update)` after a step.
+type Stepped<const D: usize> = (Tensor<D>, Tensor<D>, Tensor<D>, Option<Tensor<D>>);
+
+impl RpropConfig {
+    /// `[η−, η+, Δmin, Δmax]` as the f32 values the tensor ops use.
+    fn scalars(&self) -> [f32; 4] {
+        let ((eta_minus, eta_plus), (min, max)) = (self.etas, self.step_sizes);
+        [eta_minus, eta_plus, min, max].map(|x| x as f32)
+    }
+}
+
+/// The step written with tensor ops, for any backend: torch's single-tensor sequence.
+fn tensor_ops_step<const D: usize>(
+    config: &RpropConfig,
+    inputs: Inputs<D>,
+    prev_update: Option<Tensor<D>>,
+) -> Stepped<D> {
+    let Inputs {
+        param,
+        grad,
+        prev,
+        step_size,
+    } = inputs;
+    let (eta_minus, eta_plus) = config.etas;
+    let (min, max) = config.step_sizes;
+    // torch: `sign = grad.mul(prev).sign()`, then the factor η+, η− or 1 in its place, and
+    // `step_size.mul_(sign).clamp_(min, max)`. Written with masks on the product and on
+    // Δ·η± (the same f32 products), because flex's `sign` and `clamp` each cost more than
+    // the rest of the step (see also `common::select`).
+    let product = grad.clone().mul(prev);
+    let grew = product.clone().greater_elem(0.0);
+    let shrank = product.lower_elem(0.0);
+    // Δ·η+ first, into a new buffer; once that select has returned, `step_size` is owned
+    // alone again, so Δ·η− runs in place (flex's scalar ops reuse a unique buffer).
+    let grown = select(grew, &step_size.clone().mul_scalar(eta_plus), &step_size);
+    let step_size = select(shrank.clone(), &step_size.mul_scalar(eta_minus), &grown)
+        // clamp_min then clamp_max: clamp's values (min ≤ max is validated).
+        .clamp_min(min)
+        .clamp_max(max);
+    let grad = fill(&grad, shrank.clone(), 0.0);
+    // `param.addcmul_(grad.sign(), step_size, value=-1)` adds −sign(g)·Δ: −Δ where g > 0,
+    // +Δ where g < 0, nothing where g is 0 or NaN (whose sign is 0 here).
+    let moves_down = grad.clone().greater_elem(0.0);
+    let moves_up = grad.clone().lower_elem(0.0);
+    let (param, prev_update) = match prev_update {
+        // iRprop⁻: choose between θ − Δ, θ + Δ and θ (bit for bit torch's sums, since
+        // sign(g)·Δ is exact). Timed alone on LeNet's 10 tensors (flex, 2 shared cores),
+        // this part takes ~90 µs, against ~230 µs for building the signed decrement
+        // (Δ, −Δ, 0) by masks and subtracting it; optim_step: 0.64 → ~0.51 ms. A float
+        // sign from the masks (`bool.float()`) was slower still, and so were the in-place
+        // mask kernels (they branch per element, and the masks here are not predictable).
+        None => {
+            // θ + Δ into a new buffer, then θ − Δ in place (θ is unique again by then):
+            // every buffer flex allocates costs more than the arithmetic in it.
+            let moved_up = select(moves_up, &param.clone().add(step_size.clone()), &param);
+            let param = select(moves_down, &param.sub(step_size.clone()), &moved_up);
+            (param, None)
+        }
+        // Rprop⁺ keeps the decrement itself (its state); where the sign flipped g is 0,
+        // so nothing moves there yet: take the previous update back instead (subtract its
+        // negation).
+        Some(prev_update) => {
+            let positive = fill(&step_size, moves_down.bool_not(), 0.0);
+            let negated = step_size.clone().neg();
+            let decrement = select(moves_up, &negated, &positive);
+            let decrement = select(shrank, &prev_update.neg(), &decrement);
+            (param.sub(decrement.clone()), Some(decrement))
+        }
+    };
+
+    (param, grad, step_size, prev_update)
 }
 
 #[cfg(test)]
