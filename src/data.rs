@@ -1,8 +1,12 @@
 //! The splits a run trains, validates and tests on, loaded once into memory.
 
+use burn::tensor::Device;
 use ember_datasets::checksum::sha256_parts;
-use ember_datasets::{DataError, DatasetKind, InMemoryDataset, Split, load, locate};
+use ember_datasets::{
+    BatchSource, DataError, DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate,
+};
 
+use crate::backend::BackendKind;
 use crate::config::TrainConfig;
 
 /// The three splits of a run.
@@ -66,4 +70,19 @@ pub fn load_run_data(config: &TrainConfig) -> Result<RunData, DataError> {
         kind: config.dataset,
         fingerprint,
     })
+}
+
+impl RunData {
+    /// Where `backend`'s training batches come from: on wgpu the training split is uploaded to
+    /// `device` once and each batch is cut there; the CPU backends build batches with Burn's data
+    /// loader. Both give the same batches in the same order ([`BatchSource`]).
+    pub fn train_source(&self, backend: BackendKind, device: &Device) -> BatchSource {
+        let batcher = ImageBatcher::new(self.kind);
+        match backend {
+            BackendKind::Wgpu => BatchSource::on_device(&self.train, batcher, device),
+            BackendKind::Flex | BackendKind::Ndarray => {
+                BatchSource::on_host(self.train.clone(), batcher)
+            }
+        }
+    }
 }

@@ -16,11 +16,13 @@
 
 pub mod batcher;
 pub mod checksum;
+pub mod epoch;
 pub mod error;
 pub mod idx;
 pub mod mnist;
 
 pub use batcher::{ImageBatch, ImageBatcher, ImageItem, InMemoryDataset};
+pub use epoch::{BatchSource, EpochBatches};
 pub use error::DataError;
 pub use mnist::{
     DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, MnistData, NUM_CLASSES, Split, load, locate,

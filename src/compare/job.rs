@@ -10,7 +10,6 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use burn::data::dataloader::DataLoaderBuilder;
 use ember_datasets::ImageBatcher;
 use serde::{Deserialize, Serialize};
 
@@ -113,6 +112,7 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
     let mut optimizer = job.config.optimizer.init();
     let loss = loss_fn(&device);
     let batcher = ImageBatcher::new(data.kind);
+    let train_source = data.train_source(backend_kind, &device);
     let mut memory = DeviceMemoryPeak::new(&backend.device);
 
     let mut step_times = Vec::with_capacity(total_steps);
@@ -123,13 +123,14 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
     let mut epoch = 0;
     while step_times.len() < total_steps {
         epoch += 1;
-        let loader = DataLoaderBuilder::new(batcher)
-            .batch_size(batch_size)
-            .shuffle(epoch_seed(job.config.seed, epoch))
-            .set_device(device.clone())
-            .build(data.train.clone());
+        let shuffle = Some(epoch_seed(job.config.seed, epoch));
+        let epoch_batches = train_source
+            .epoch(batch_size, shuffle, &device)
+            .map_err(|e| {
+                JobError::Other(anyhow::Error::new(e).context("reading the training data"))
+            })?;
         let epoch_start = Instant::now();
-        let mut batches = loader.iter();
+        let mut batches = epoch_batches.iter();
         let mut complete = true;
         loop {
             if step_times.len() == total_steps {

@@ -25,7 +25,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
 use burn::tensor::Device;
 use ember_datasets::ImageBatcher;
@@ -196,24 +195,24 @@ pub fn fit(
     };
     let checkpoint_every = config.checkpoint_every;
     let batcher = ImageBatcher::new(data.kind);
+    let train_source = data.train_source(config.backend, &device);
     let batch_size = config.batch_size.unwrap_or(data.train.data().len());
     let steps_per_epoch = data.train.data().len().div_ceil(batch_size);
     let loss = loss_fn(&device);
     let mut stopped_early = None;
     for epoch in state.epoch + 1..=config.epochs {
         let epoch_start = Instant::now();
-        let loader = DataLoaderBuilder::new(batcher)
-            .batch_size(batch_size)
-            .shuffle(epoch_seed(config.seed, epoch))
-            .set_device(device.clone())
-            .build(data.train.clone());
+        let shuffle = Some(epoch_seed(config.seed, epoch));
+        let batches = train_source
+            .epoch(batch_size, shuffle, &device)
+            .context("reading the training data")?;
         progress.epoch_start(epoch, config.epochs, steps_per_epoch);
         // A mid-epoch checkpoint: continue its epoch after the steps it had taken.
         let skip = state.epoch_step;
         let mut sums = MetricSums::restore(&state.partial, &device);
         let seconds_before = state.partial_seconds;
         let mut lr = hooks.learning_rate(config, epoch, state.global_step);
-        for (i, batch) in loader.iter().enumerate().skip(skip) {
+        for (i, batch) in batches.iter().enumerate().skip(skip) {
             let batch = batch.context("reading a training batch")?;
             lr = hooks.learning_rate(config, epoch, state.global_step);
             tracing::trace!("step {}: learning rate {lr:e}", state.global_step + 1);
