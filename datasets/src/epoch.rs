@@ -30,7 +30,7 @@ pub enum BatchSource {
     /// The whole split on the device; batches are cut there (the GPU backend).
     Device {
         /// All images, `[n, 1, 28, 28]`, normalized, and all labels, `[n]`.
-        all: ImageBatch,
+        all: Box<ImageBatch>,
     },
 }
 
@@ -44,7 +44,7 @@ impl BatchSource {
     pub fn on_device(dataset: &InMemoryDataset, batcher: ImageBatcher, device: &Device) -> Self {
         let data = dataset.data();
         Self::Device {
-            all: batcher.batch_raw(&data.images, &data.labels, device),
+            all: Box::new(batcher.batch_raw(&data.images, &data.labels, device)),
         }
     }
 
@@ -126,7 +126,7 @@ pub enum EpochBatches {
     /// The indices of each batch, cut from `all` on the device as they are read.
     Device {
         /// The whole split.
-        all: ImageBatch,
+        all: Box<ImageBatch>,
         /// Each batch's indices.
         order: Vec<Vec<usize>>,
     },
