@@ -1,59 +1,65 @@
-//! Data loading per epoch: ember's batcher through Burn's data loader over the MNIST training
-//! split (60,000 images), shuffled as `train` shuffles, onto the flex device, without training.
+//! Data loading per epoch over the MNIST training split (60,000 images), shuffled as `train`
+//! shuffles, without training; criterion.
 //!
-//! `cargo bench --bench data_loading` prints, per batch size, the median of 5 epochs (after
-//! one warm-up epoch), the time per batch and images/s, and the share of a flex LeNet epoch
-//! this is (see BENCHMARKS.md). Each batch's labels are summed on the device and read back, so
-//! the figures include building and uploading every tensor.
+//! Two sources (`ember_datasets::BatchSource`): `host`, ember's batcher through Burn's data
+//! loader onto the flex device (what the CPU backends use), and `device`, the split uploaded
+//! once and each batch cut with `select` (what wgpu uses; timed here on flex, where it measures
+//! the cutting, not a transfer). Each batch's labels are summed on the device and read back, so
+//! the figures include building every tensor.
 //!
-//! A plain harness: see benches/train_step.rs.
+//! `cargo bench --bench data_loading [-- FILTER]`. Figures: BENCHMARKS.md.
 
-use std::time::Instant;
+mod common;
 
-use burn::data::dataloader::DataLoaderBuilder;
+use std::time::SystemTime;
+
 use burn::tensor::Device;
+use criterion::{BenchmarkId, SamplingMode};
 use ember::learner::epoch_seed;
-use ember_datasets::{DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate};
+use ember_datasets::{
+    BatchSource, DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate,
+};
 
-const EPOCHS: usize = 5;
+const GROUP: &str = "data_loading";
 
 fn main() {
+    let start = SystemTime::now();
+    let mut criterion = common::criterion();
     let dir = locate(DatasetKind::Mnist, None).expect("MNIST");
     let train = InMemoryDataset::new(load(&dir, Split::Train).expect("MNIST train split"));
     let images = train.data().len();
     let batcher = ImageBatcher::new(DatasetKind::Mnist);
     let device = Device::flex();
-    println!(
-        "data loading: MNIST train ({images} images), shuffled, flex device, median of {EPOCHS} epochs after 1 warm-up"
-    );
-    for batch_size in [64, 256] {
-        let mut times = Vec::with_capacity(EPOCHS + 1);
-        for epoch in 0..=EPOCHS {
-            let loader = DataLoaderBuilder::new(batcher)
-                .batch_size(batch_size)
-                .shuffle(epoch_seed(42, epoch + 1))
-                .set_device(device.clone())
-                .build(train.clone());
-            let start = Instant::now();
-            let mut label_sum = 0i64;
-            let mut batches = 0usize;
-            for batch in loader.iter() {
-                let batch = batch.expect("batch");
-                label_sum += batch.targets.sum().into_scalar::<i64>();
-                batches += 1;
-            }
-            times.push(start.elapsed().as_secs_f64());
-            assert_eq!(batches, images.div_ceil(batch_size));
-            assert!(label_sum > 0);
+    let sources = [
+        ("host", BatchSource::on_host(train.clone(), batcher)),
+        ("device", BatchSource::on_device(&train, batcher, &device)),
+    ];
+    let mut group = criterion.benchmark_group(GROUP);
+    group.sampling_mode(SamplingMode::Flat).sample_size(10);
+    let mut ids = Vec::new();
+    for (name, source) in &sources {
+        for batch_size in [64, 256] {
+            let mut epoch = 0;
+            group.bench_function(BenchmarkId::new(*name, batch_size), |b| {
+                b.iter(|| {
+                    epoch += 1;
+                    let batches = source
+                        .epoch(batch_size, Some(epoch_seed(42, epoch)), &device)
+                        .expect("an epoch of batches");
+                    let mut label_sum = 0i64;
+                    let mut count = 0usize;
+                    for batch in batches.iter() {
+                        label_sum += batch.expect("batch").targets.sum().into_scalar::<i64>();
+                        count += 1;
+                    }
+                    assert_eq!(count, images.div_ceil(batch_size));
+                    label_sum
+                })
+            });
+            ids.push(format!("{name}/{batch_size}"));
         }
-        let mut timed = times[1..].to_vec();
-        timed.sort_by(f64::total_cmp);
-        let median = timed[EPOCHS / 2];
-        println!(
-            "  batch {batch_size:3}: epoch {:7.1} ms  per batch {:6.3} ms  {:9.0} images/s",
-            median * 1e3,
-            median * 1e3 / images.div_ceil(batch_size) as f64,
-            images as f64 / median
-        );
     }
+    group.finish();
+    criterion.final_summary();
+    common::print_ratios(GROUP, &ids, "host/64", start);
 }

@@ -1,16 +1,19 @@
 //! One optimizer step on LeNet's parameters (flex backend), for every ember optimizer and for
-//! Burn's own Adam (with torch's ε) as the baseline.
+//! Burn's own Adam (with torch's ε) as the baseline; criterion.
 //!
 //! The gradients are real: before each step, one forward and backward pass of LeNet on 256
-//! MNIST training images (untimed). Only `ModuleOptimizer::step` is timed: `WARMUP` steps
-//! first (the first creates the state), then the median of `STEPS` steps, reported in
-//! milliseconds and as a ratio to Burn's Adam measured in the same run.
+//! MNIST training images, untimed (`iter_custom` times `ModuleOptimizer::step` alone). The
+//! optimizer state carries over from step to step, as in training, and starts again (with the
+//! model) every 100 steps, untimed, so that the steps are those of early training. After
+//! criterion's report,
+//! the medians are printed as ratios to Burn's Adam from the same run.
 //!
-//! `cargo bench --bench optim_step` (a filter argument selects optimizers by name).
-//!
-//! A plain harness rather than criterion, for the reason given in benches/train_step.rs.
+//! `cargo bench --bench optim_step [-- FILTER]` (criterion's filter, e.g. `rprop`; keep
+//! `burn-adam` in it for the ratios). Figures: BENCHMARKS.md.
 
-use std::time::Instant;
+mod common;
+
+use std::time::{Duration, Instant, SystemTime};
 
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig as BurnAdamConfig, GradientsParams, ModuleOptimizer};
@@ -20,14 +23,14 @@ use ember_datasets::{DatasetKind, ImageBatcher, Split, load, locate};
 use ember_models::ModelKind;
 
 const BATCH: usize = 256;
-const WARMUP: usize = 3;
-const STEPS: usize = 31;
+const GROUP: &str = "optim_step";
+/// Steps from one initialization, as in benches/train_step.rs (and for the same reason: long
+/// training on one batch drifts toward subnormal floats); the restart is untimed.
+const RESET_EVERY: u64 = 100;
 
 fn main() {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
+    let start = SystemTime::now();
+    let mut criterion = common::criterion();
     let dir = locate(DatasetKind::Mnist, None).expect("MNIST");
     let train = load(&dir, Split::Train).expect("MNIST train split");
     let device = Device::flex().autodiff();
@@ -56,37 +59,35 @@ fn main() {
         candidates.push((name, Box::new(move || config.init())));
     }
 
-    println!(
-        "one optimizer step on LeNet's parameters (flex), median of {STEPS} steps after {WARMUP} warm-up steps"
-    );
-    let mut baseline = None;
-    for (name, make) in candidates {
-        if name != "burn-adam"
-            && !filters.is_empty()
-            && !filters.iter().any(|f| name.contains(f.as_str()))
-        {
-            continue;
-        }
-        let mut optimizer = make();
-        let mut model = ModelKind::Lenet.init(&device);
-        let mut times = Vec::with_capacity(STEPS);
-        for i in 0..WARMUP + STEPS {
-            let logits = model.forward(batch.images.clone());
-            let value = loss.forward(logits, batch.targets.clone());
-            let grads = GradientsParams::from_grads(value.backward(), &model);
-            let start = Instant::now();
-            model = optimizer.step(1e-3, model, grads);
-            let elapsed = start.elapsed().as_secs_f64() * 1e3;
-            if i >= WARMUP {
-                times.push(elapsed);
-            }
-        }
-        times.sort_by(f64::total_cmp);
-        let median = times[STEPS / 2];
-        let base = *baseline.get_or_insert(median);
-        println!(
-            "{name:12} median {median:7.3} ms  {:5.2}x burn-adam",
-            median / base
-        );
+    let mut group = criterion.benchmark_group(GROUP);
+    for (name, make) in &candidates {
+        let start_again = || (make(), Some(ModelKind::Lenet.init(&device)));
+        // The model is taken out and put back each step: `step` takes it by value, and a
+        // second reference would stop flex from reusing the parameters' buffers in place.
+        let (mut optimizer, mut slot) = start_again();
+        let mut steps = 0u64;
+        group.bench_function(name.as_str(), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    if steps > 0 && steps.is_multiple_of(RESET_EVERY) {
+                        (optimizer, slot) = start_again();
+                    }
+                    steps += 1;
+                    let model = slot.take().expect("the model is put back after each step");
+                    let logits = model.forward(batch.images.clone());
+                    let value = loss.forward(logits, batch.targets.clone());
+                    let grads = GradientsParams::from_grads(value.backward(), &model);
+                    let start = Instant::now();
+                    slot = Some(optimizer.step(1e-3, model, grads));
+                    timed += start.elapsed();
+                }
+                timed
+            })
+        });
     }
+    group.finish();
+    criterion.final_summary();
+    let names: Vec<String> = candidates.into_iter().map(|(name, _)| name).collect();
+    common::print_ratios(GROUP, &names, "burn-adam", start);
 }

@@ -1,20 +1,20 @@
 //! One training step (forward, backward, AdaBelief update) per model (mlp, deep-mlp, lenet),
 //! per backend (flex, ndarray, and wgpu when an adapter is available) and per batch size (64,
-//! 256), from the same initial weights and batch.
+//! 256), from the same initial weights and batch; criterion.
 //!
-//! `cargo bench --bench train_step [FILTER...]` prints, per combination, the first-step latency
-//! (kernel compilation and autotuning on wgpu), then the median and mean of the timed steps and
-//! the ratio of the median to flex's for the same model and batch, measured in the same run.
-//! A filter keeps the combinations whose `model/backend/batch` label contains it (e.g. `lenet`,
-//! `flex`, `/64`). `EMBER_BENCH_STEPS` sets the timed steps (default 20). Figures are recorded
-//! in BENCHMARKS.md.
-//!
-//! A plain harness rather than criterion: criterion's dependencies switch on features of crates
-//! Burn shares (num-traits/std), which would make `cargo test` and `cargo run` build Burn twice.
+//! `cargo bench --bench train_step [-- FILTER]`: criterion's report per `train_step-MODEL/
+//! BACKEND/BATCH` (e.g. filter `lenet/flex`, `train_step-mlp`), then the first-step latency of
+//! each (kernel compilation and autotuning on wgpu) and the ratio of each median to flex's for
+//! the same model and batch, from the same run (keep flex in the filter for the ratios). Each
+//! case cycles through 8 training batches and starts again from its initial weights every 100
+//! steps (`RESET_EVERY`), so that the timed steps are those of early training.
+//! Figures are recorded in BENCHMARKS.md.
 
-use std::collections::HashMap;
-use std::time::Instant;
+mod common;
 
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::{BenchmarkId, SamplingMode};
 use ember::backend::{self, BackendKind};
 use ember::learner::init_model;
 use ember::learner::step::{loss_fn, train_step};
@@ -23,83 +23,107 @@ use ember_datasets::{DatasetKind, ImageBatcher, Split, load, locate};
 use ember_models::ModelKind;
 
 const BATCHES: [usize; 2] = [64, 256];
-const WARMUP: usize = 3;
+/// Steps from one initialization. Criterion runs thousands of steps; trained that long on a few
+/// batches, the weights and AdaBelief's belief `s` drift toward subnormal floats, and a step
+/// gets slower than it ever is in an epoch (MLP batch 64: 0.5 ms after 20 steps, 0.9 ms after
+/// 3,000). Every `RESET_EVERY` steps the model and optimizer start again (untimed).
+const RESET_EVERY: u64 = 100;
+/// Distinct training batches, used in turn.
+const DISTINCT_BATCHES: usize = 8;
 
 fn main() {
+    let start = SystemTime::now();
     let _runtime_dir = backend::quiet_headless_vulkan();
-    // `cargo bench` passes `--bench`; other arguments are filters.
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let steps: usize = std::env::var("EMBER_BENCH_STEPS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(20);
+    let mut criterion = common::criterion();
     let dir = locate(DatasetKind::Mnist, None).expect("MNIST");
     let train = load(&dir, Split::Train).expect("MNIST train split");
     let batcher = ImageBatcher::new(DatasetKind::Mnist);
-    println!("train step, AdaBelief, {steps} timed steps after {WARMUP} warm-up steps");
-    // Flex's median per (model, batch), for the ratios.
-    let mut flex_median: HashMap<(ModelKind, usize), f64> = HashMap::new();
+    let mut ran = Vec::new();
     for kind in BackendKind::ALL {
-        let wanted = |model: ModelKind, batch: usize| {
-            let label = format!("{model}/{kind}/{batch}");
-            filters.is_empty() || filters.iter().any(|f| label.contains(f.as_str()))
-        };
-        if !ModelKind::ALL
-            .iter()
-            .any(|&m| BATCHES.iter().any(|&b| wanted(m, b)))
-        {
-            continue;
-        }
         let backend = match backend::select(kind, None) {
             Ok(b) => b,
             Err(e) => {
-                println!("{kind:8} not available: {e}");
+                println!("{kind}: not available: {e}");
                 continue;
             }
         };
-        println!("{kind} [{}]", backend.device_name);
+        println!("{kind}: {}", backend.device_name);
         let device = backend.device.clone().autodiff();
         for model_kind in ModelKind::ALL {
+            let group_name = format!("train_step-{}", model_kind.name());
+            let mut group = criterion.benchmark_group(&group_name);
+            // The slow cases (ndarray, lavapipe) take a second a step at batch 256: time a
+            // fixed number of steps per sample instead of criterion's growing ramp.
+            group.sampling_mode(SamplingMode::Flat).sample_size(10);
             for batch_size in BATCHES {
-                if !wanted(model_kind, batch_size) {
-                    continue;
-                }
-                let batch = batcher.batch_raw(
-                    &train.images[..batch_size * 784],
-                    &train.labels[..batch_size],
-                    &device,
-                );
+                let id = BenchmarkId::new(kind.to_string(), batch_size);
+                let batches: Vec<_> = (0..DISTINCT_BATCHES)
+                    .map(|i| {
+                        let images = i * batch_size..(i + 1) * batch_size;
+                        batcher.batch_raw(
+                            &train.images[images.start * 784..images.end * 784],
+                            &train.labels[images],
+                            &device,
+                        )
+                    })
+                    .collect();
                 let loss = loss_fn(&device);
-                let mut optimizer = OptimizerConfig::AdaBelief(Default::default()).init();
-                let mut model = init_model(model_kind, 1, &device);
-                let mut times = Vec::with_capacity(WARMUP + steps);
-                for _ in 0..WARMUP + steps {
-                    let start = Instant::now();
-                    let (next, out) = train_step(model, &mut optimizer, &loss, &batch, 1e-3);
-                    // Reading the loss waits for asynchronous backends to finish the step.
-                    let _: f32 = out.loss.into_scalar();
-                    model = next;
-                    times.push(start.elapsed().as_secs_f64() * 1e3);
+                let start_again = || {
+                    let optimizer = OptimizerConfig::AdaBelief(Default::default()).init();
+                    (Some(init_model(model_kind, 1, &device)), optimizer)
+                };
+                let (mut slot, mut optimizer) = start_again();
+                let mut steps = 0u64;
+                let mut first_step = None;
+                group.bench_function(id, |b| {
+                    b.iter_custom(|iters| {
+                        let mut timed = Duration::ZERO;
+                        for _ in 0..iters {
+                            if steps > 0 && steps.is_multiple_of(RESET_EVERY) {
+                                (slot, optimizer) = start_again();
+                            }
+                            let batch = &batches[steps as usize % DISTINCT_BATCHES];
+                            steps += 1;
+                            let model = slot.take().expect("put back after each step");
+                            let started = Instant::now();
+                            let (next, out) = train_step(model, &mut optimizer, &loss, batch, 1e-3);
+                            // Reading the loss waits for asynchronous backends (wgpu).
+                            let _: f32 = out.loss.into_scalar();
+                            let elapsed = started.elapsed();
+                            slot = Some(next);
+                            // The first step: kernel compilation and autotuning on wgpu.
+                            first_step.get_or_insert(elapsed);
+                            timed += elapsed;
+                        }
+                        timed
+                    })
+                });
+                let first: Duration = first_step.unwrap_or_default();
+                // criterion's directory for the id: <function>/<parameter>.
+                let dir = format!("{kind}/{batch_size}");
+                if common::median_ms(&group_name, &dir, start).is_some() {
+                    println!(
+                        "{group_name}/{dir}: first step {:.1} ms",
+                        first.as_secs_f64() * 1e3
+                    );
+                    ran.push((group_name.clone(), dir, batch_size));
                 }
-                let first = times[0];
-                let mut timed = times[WARMUP..].to_vec();
-                timed.sort_by(f64::total_cmp);
-                let median = timed[steps / 2];
-                let mean = timed.iter().sum::<f64>() / steps as f64;
-                if kind == BackendKind::Flex {
-                    flex_median.insert((model_kind, batch_size), median);
-                }
-                let ratio = flex_median
-                    .get(&(model_kind, batch_size))
-                    .map_or(String::new(), |f| format!("  {:.2}x flex", median / f));
-                println!(
-                    "  {:<8} batch {batch_size:3}  first step {first:9.1} ms  median {median:8.2} ms  mean {mean:8.2} ms  {:8.0} images/s{ratio}",
-                    model_kind.name(),
-                    batch_size as f64 / median * 1e3,
-                );
+            }
+            group.finish();
+        }
+    }
+    criterion.final_summary();
+    // Ratios to flex for the same model and batch size, from this run.
+    for model_kind in ModelKind::ALL {
+        let group = format!("train_step-{}", model_kind.name());
+        for batch_size in BATCHES {
+            let ids: Vec<String> = ran
+                .iter()
+                .filter(|(g, _, b)| *g == group && *b == batch_size)
+                .map(|(_, id, _)| id.clone())
+                .collect();
+            if !ids.is_empty() {
+                common::print_ratios(&group, &ids, &format!("flex/{batch_size}"), start);
             }
         }
     }
