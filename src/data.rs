@@ -73,15 +73,21 @@ pub fn load_run_data(config: &TrainConfig) -> Result<RunData, DataError> {
 }
 
 impl RunData {
-    /// Where `backend`'s training batches come from: on wgpu the training split is uploaded to
-    /// `device` once and each batch is cut there; the CPU backends build batches with Burn's data
-    /// loader. Both give the same batches in the same order ([`BatchSource`]).
-    pub fn train_source(&self, backend: BackendKind, device: &Device) -> BatchSource {
+    /// Where `backend`'s batches of `split` (one of this run's splits) come from: on wgpu the
+    /// split is uploaded to `device` once and each batch is cut there; the CPU backends build
+    /// batches with Burn's data loader. Both give the same batches in the same order
+    /// ([`BatchSource`]).
+    pub fn source(
+        &self,
+        split: &InMemoryDataset,
+        backend: BackendKind,
+        device: &Device,
+    ) -> BatchSource {
         let batcher = ImageBatcher::new(self.kind);
         match backend {
-            BackendKind::Wgpu => BatchSource::on_device(&self.train, batcher, device),
+            BackendKind::Wgpu => BatchSource::on_device(split, batcher, device),
             BackendKind::Flex | BackendKind::Ndarray => {
-                BatchSource::on_host(self.train.clone(), batcher)
+                BatchSource::on_host(split.clone(), batcher)
             }
         }
     }

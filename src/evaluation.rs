@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use burn::tensor::Device;
-use ember_datasets::{ImageBatcher, InMemoryDataset, NUM_CLASSES};
+use ember_datasets::{BatchSource, ImageBatcher, InMemoryDataset, NUM_CLASSES};
 use ember_models::Model;
 use serde::{Deserialize, Serialize};
 
@@ -79,25 +79,19 @@ pub fn evaluate_model(
     device: &Device,
 ) -> Evaluation {
     let mut confusion = vec![vec![0u64; NUM_CLASSES]; NUM_CLASSES];
-    let sums = evaluate(
-        model,
-        dataset,
-        batcher,
-        EVAL_BATCH_SIZE,
-        device,
-        |batch, logits| {
-            // One read per batch: evaluation is not the hot path.
-            let predicted: Vec<i64> = logits
-                .clone()
-                .argmax(1)
-                .try_into_vec_as()
-                .unwrap_or_default();
-            let truth: Vec<i64> = batch.targets.clone().try_into_vec_as().unwrap_or_default();
-            for (t, p) in truth.iter().zip(&predicted) {
-                confusion[*t as usize][*p as usize] += 1;
-            }
-        },
-    );
+    let source = BatchSource::on_host(dataset.clone(), batcher);
+    let sums = evaluate(model, &source, EVAL_BATCH_SIZE, device, |batch, logits| {
+        // One read per batch: evaluation is not the hot path.
+        let predicted: Vec<i64> = logits
+            .clone()
+            .argmax(1)
+            .try_into_vec_as()
+            .unwrap_or_default();
+        let truth: Vec<i64> = batch.targets.clone().try_into_vec_as().unwrap_or_default();
+        for (t, p) in truth.iter().zip(&predicted) {
+            confusion[*t as usize][*p as usize] += 1;
+        }
+    });
     Evaluation {
         loss: sums.mean_loss(),
         accuracy: sums.accuracy(),

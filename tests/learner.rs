@@ -11,7 +11,7 @@ use ember::learner::EVAL_BATCH_SIZE;
 use ember::learner::checkpoint::load_weights;
 use ember::learner::metrics::read_csv;
 use ember::learner::step::evaluate;
-use ember_datasets::ImageBatcher;
+use ember_datasets::{BatchSource, ImageBatcher};
 
 /// A deep MLP at a high learning rate on 2,000 images overfits within a few epochs: early
 /// stopping on val_loss with patience 2 ends the run before its 30 epochs, and the saved final
@@ -73,14 +73,8 @@ fn early_stopping_stops_an_overfitting_run_and_keeps_the_best_weights() {
     let data = ember::data::load_run_data(&config).unwrap();
     let device = Device::flex();
     let model = load_weights(&run.join("model.bpk"), config.model, &device).unwrap();
-    let val = evaluate(
-        &model,
-        &data.val,
-        ImageBatcher::new(data.kind),
-        EVAL_BATCH_SIZE,
-        &device,
-        |_, _| {},
-    );
+    let val_source = BatchSource::on_host(data.val.clone(), ImageBatcher::new(data.kind));
+    let val = evaluate(&model, &val_source, EVAL_BATCH_SIZE, &device, |_, _| {});
     let rel = (val.mean_loss() - best.val_loss).abs() / best.val_loss;
     assert!(
         rel < 1e-6,

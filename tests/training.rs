@@ -9,7 +9,9 @@ use ember::learner::progress::Silent;
 use ember::learner::step::{evaluate, loss_fn, train_step};
 use ember::learner::{FitOptions, FitOutcome, fit, init_model};
 use ember::optim::OptimizerConfig;
-use ember_datasets::{DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate};
+use ember_datasets::{
+    BatchSource, DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate,
+};
 use ember_models::ModelKind;
 
 fn first_train_images(n: usize) -> InMemoryDataset {
@@ -34,12 +36,13 @@ fn every_model_and_optimizer_lowers_the_loss() {
             )
         })
         .collect();
+    let source = BatchSource::on_host(data.clone(), batcher);
     let mut failures = Vec::new();
     for model_kind in ModelKind::ALL {
         for name in OptimizerConfig::NAMES {
             let optimizer_config: OptimizerConfig = name.parse().unwrap();
             let mut model = init_model(model_kind, 7, &device);
-            let before = evaluate(&model, &data, batcher, 512, &device, |_, _| {}).mean_loss();
+            let before = evaluate(&model, &source, 512, &device, |_, _| {}).mean_loss();
             let mut optimizer = optimizer_config.init();
             let loss = loss_fn(&device);
             for _ in 0..3 {
@@ -48,7 +51,7 @@ fn every_model_and_optimizer_lowers_the_loss() {
                     (model, _) = train_step(model, &mut optimizer, &loss, batch, lr);
                 }
             }
-            let after = evaluate(&model, &data, batcher, 512, &device, |_, _| {}).mean_loss();
+            let after = evaluate(&model, &source, 512, &device, |_, _| {}).mean_loss();
             if !(after.is_finite() && after < before) {
                 failures.push(format!("{model_kind}+{name}: {before} -> {after}"));
             }

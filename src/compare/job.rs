@@ -10,7 +10,6 @@
 use std::time::Instant;
 
 use anyhow::Context;
-use ember_datasets::ImageBatcher;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, BackendKind};
@@ -111,8 +110,7 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
     let mut model = init_model(job.config.model, job.config.seed, &device);
     let mut optimizer = job.config.optimizer.init();
     let loss = loss_fn(&device);
-    let batcher = ImageBatcher::new(data.kind);
-    let train_source = data.train_source(backend_kind, &device);
+    let train_source = data.source(&data.train, backend_kind, &device);
     let mut memory = DeviceMemoryPeak::new(&backend.device);
 
     let mut step_times = Vec::with_capacity(total_steps);
@@ -161,14 +159,8 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
         }
     }
 
-    let val = evaluate(
-        &model,
-        &data.val,
-        batcher,
-        EVAL_BATCH_SIZE,
-        &device,
-        |_, _| {},
-    );
+    let val_source = data.source(&data.val, backend_kind, &device.clone().without_autodiff());
+    let val = evaluate(&model, &val_source, EVAL_BATCH_SIZE, &device, |_, _| {});
     memory.sample();
     let warmup_steps = job.warmup_steps.min(step_times.len());
     if warmup_steps == step_times.len() {

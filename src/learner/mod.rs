@@ -27,7 +27,6 @@ use std::time::Instant;
 use anyhow::Context;
 use burn::module::Module;
 use burn::tensor::Device;
-use ember_datasets::ImageBatcher;
 use ember_models::{Model, ModelKind};
 use serde::{Deserialize, Serialize};
 
@@ -194,8 +193,9 @@ pub fn fit(
             .is_some_and(|s| s.load(Ordering::SeqCst))
     };
     let checkpoint_every = config.checkpoint_every;
-    let batcher = ImageBatcher::new(data.kind);
-    let train_source = data.train_source(config.backend, &device);
+    let train_source = data.source(&data.train, config.backend, &device);
+    let eval_device = device.clone().without_autodiff();
+    let val_source = data.source(&data.val, config.backend, &eval_device);
     let batch_size = config.batch_size.unwrap_or(data.train.data().len());
     let steps_per_epoch = data.train.data().len().div_ceil(batch_size);
     let loss = loss_fn(&device);
@@ -264,14 +264,7 @@ pub fn fit(
         // Reading the sums waits for the device: the training time ends here.
         let (train_loss, train_accuracy) = (sums.mean_loss(), sums.accuracy());
         let train_seconds = seconds_before + epoch_start.elapsed().as_secs_f64();
-        let val = evaluate(
-            &model,
-            &data.val,
-            batcher,
-            EVAL_BATCH_SIZE,
-            &device,
-            |_, _| {},
-        );
+        let val = evaluate(&model, &val_source, EVAL_BATCH_SIZE, &device, |_, _| {});
         let metrics = EpochMetrics {
             epoch,
             loss: train_loss,
@@ -359,14 +352,8 @@ pub fn fit(
             Err(e) => progress.message(&format!("warning: no plot drawn: {e:#}")),
         }
     }
-    let test = evaluate(
-        &model,
-        &data.test,
-        batcher,
-        EVAL_BATCH_SIZE,
-        &device,
-        |_, _| {},
-    );
+    let test_source = data.source(&data.test, config.backend, &eval_device);
+    let test = evaluate(&model, &test_source, EVAL_BATCH_SIZE, &device, |_, _| {});
     let summary = Summary {
         model: config.model,
         optimizer: config.optimizer.name().to_string(),

@@ -1,12 +1,11 @@
 //! One optimizer step and one evaluation pass: the two computations every loop of ember
 //! (training, `train evaluate`, the backend comparison, the benchmarks) is built from.
 
-use burn::data::dataloader::DataLoaderBuilder;
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
 use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
-use ember_datasets::{ImageBatch, ImageBatcher, InMemoryDataset};
+use ember_datasets::{BatchSource, ImageBatch};
 use ember_models::Model;
 
 use crate::learner::metrics::MetricSums;
@@ -52,15 +51,15 @@ pub fn train_step(
     )
 }
 
-/// Loss and accuracy of `model` over `dataset`, without gradients, in batches of `batch_size`.
-/// Returns the sums; read them with [`MetricSums::mean_loss`] and [`MetricSums::accuracy`].
+/// Loss and accuracy of `model` over the batches of `source` (in order, `batch_size` images),
+/// without gradients. Returns the sums; read them with [`MetricSums::mean_loss`] and
+/// [`MetricSums::accuracy`].
 ///
 /// `model` may be on an autodiff device: evaluation runs on its validation copy
-/// ([`Module::valid`]).
+/// ([`Module::valid`]) on `device` without autodiff, where a device `source` must live.
 pub fn evaluate(
     model: &Model,
-    dataset: &InMemoryDataset,
-    batcher: ImageBatcher,
+    source: &BatchSource,
     batch_size: usize,
     device: &Device,
     mut on_batch: impl FnMut(&ImageBatch, &Tensor<2>),
@@ -68,12 +67,13 @@ pub fn evaluate(
     let model = model.valid();
     let device = device.clone().without_autodiff();
     let loss = loss_fn(&device);
-    let loader = DataLoaderBuilder::new(batcher)
-        .batch_size(batch_size)
-        .set_device(device)
-        .build(dataset.clone());
     let mut sums = MetricSums::default();
-    for batch in loader.iter().flatten() {
+    // Only a device source can fail here (reading its index order), and it cannot in practice:
+    // its indices are in memory.
+    let Ok(batches) = source.epoch(batch_size, None, &device) else {
+        return sums;
+    };
+    for batch in batches.iter().flatten() {
         let logits = model.forward(batch.images.clone());
         let value = loss.forward(logits.clone(), batch.targets.clone());
         on_batch(&batch, &logits);
