@@ -1,23 +1,28 @@
-//! 2-D convolution with stride 1 whose backward pass is im2col + matrix products on flex.
+//! 2-D convolution with stride 1 as im2col + matrix products on flex, forward and backward.
 //!
-//! Why: Burn 0.22.1 differentiates `conv2d` with a convolution of the input by the output
-//! gradient (weight gradient) and a transposed convolution (input gradient); burn-flex runs both
-//! through its general 3-D loops, which took half of a LeNet train step on flex (BENCHMARKS.md).
-//! Written as matrix products, both are two GEMMs on an unfolded input:
+//! Why: burn-flex 0.22.1 runs Burn's convolution backward (a convolution of the input by the
+//! output gradient for the weight gradient, a transposed convolution for the input gradient)
+//! through its general 3-D loops, which took half of a LeNet train step (BENCHMARKS.md); written
+//! as matrix products on each image's unfolded input, the step took 9.9 → 5.5 ms at batch 64.
+//! The forward pass written the same way measured faster than burn-flex's `conv2d` too (LeNet
+//! step 5.75 → 4.34 ms at batch 64, 21.2 → 16.0 ms at batch 256, same sitting), so both are
+//! ours. Per image n (L = Ho * Wo):
 //!
 //! ```text
-//! x: [N, C, H, W], weight: [Co, C, Kh, Kw], dy: [N, Co, Ho, Wo], L = N * Ho * Wo
-//! cols   = im2col(x)                  [C*Kh*Kw, L]   cols[(c,i,j), (n,oh,ow)] = x[n, c, oh+i-pt, ow+j-pl]
-//! G      = dy as [Co, L]              (n, oh, ow) order
-//! dW     = G @ cols^T                 [Co, C*Kh*Kw]  -> [Co, C, Kh, Kw]
-//! db     = G summed over L            [Co]
-//! dcols  = W^T @ G                    [C*Kh*Kw, L],  W = weight as [Co, C*Kh*Kw]
-//! dx     = col2im(dcols)              [N, C, H, W]   (sums the overlapping windows)
+//! x: [N, C, H, W], weight W: [Co, C*Kh*Kw], bias b: [Co], dy: [N, Co, Ho, Wo]
+//! cols_n  = im2col(x_n)              [C*Kh*Kw, L]   cols[(c,i,j), (oh,ow)] = x[n, c, oh+i-pt, ow+j-pl]
+//! y_n     = b + W @ cols_n           [Co, L]
+//! dW      = sum_n dy_n @ cols_n^T    [Co, C*Kh*Kw]  -> [Co, C, Kh, Kw]
+//! db      = dy summed over n and L   [Co]
+//! dcols_n = W^T @ dy_n               [C*Kh*Kw, L]
+//! dx_n    = col2im(dcols_n)          [C, H, W]      (sums the overlapping windows)
 //! ```
 //!
-//! The forward pass is burn-flex's own `conv2d`, so outputs are bit-identical to `Conv2d`'s.
-//! Gradients equal Burn's up to float summation order (tested to 1e-5 relative). Used for stride
-//! 1, dilation 1, one group, with bias, explicit or no padding: every convolution of the zoo.
+//! The GEMMs are the `gemm` crate's (burn-flex's own), single-threaded, run in parallel over
+//! tasks of images; the weight gradient's per-task sums are added in task order, so results do
+//! not depend on the thread count. Outputs and gradients equal Burn's up to float summation
+//! order (tested to 1e-5 relative). Used for stride 1, dilation 1, one group, with bias, explicit
+//! or no padding: every convolution of the zoo.
 
 use burn::backend::Flex;
 use burn::backend::autodiff::Autodiff;
@@ -26,12 +31,10 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
-use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
@@ -72,11 +75,6 @@ fn supported_padding(conv: &Conv2d) -> Option<[usize; 4]> {
     }
 }
 
-/// Burn's options for the same convolution.
-fn options([top, bottom, left, right]: [usize; 4]) -> ConvOptions<2> {
-    ConvOptions::new_with_padding([1, 1], [(top, bottom), (left, right)], [1, 1], 1)
-}
-
 /// The backend extension behind [`forward`]; implemented for flex and autodiff-on-flex only.
 #[backend_extension(Flex, Autodiff)]
 pub trait Conv2dStride1: burn::backend::Backend {
@@ -97,7 +95,7 @@ impl Conv2dStride1 for Flex {
         bias: FlexTensor,
         padding: [usize; 4],
     ) -> FlexTensor {
-        Flex::conv2d(x, weight, Some(bias), options(padding))
+        im2col_forward(&x, &weight, &bias, padding)
     }
 }
 
@@ -116,14 +114,25 @@ impl<C: CheckpointStrategy> Conv2dStride1 for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let output = Flex::conv2d(x.clone(), weight.clone(), Some(bias), options(padding));
+                let output = im2col_forward(&x, &weight, &bias, padding);
                 prep.finish((x, weight, padding), output)
             }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(Flex::conv2d(x, weight, Some(bias), options(padding)))
-            }
+            OpsKind::UnTracked(prep) => prep.finish(im2col_forward(&x, &weight, &bias, padding)),
         }
     }
+}
+
+/// The forward pass: per image, `bias + W @ im2col(x)`.
+fn im2col_forward(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    bias: &FlexTensor,
+    padding: [usize; 4],
+) -> FlexTensor {
+    let window = Window::new(dims4(x), dims4(weight), padding);
+    let [x, weight, bias] = [x, weight, bias].map(FlexTensor::to_contiguous);
+    let [x, weight, bias] = [&x, &weight, &bias].map(contiguous_slice);
+    window.output(x, weight, bias)
 }
 
 /// Backward node; its state is the input, the weight and the padding.
@@ -163,6 +172,11 @@ impl Backward<Flex, 3> for Conv2dBackward {
 /// Images per task of the batch-parallel loops. Fixed, so that the order of the float sums (and
 /// thus the weight gradient, bit for bit) does not depend on the number of threads.
 const IMAGES_PER_TASK: usize = 8;
+
+/// The data of a contiguous f32 tensor.
+fn contiguous_slice(t: &FlexTensor) -> &[f32] {
+    t.as_slice().expect("a contiguous f32 tensor has a slice")
+}
 
 /// The geometry of one convolution and its per-image backward steps.
 #[derive(Debug, Clone, Copy)]
@@ -311,6 +325,29 @@ impl Window {
         f32_tensor(dw, Shape::from(vec![weights, channels, kh, kw]))
     }
 
+    /// `y [N, Co, Ho, Wo]`: per image, `bias + W [Co, R] @ cols_n [R, Ho*Wo]`.
+    fn output(&self, x: &[f32], weight: &[f32], bias: &[f32]) -> FlexTensor {
+        let (rows, positions, weights) = (self.rows(), self.positions(), self.channels_out);
+        let [batch, ..] = self.input;
+        let mut y = vec![0f32; batch * self.out_image_len()];
+        y.par_chunks_mut(self.out_image_len())
+            .zip(x.par_chunks(self.image_len()))
+            .for_each_init(
+                || vec![0f32; rows * positions],
+                |cols, (out, image)| {
+                    for (plane, &b) in out.chunks_exact_mut(positions).zip(bias) {
+                        plane.fill(b);
+                    }
+                    self.im2col(image, cols);
+                    let lhs = Matrix::row_major(weight, rows);
+                    let rhs = Matrix::row_major(cols, positions);
+                    gemm_into(out, positions, lhs, rhs, [weights, positions, rows], true);
+                },
+            );
+        let [out_h, out_w] = self.out;
+        f32_tensor(y, Shape::from(vec![batch, weights, out_h, out_w]))
+    }
+
     /// `dx [N, C, H, W]`: per image, `col2im(W^T [R, Co] @ dy_n [Co, Ho*Wo])`.
     fn input_grad(&self, weight: &[f32], dy: &[f32]) -> FlexTensor {
         let (rows, positions, weights) = (self.rows(), self.positions(), self.channels_out);
@@ -443,7 +480,7 @@ mod tests {
     }
 
     #[test]
-    fn forward_is_burns_conv_bit_for_bit() {
+    fn forward_equals_burns_conv() {
         for (conv, shape) in cases() {
             for device in [Device::flex(), Device::flex().autodiff()] {
                 let conv = conv.clone().to_device(&device);
@@ -451,12 +488,12 @@ mod tests {
                 let ours = forward(&conv, x.clone());
                 let burns = conv.forward(x);
                 assert_eq!(ours.dims(), burns.dims(), "{shape:?}");
-                assert_eq!(bits(ours), bits(burns), "{shape:?}");
+                assert!(relative_difference(ours, burns) < 1e-5, "{shape:?}");
             }
         }
     }
 
-    /// The largest difference relative to the largest magnitude of Burn's gradient.
+    /// The largest difference relative to the largest magnitude of Burn's result.
     fn relative_difference<const D: usize>(ours: Tensor<D>, burns: Tensor<D>) -> f32 {
         let scale = burns.clone().abs().max().into_scalar::<f32>();
         (ours - burns).abs().max().into_scalar::<f32>() / scale
