@@ -38,7 +38,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
-use super::{dims4, f32_tensor, on_flex_f32};
+use super::{dims4, f32_data, f32_tensor, on_flex_f32};
 
 /// [`Conv2d`]'s forward pass, differentiated with ember's backward pass where it applies.
 ///
@@ -114,6 +114,8 @@ impl<C: CheckpointStrategy> Conv2dStride1 for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
+                // Contiguous once, here: the backward pass reads the same copies.
+                let [x, weight] = [&x, &weight].map(FlexTensor::to_contiguous);
                 let output = im2col_forward(&x, &weight, &bias, padding);
                 prep.finish((x, weight, padding), output)
             }
@@ -131,11 +133,10 @@ fn im2col_forward(
 ) -> FlexTensor {
     let window = Window::new(dims4(x), dims4(weight), padding);
     let [x, weight, bias] = [x, weight, bias].map(FlexTensor::to_contiguous);
-    let [x, weight, bias] = [&x, &weight, &bias].map(contiguous_slice);
-    window.output(x, weight, bias)
+    window.output(f32_data(&x), f32_data(&weight), f32_data(&bias))
 }
 
-/// Backward node; its state is the input, the weight and the padding.
+/// Backward node; its state is the input and the weight (both contiguous) and the padding.
 #[derive(Debug)]
 struct Conv2dBackward;
 
@@ -152,19 +153,15 @@ impl Backward<Flex, 3> for Conv2dBackward {
         let grad = grads.consume::<Flex>(&ops.node).to_contiguous();
         let (x, weight, padding) = ops.state;
         let window = Window::new(dims4(&x), dims4(&weight), padding);
-        let dy: &[f32] = grad.as_slice().expect("a contiguous tensor has a slice");
+        let dy = f32_data(&grad);
         if let Some(node) = bias_node {
             grads.register::<Flex>(node.id, window.bias_grad(dy));
         }
         if let Some(node) = weight_node {
-            let x = x.to_contiguous();
-            let x = x.as_slice().expect("a contiguous tensor has a slice");
-            grads.register::<Flex>(node.id, window.weight_grad(x, dy));
+            grads.register::<Flex>(node.id, window.weight_grad(f32_data(&x), dy));
         }
         if let Some(node) = x_node {
-            let weight = weight.to_contiguous();
-            let weight = weight.as_slice().expect("a contiguous tensor has a slice");
-            grads.register::<Flex>(node.id, window.input_grad(weight, dy));
+            grads.register::<Flex>(node.id, window.input_grad(f32_data(&weight), dy));
         }
     }
 }
@@ -172,11 +169,6 @@ impl Backward<Flex, 3> for Conv2dBackward {
 /// Images per task of the batch-parallel loops. Fixed, so that the order of the float sums (and
 /// thus the weight gradient, bit for bit) does not depend on the number of threads.
 const IMAGES_PER_TASK: usize = 8;
-
-/// The data of a contiguous f32 tensor.
-fn contiguous_slice(t: &FlexTensor) -> &[f32] {
-    t.as_slice().expect("a contiguous f32 tensor has a slice")
-}
 
 /// The geometry of one convolution and its per-image backward steps.
 #[derive(Debug, Clone, Copy)]

@@ -41,6 +41,14 @@ pub fn f32_tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
     )
 }
 
+/// The values of a contiguous f32 flex tensor (as made by `FlexTensor::to_contiguous`).
+///
+/// # Panics
+/// If `t` is not contiguous or not f32: a bug in the caller, never user input.
+pub fn f32_data(t: &FlexTensor) -> &[f32] {
+    t.as_slice().expect("a contiguous f32 tensor has a slice")
+}
+
 /// The four dimensions of a rank-4 tensor.
 fn dims4(x: &FlexTensor) -> [usize; 4] {
     let shape = x.layout().shape();

@@ -30,7 +30,7 @@ use burn::tensor::{Bytes, DType, Shape, Tensor};
 
 use rayon::prelude::*;
 
-use super::{dims4, f32_tensor, on_flex_f32};
+use super::{dims4, f32_data, f32_tensor, on_flex_f32};
 
 /// [`MaxPool2d`]'s forward pass, through ember's kernel where that gives the same result.
 ///
@@ -120,7 +120,7 @@ impl Backward<Flex, 1> for MaxPool2x2Backward {
 fn kernel_forward(x: &FlexTensor) -> (FlexTensor, FlexTensor) {
     let x = x.to_contiguous();
     let [batch, channels, height, width] = dims4(&x);
-    let data: &[f32] = x.as_slice().expect("a contiguous tensor has a slice");
+    let data = f32_data(&x);
     let (out_h, out_w) = (height / 2, width / 2);
     let len = batch * channels * out_h * out_w;
     let mut output = vec![0f32; len];
@@ -175,7 +175,7 @@ fn window_max(window: [f32; 4]) -> (f32, u8) {
 /// Gradient of the input `[b,c,h,w]`: each output gradient lands on its window's argmax.
 fn kernel_backward(grad: &FlexTensor, argmax: &FlexTensor, input_shape: Shape) -> FlexTensor {
     let grad = grad.to_contiguous();
-    let grad: &[f32] = grad.as_slice().expect("a contiguous tensor has a slice");
+    let grad = f32_data(&grad);
     let places: &[u8] = argmax.as_slice().expect("argmax is built contiguous");
     let (height, width) = (input_shape[2], input_shape[3]);
     let (out_h, out_w) = (height / 2, width / 2);

@@ -15,7 +15,7 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
-use ember_models::kernels::{f32_tensor, on_flex_f32};
+use ember_models::kernels::{f32_data, f32_tensor, on_flex_f32};
 
 use super::{Inputs, Stepped};
 
@@ -94,7 +94,7 @@ impl RpropStep for Flex {
         step_size: FlexTensor,
         scalars: Scalars,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        let [param, prev, step_size, _] = run(param, grad, prev, step_size, None, scalars);
+        let ([param, prev, step_size], _) = run(param, grad, prev, step_size, None, scalars);
         (param, prev, step_size)
     }
 
@@ -106,14 +106,15 @@ impl RpropStep for Flex {
         prev_update: FlexTensor,
         scalars: Scalars,
     ) -> (FlexTensor, FlexTensor, FlexTensor, FlexTensor) {
-        let [param, prev, step_size, update] =
+        let ([param, prev, step_size], update) =
             run(param, grad, prev, step_size, Some(prev_update), scalars);
+        let update = update.expect("Rprop⁺ returns its update");
         (param, prev, step_size, update)
     }
 }
 
-/// The loop over elements; `prev_update` chooses Rprop⁺. The fourth output is the new
-/// `prev_update` (empty for iRprop⁻).
+/// The loop over elements; `prev_update` chooses Rprop⁺. Returns `[param, prev, step_size]` and,
+/// for Rprop⁺, the new `prev_update`.
 fn run(
     param: FlexTensor,
     grad: FlexTensor,
@@ -121,18 +122,18 @@ fn run(
     step_size: FlexTensor,
     prev_update: Option<FlexTensor>,
     scalars: Scalars,
-) -> [FlexTensor; 4] {
+) -> ([FlexTensor; 3], Option<FlexTensor>) {
     let shape = param.layout().shape().clone();
     let len = shape.num_elements();
     let tensors = [&param, &grad, &prev, &step_size].map(FlexTensor::to_contiguous);
     // Slices of exactly `len` elements: the loops below then have no bounds checks.
-    let [param, grad, prev, step_size] = tensors.each_ref().map(|t| &slice(t)[..len]);
+    let [param, grad, prev, step_size] = tensors.each_ref().map(|t| &f32_data(t)[..len]);
     let prev_update = prev_update.map(|t| t.to_contiguous());
     // New buffers: the inputs are shared with the module and the optimizer state.
     let mut new_param = vec![0f32; len];
     let mut new_prev = vec![0f32; len];
     let mut new_step_size = vec![0f32; len];
-    let mut new_update = vec![0f32; if prev_update.is_some() { len } else { 0 }];
+    let mut new_update = Vec::new();
     // Branch-free bodies (selects), so that the loops vectorize: the signs are random, and
     // mispredicted branches made a first, branching version slower than the tensor ops.
     for i in 0..len {
@@ -155,7 +156,8 @@ fn run(
             }
         }
         Some(prev_update) => {
-            let prev_update = &slice(prev_update)[..len];
+            let prev_update = &f32_data(prev_update)[..len];
+            new_update = vec![0f32; len];
             for i in 0..len {
                 let (g, s) = (new_prev[i], new_step_size[i]);
                 let shrank = grad[i] * prev[i] < 0.0;
@@ -175,21 +177,13 @@ fn run(
             }
         }
     }
-    let update_shape = if prev_update.is_some() {
-        shape.clone()
-    } else {
-        [0].into()
-    };
-    [
+    let update = prev_update.map(|_| f32_tensor(new_update, shape.clone()));
+    let tensors = [
         f32_tensor(new_param, shape.clone()),
         f32_tensor(new_prev, shape.clone()),
         f32_tensor(new_step_size, shape),
-        f32_tensor(new_update, update_shape),
-    ]
-}
-
-fn slice(t: &FlexTensor) -> &[f32] {
-    t.as_slice().expect("a contiguous f32 tensor has a slice")
+    ];
+    (tensors, update)
 }
 
 /// `Δ·η+` where `g·g_prev > 0`, `Δ·η−` where `< 0`, `Δ` otherwise (`Δ·1` is `Δ`, bit for bit),
