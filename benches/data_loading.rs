@@ -3,8 +3,8 @@
 //!
 //! Two sources (`ember_datasets::BatchSource`): `host`, ember's batcher through Burn's data
 //! loader onto the flex device (what the CPU backends use), and `device`, the split uploaded
-//! once and each batch cut with `select` (what wgpu uses; timed here on flex, where it measures
-//! the cutting, not a transfer). Each batch's labels are summed on the device and read back, so
+//! once as bytes and each batch selected, unpacked and normalized there (what wgpu uses; timed
+//! here on flex, where it measures the cutting, not a transfer). Each batch's labels are summed on the device and read back, so
 //! the figures include building every tensor.
 //!
 //! `cargo bench --bench data_loading [-- FILTER]`. Figures: BENCHMARKS.md.

@@ -86,15 +86,22 @@ impl ImageBatcher {
         }
     }
 
+    /// The normalized value of each pixel value 0-255: `(p / 255 - mean) / std` in f32.
+    ///
+    /// Every batch, built on the host ([`batch_raw`](Self::batch_raw)) or cut on a device from
+    /// the split's bytes ([`crate::BatchSource::on_device`]), takes its values from this table,
+    /// so both give the same bits on every backend.
+    pub fn table(&self) -> [f32; 256] {
+        // Divide then subtract, as torchvision does, so values match its float32 pipeline.
+        std::array::from_fn(|p| (p as f32 / 255.0 - self.mean) / self.std)
+    }
+
     /// Builds a batch from raw pixels (`n * 784` bytes) and labels (`n` bytes) on `device`.
     pub fn batch_raw(&self, pixels: &[u8], labels: &[u8], device: &Device) -> ImageBatch {
         let n = labels.len();
         debug_assert_eq!(pixels.len(), n * IMAGE_PIXELS);
-        // Divide then subtract, as torchvision does, so values match its float32 pipeline.
-        let values: Vec<f32> = pixels
-            .iter()
-            .map(|&p| (p as f32 / 255.0 - self.mean) / self.std)
-            .collect();
+        let table = self.table();
+        let values: Vec<f32> = pixels.iter().map(|&p| table[usize::from(p)]).collect();
         let targets: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
         ImageBatch {
             images: Tensor::from_data(

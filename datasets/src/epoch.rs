@@ -2,11 +2,15 @@
 //! from a split uploaded once.
 //!
 //! On a GPU every host-built batch is an upload per step; [`BatchSource::on_device`] uploads
-//! the normalized split once (MNIST's 60,000 training images: 188 MB of f32) and cuts each batch
-//! with `select` on the device. Both sources give the same batches in the same order: the device
-//! source takes its order from Burn's data loader run over the image indices with the same batch
-//! size and shuffle seed, so a run, a resume or a `train compare` sees the same data whichever
-//! source its backend uses (test `device_batches_equal_the_data_loaders`).
+//! the split once and cuts each batch on the device. The split stays there as its bytes, four
+//! pixels to a 32-bit word (MNIST's 54,000 training images: 42 MB, where f32 pixels would take
+//! 169 MB, more than the 128 MiB that WebGPU's default limits and Mesa's lavapipe allow one
+//! buffer); a batch is selected as words, unpacked with shifts and masks, and normalized by
+//! looking each byte up in the batcher's 256-entry table ([`ImageBatcher::table`]), so its
+//! values are the host batcher's to the bit. Both sources give the same batches in the same
+//! order: the device source takes its order from Burn's data loader run over the image indices
+//! with the same batch size and shuffle seed, so a run, a resume or a `train compare` sees the
+//! same data whichever source its backend uses (test `device_batches_equal_the_data_loaders`).
 
 use std::sync::Arc;
 
@@ -16,6 +20,12 @@ use burn::data::dataset::{DatasetError, InMemDataset};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::batcher::{ImageBatch, ImageBatcher, InMemoryDataset};
+use crate::mnist::{IMAGE_PIXELS, IMAGE_SIDE};
+
+/// Pixels packed into one 32-bit word of a device-resident split.
+const PIXELS_PER_WORD: usize = 4;
+/// Words per image of a device-resident split (784 / 4).
+const WORDS_PER_IMAGE: usize = IMAGE_PIXELS / PIXELS_PER_WORD;
 
 /// Where an epoch's batches come from.
 #[derive(Debug, Clone)]
@@ -29,9 +39,23 @@ pub enum BatchSource {
     },
     /// The whole split on the device; batches are cut there (the GPU backend).
     Device {
-        /// All images, `[n, 1, 28, 28]`, normalized, and all labels, `[n]`.
-        all: Box<ImageBatch>,
+        /// The split's bytes, labels and normalization table.
+        split: Box<DeviceSplit>,
     },
+}
+
+/// A split resident on a device: its pixels as bytes packed four to a word, its labels, and
+/// the normalization table.
+#[derive(Debug, Clone)]
+pub struct DeviceSplit {
+    /// Pixel `4j + k` of an image is byte `k` (little-endian) of its word `j`: `[n, 196]`, int.
+    words: Tensor<2, Int>,
+    /// Class indices, `[n]`, int.
+    labels: Tensor<1, Int>,
+    /// The normalized value of each byte value, `[256]`, float ([`ImageBatcher::table`]).
+    table: Tensor<1>,
+    /// The shift of each byte in a word, `[1, 1, 4]` = 0, 8, 16, 24, int.
+    shifts: Tensor<3, Int>,
 }
 
 impl BatchSource {
@@ -40,19 +64,47 @@ impl BatchSource {
         Self::Host { dataset, batcher }
     }
 
-    /// Uploads the whole split to `device` once (normalized as `batcher` does).
+    /// The size in bytes of the largest buffer [`on_device`](Self::on_device) allocates for
+    /// `dataset`: its pixels, one byte each (`n * 784`). Compare it with the device's largest
+    /// buffer (wgpu's `max_storage_buffer_binding_size` and `max_buffer_size`, the smaller).
+    pub fn device_bytes(dataset: &InMemoryDataset) -> u64 {
+        dataset.data().images.len() as u64
+    }
+
+    /// Uploads the whole split to `device` once, as bytes ([`device_bytes`](Self::device_bytes)
+    /// in the largest buffer), to be normalized batch by batch as `batcher` does.
     pub fn on_device(dataset: &InMemoryDataset, batcher: ImageBatcher, device: &Device) -> Self {
         let data = dataset.data();
+        let n = data.len();
+        let words: Vec<i32> = data
+            .images
+            .chunks_exact(PIXELS_PER_WORD)
+            .map(|bytes| i32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+            .collect();
+        let labels: Vec<i64> = data.labels.iter().map(|&l| i64::from(l)).collect();
         Self::Device {
-            all: Box::new(batcher.batch_raw(&data.images, &data.labels, device)),
+            split: Box::new(DeviceSplit {
+                words: Tensor::from_data(TensorData::new(words, [n, WORDS_PER_IMAGE]), device),
+                labels: Tensor::from_data(TensorData::new(labels, [n]), device),
+                table: Tensor::from_data(TensorData::new(batcher.table().to_vec(), [256]), device),
+                shifts: Tensor::from_data(
+                    TensorData::new(vec![0i64, 8, 16, 24], [1, 1, PIXELS_PER_WORD]),
+                    device,
+                ),
+            }),
         }
+    }
+
+    /// Whether the split is resident on a device ([`on_device`](Self::on_device)).
+    pub fn is_on_device(&self) -> bool {
+        matches!(self, Self::Device { .. })
     }
 
     /// The number of images.
     pub fn len(&self) -> usize {
         match self {
             Self::Host { dataset, .. } => dataset.data().len(),
-            Self::Device { all } => all.targets.dims()[0],
+            Self::Device { split } => split.labels.dims()[0],
         }
     }
 
@@ -77,12 +129,12 @@ impl BatchSource {
                 let loader = builder(*batcher, batch_size, shuffle, device).build(dataset.clone());
                 EpochBatches::Host(loader)
             }
-            Self::Device { all } => {
+            Self::Device { split } => {
                 // Burn's loader over the indices 0..n gives the order it gives the images.
                 let indices = InMemDataset::new((0..self.len()).collect::<Vec<usize>>());
                 let loader = builder(IndexBatcher, batch_size, shuffle, device).build(indices);
                 EpochBatches::Device {
-                    all: all.clone(),
+                    split: split.clone(),
                     order: loader.iter().collect::<Result<_, _>>()?,
                 }
             }
@@ -123,10 +175,10 @@ impl Batcher<usize, Vec<usize>> for IndexBatcher {
 pub enum EpochBatches {
     /// Burn's data loader.
     Host(Arc<dyn DataLoader<ImageBatch>>),
-    /// The indices of each batch, cut from `all` on the device as they are read.
+    /// The indices of each batch, cut from `split` on the device as they are read.
     Device {
         /// The whole split.
-        all: Box<ImageBatch>,
+        split: Box<DeviceSplit>,
         /// Each batch's indices.
         order: Vec<Vec<usize>>,
     },
@@ -137,22 +189,39 @@ impl EpochBatches {
     pub fn iter(&self) -> Box<dyn Iterator<Item = Result<ImageBatch, DatasetError>> + '_> {
         match self {
             Self::Host(loader) => Box::new(loader.iter()),
-            Self::Device { all, order } => {
-                Box::new(order.iter().map(|indices| Ok(cut(all, indices))))
+            Self::Device { split, order } => {
+                Box::new(order.iter().map(|indices| Ok(split.cut(indices))))
             }
         }
     }
 }
 
-/// The images and labels at `indices`, selected on their device.
-fn cut(all: &ImageBatch, indices: &[usize]) -> ImageBatch {
-    let device = all.targets.device();
-    let indices: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
-    let n = indices.len();
-    let indices = Tensor::<1, Int>::from_data(TensorData::new(indices, [n]), &device);
-    ImageBatch {
-        images: all.images.clone().select(0, indices.clone()),
-        targets: all.targets.clone().select(0, indices),
+impl DeviceSplit {
+    /// The images and labels at `indices`, selected, unpacked and normalized on their device:
+    /// images `[n, 1, 28, 28]` float, targets `[n]` int.
+    fn cut(&self, indices: &[usize]) -> ImageBatch {
+        let device = self.labels.device();
+        let n = indices.len();
+        let indices: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+        let indices = Tensor::<1, Int>::from_data(TensorData::new(indices, [n]), &device);
+        // Byte k of every word, as [n, 196, 4]: pixel 4j + k of each image. One broadcast shift
+        // ([n, 196, 1] by [1, 1, 4]) and one mask, which fusion runs as one kernel.
+        let bytes = self
+            .words
+            .clone()
+            .select(0, indices.clone())
+            .unsqueeze_dim::<3>(2)
+            .bitwise_right_shift(self.shifts.clone())
+            .bitwise_and_scalar(0xFF)
+            .reshape([n * IMAGE_PIXELS]);
+        ImageBatch {
+            images: self
+                .table
+                .clone()
+                .select(0, bytes)
+                .reshape([n, 1, IMAGE_SIDE, IMAGE_SIDE]),
+            targets: self.labels.clone().select(0, indices),
+        }
     }
 }
 
@@ -164,7 +233,8 @@ mod tests {
     /// 10 distinct images and labels.
     fn dataset() -> InMemoryDataset {
         let n = 10;
-        let images = (0..n * 784).map(|i| (i * 7 % 251) as u8).collect();
+        // Every byte value, 0-255 (those from 128 on set a packed word's sign bit).
+        let images = (0..n * 784).map(|i| (i * 7 % 256) as u8).collect();
         let labels = (0..n).map(|i| (i * 3 % 10) as u8).collect();
         InMemoryDataset::new(MnistData { images, labels })
     }
