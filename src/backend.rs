@@ -130,6 +130,12 @@ pub struct Backend {
     pub device: Device,
     /// E.g. `"AMD EPYC 7B13 (2 threads)"` or `"llvmpipe (LLVM 15.0.7, 256 bits) [Vulkan, Cpu]"`.
     pub device_name: String,
+    /// The largest buffer the device can bind, in bytes: for wgpu the smaller of the device's
+    /// `max_storage_buffer_binding_size` and `max_buffer_size` (what CubeCL allocates within;
+    /// 128 MiB on lavapipe and under WebGPU's default limits). `None` on the CPU backends,
+    /// which have no such limit. Data kept on the device stays under it
+    /// ([`crate::data::RunData::source`]).
+    pub max_buffer_bytes: Option<u64>,
 }
 
 /// Brings up `kind`. For wgpu, `gpu_index` picks the N-th adapter wgpu enumerates (default: the
@@ -143,12 +149,14 @@ pub fn select(kind: BackendKind, gpu_index: Option<usize>) -> Result<Backend, Ba
             kind,
             device: Device::flex(),
             device_name: cpu_name(),
+            max_buffer_bytes: None,
         }),
         BackendKind::Ndarray => Ok(Backend {
             kind,
             #[allow(deprecated)] // ndarray is deprecated in Burn 0.22 but part of ember's spec
             device: Device::ndarray(),
             device_name: cpu_name(),
+            max_buffer_bytes: None,
         }),
         BackendKind::Wgpu => select_wgpu(gpu_index),
     }
@@ -216,10 +224,17 @@ fn select_wgpu(gpu_index: Option<usize>) -> Result<Backend, BackendError> {
         }
     };
     let info = setup.adapter.get_info();
+    let limits = setup.device.limits();
+    let max_buffer_bytes = limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size);
+    let device_name = format!("{} [{:?}, {:?}]", info.name, info.backend, info.device_type);
+    crate::gpu_error::record_adapter(&device_name, max_buffer_bytes);
     Ok(Backend {
         kind: BackendKind::Wgpu,
         device,
-        device_name: format!("{} [{:?}, {:?}]", info.name, info.backend, info.device_type),
+        device_name,
+        max_buffer_bytes: Some(max_buffer_bytes),
     })
 }
 

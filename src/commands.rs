@@ -128,7 +128,27 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         resume,
         stop: Some(stop_on_signals()?),
     };
-    match fit(&config, &backend, &data, options, console.as_mut())? {
+    let outcome = crate::gpu_error::catch(|| fit(&config, &backend, &data, options, console.as_mut()))
+        .map_err(|e| {
+            if !e.is::<crate::gpu_error::GpuFailure>() {
+                return e;
+            }
+            let batch = config
+                .batch_size
+                .map_or_else(|| "full".to_string(), |n| n.to_string());
+            // A GPU failure leaves the run's checkpoints as they were: say how to continue.
+            let resume = if checkpoint::has_checkpoints(&run_dir) {
+                format!(
+                    "; the last checkpoint of {} is intact: continue with train --resume latest --run-dir {} (add --device cpu to continue on the CPU)",
+                    run_dir.display(),
+                    run_dir.display()
+                )
+            } else {
+                String::new()
+            };
+            anyhow::anyhow!("{e:#} (this run: --batch-size {batch}){resume}")
+        })?;
+    match outcome {
         FitOutcome::Finished(_) => Ok(ExitCode::SUCCESS),
         FitOutcome::Interrupted { .. } => {
             println!(

@@ -6,7 +6,7 @@ use ember_datasets::{
     BatchSource, DataError, DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate,
 };
 
-use crate::backend::BackendKind;
+use crate::backend::{Backend, BackendKind};
 use crate::config::TrainConfig;
 
 /// The three splits of a run.
@@ -73,22 +73,63 @@ pub fn load_run_data(config: &TrainConfig) -> Result<RunData, DataError> {
 }
 
 impl RunData {
-    /// Where `backend`'s batches of `split` (one of this run's splits) come from: on wgpu the
-    /// split is uploaded to `device` once and each batch is cut there; the CPU backends build
-    /// batches with Burn's data loader. Both give the same batches in the same order
+    /// Where `backend`'s batches of `split` (one of this run's splits) come from.
+    ///
+    /// On wgpu the split is uploaded to `device` once, as bytes, and each batch is cut there,
+    /// provided its bytes fit in the device's largest buffer ([`Backend::max_buffer_bytes`]);
+    /// the CPU backends, and a split too large for that buffer, get batches built by Burn's
+    /// data loader on the host. Every source gives the same batches in the same order
     /// ([`BatchSource`]).
     pub fn source(
         &self,
         split: &InMemoryDataset,
-        backend: BackendKind,
+        backend: &Backend,
         device: &Device,
     ) -> BatchSource {
         let batcher = ImageBatcher::new(self.kind);
-        match backend {
-            BackendKind::Wgpu => BatchSource::on_device(split, batcher, device),
-            BackendKind::Flex | BackendKind::Ndarray => {
-                BatchSource::on_host(split.clone(), batcher)
-            }
+        if resident(split, backend) {
+            BatchSource::on_device(split, batcher, device)
+        } else {
+            BatchSource::on_host(split.clone(), batcher)
         }
+    }
+
+    /// The one line that says `split` (named `name`, e.g. "training") is built on the host
+    /// although `backend` is a GPU, because it exceeds the device's largest buffer; `None`
+    /// when nothing needs saying.
+    pub fn host_fallback_note(
+        &self,
+        name: &str,
+        split: &InMemoryDataset,
+        backend: &Backend,
+    ) -> Option<String> {
+        let limit = backend.max_buffer_bytes?;
+        (backend.kind == BackendKind::Wgpu && !resident(split, backend)).then(|| {
+            format!(
+                "note: the {name} split ({} images, {} as bytes) exceeds the device's largest buffer ({}): its batches are built on the host and uploaded at every step",
+                split.data().len(),
+                format_bytes(BatchSource::device_bytes(split)),
+                format_bytes(limit)
+            )
+        })
+    }
+}
+
+/// Whether `backend` keeps `split` on its device: wgpu does, when the split's bytes fit in
+/// one buffer.
+fn resident(split: &InMemoryDataset, backend: &Backend) -> bool {
+    backend.kind == BackendKind::Wgpu
+        && backend
+            .max_buffer_bytes
+            .is_none_or(|limit| BatchSource::device_bytes(split) <= limit)
+}
+
+/// `bytes` in MiB with one decimal ("128.0 MiB"), or in bytes below 1 MiB.
+pub fn format_bytes(bytes: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    if bytes < MIB {
+        format!("{bytes} bytes")
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
     }
 }

@@ -5,7 +5,8 @@
 //!   NAdam as Burn optimizers, following their reference implementations, beside Burn's SGD
 //!   configured with PyTorch's defaults.
 //! - [`learner`]: the training loop ([`learner::fit`]), metrics, checkpoints, progress output.
-//! - [`backend`]: choosing flex, ndarray or wgpu and the device.
+//! - [`backend`]: choosing flex, ndarray or wgpu and the device; [`gpu_error`]: GPU failures
+//!   (allocations, lost devices) as one-line errors.
 //! - [`config`], [`data`]: the resolved run configuration and the splits it trains on.
 //! - [`compare`]: `train compare`, one job on several backends side by side.
 //! - [`evaluation`]: test-set evaluation with per-class accuracy and the confusion matrix.
@@ -26,6 +27,7 @@ pub mod config;
 pub mod data;
 pub mod evaluation;
 pub mod fsutil;
+pub mod gpu_error;
 pub mod learner;
 pub mod optim;
 pub mod overrides;

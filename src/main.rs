@@ -7,15 +7,24 @@ use clap::error::ErrorKind;
 use ember::cli::Cli;
 use ember::text::one_line;
 
+/// The console's log filter when `RUST_LOG` is unset: ember's warnings, and nothing of the GPU
+/// runtime. CubeCL logs a warning for every autotune candidate it cannot measure (hundreds
+/// when a buffer is refused) and wgpu logs driver chatter; ember reports what matters of both
+/// itself (the software-adapter note, [`ember::gpu_error`]). `RUST_LOG=cubecl=debug` (or any
+/// `RUST_LOG`) shows them.
+const DEFAULT_LOG_FILTER: &str =
+    "warn,cubecl=off,burn_cubecl=off,burn_fusion=off,wgpu=off,wgpu_core=off,wgpu_hal=off,naga=off";
+
 fn main() -> ExitCode {
-    // A panic is a bug in ember or a library; the user still gets one line, not a trace.
+    // A panic is a bug in ember or a library; the user still gets one line, not a trace. A GPU
+    // failure (an allocation the device refuses, a lost device) is not a bug: it is kept and
+    // reported as an error once the panic has unwound to `gpu_error::catch`.
     std::panic::set_hook(Box::new(|info| {
-        let payload = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_default();
+        let payload = ember::gpu_error::payload_text(info.payload());
+        if let Some(failure) = ember::gpu_error::classify(&payload) {
+            ember::gpu_error::remember(failure);
+            return;
+        }
         let place = info
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
@@ -30,7 +39,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -53,7 +62,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match ember::commands::run(cli) {
+    match ember::gpu_error::catch(|| ember::commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", one_line(&format!("{e:#}")));

@@ -110,7 +110,12 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
     let mut model = init_model(job.config.model, job.config.seed, &device);
     let mut optimizer = job.config.optimizer.init();
     let loss = loss_fn(&device);
-    let train_source = data.source(&data.train, backend_kind, &device);
+    for (name, split) in [("training", &data.train), ("validation", &data.val)] {
+        if let Some(note) = data.host_fallback_note(name, split, &backend) {
+            eprintln!("{note}");
+        }
+    }
+    let train_source = data.source(&data.train, &backend, &device);
     let mut memory = DeviceMemoryPeak::new(&backend.device);
 
     let mut step_times = Vec::with_capacity(total_steps);
@@ -159,7 +164,7 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
         }
     }
 
-    let val_source = data.source(&data.val, backend_kind, &device.clone().without_autodiff());
+    let val_source = data.source(&data.val, &backend, &device.clone().without_autodiff());
     let val = evaluate(&model, &val_source, EVAL_BATCH_SIZE, &device, |_, _| {});
     memory.sample();
     let warmup_steps = job.warmup_steps.min(step_times.len());

@@ -193,9 +193,14 @@ pub fn fit(
             .is_some_and(|s| s.load(Ordering::SeqCst))
     };
     let checkpoint_every = config.checkpoint_every;
-    let train_source = data.source(&data.train, config.backend, &device);
+    for (name, split) in [("training", &data.train), ("validation", &data.val)] {
+        if let Some(note) = data.host_fallback_note(name, split, backend) {
+            progress.message(&note);
+        }
+    }
+    let train_source = data.source(&data.train, backend, &device);
     let eval_device = device.clone().without_autodiff();
-    let val_source = data.source(&data.val, config.backend, &eval_device);
+    let val_source = data.source(&data.val, backend, &eval_device);
     let batch_size = config.batch_size.unwrap_or(data.train.data().len());
     let steps_per_epoch = data.train.data().len().div_ceil(batch_size);
     let loss = loss_fn(&device);
@@ -352,7 +357,7 @@ pub fn fit(
             Err(e) => progress.message(&format!("warning: no plot drawn: {e:#}")),
         }
     }
-    let test_source = data.source(&data.test, config.backend, &eval_device);
+    let test_source = data.source(&data.test, backend, &eval_device);
     let test = evaluate(&model, &test_source, EVAL_BATCH_SIZE, &device, |_, _| {});
     let summary = Summary {
         model: config.model,
