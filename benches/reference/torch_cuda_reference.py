@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """PyTorch CUDA reference epochs for ember's GPU figures (BENCHMARKS.md, benches/gpu/run.sh).
 
-The models and AdaBelief are torch_reference.py's (the zoo as models/src/*.rs defines it;
-AdaBelief as adabelief-pytorch 0.2.1 computes it), moved to the GPU. One epoch is 54,000
+The models, AdaBelief and the epoch loop are torch_reference.py's (the zoo as models/src/*.rs
+defines it; AdaBelief as adabelief-pytorch 0.2.1 computes it), on the GPU. One epoch is 54,000
 MNIST-sized images (the training split of `train` with --val-split 0.1) held on the GPU as one
 float tensor, a fresh permutation per epoch, each batch indexed there (as ember's wgpu path
 cuts batches on the device), forward, cross-entropy, backward and the optimizer step; the
@@ -16,36 +16,16 @@ Usage: python torch_cuda_reference.py [--models lenet,mlp] [--batches 64,256]
 import argparse
 import json
 import statistics
-import time
 
 import torch
-import torch.nn.functional as F
 
-from torch_reference import MODELS, optimizer_for
+from torch_reference import epoch_times
 
 IMAGES = 54_000
 
 
 def time_epochs(model_name, opt_name, batch, epochs, device):
-    torch.manual_seed(1)
-    model = MODELS[model_name]().to(device)
-    opt = optimizer_for(opt_name, model)
-    data = torch.randn(IMAGES, 1, 28, 28, device=device)
-    labels = torch.randint(0, 10, (IMAGES,), device=device)
-    times = []
-    for _ in range(epochs + 1):
-        torch.cuda.synchronize()
-        start = time.perf_counter()
-        order = torch.randperm(IMAGES, device=device)
-        for i in range(0, IMAGES, batch):
-            idx = order[i : i + batch]
-            opt.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(data[idx]), labels[idx])
-            loss.backward()
-            opt.step()
-        loss.item()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
+    times = epoch_times(model_name, opt_name, IMAGES, batch, epochs, device)
     return times[0], statistics.median(times[1:])
 
 

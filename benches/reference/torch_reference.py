@@ -148,16 +148,21 @@ def time_steps(model_name, opt_name, batch, warmup=3, steps=20):
     return times[0], statistics.median(times[warmup:])
 
 
-def time_epoch(model_name, opt_name="adabelief", images=54_000, batch=64, epochs=3):
+def epoch_times(model_name, opt_name="adabelief", images=54_000, batch=64, epochs=3, device="cpu"):
+    """Wall times of epochs + 1 epochs (the first is the warm-up) on `device`: the data held
+    there as one float tensor, a fresh permutation per epoch, each batch indexed from it; on
+    CUDA each epoch ends with torch.cuda.synchronize()."""
+    sync = torch.cuda.synchronize if str(device).startswith("cuda") else (lambda: None)
     torch.manual_seed(1)
-    model = MODELS[model_name]()
+    model = MODELS[model_name]().to(device)
     opt = optimizer_for(opt_name, model)
-    data = torch.randn(images, 1, 28, 28)
-    labels = torch.randint(0, 10, (images,))
+    data = torch.randn(images, 1, 28, 28, device=device)
+    labels = torch.randint(0, 10, (images,), device=device)
     times = []
     for _ in range(epochs + 1):
+        sync()
         start = time.perf_counter()
-        order = torch.randperm(images)
+        order = torch.randperm(images, device=device)
         for i in range(0, images, batch):
             idx = order[i : i + batch]
             opt.zero_grad(set_to_none=True)
@@ -165,8 +170,13 @@ def time_epoch(model_name, opt_name="adabelief", images=54_000, batch=64, epochs
             loss.backward()
             opt.step()
         loss.item()
+        sync()
         times.append(time.perf_counter() - start)
-    return statistics.median(times[1:])
+    return times
+
+
+def time_epoch(model_name, opt_name="adabelief", images=54_000, batch=64, epochs=3):
+    return statistics.median(epoch_times(model_name, opt_name, images, batch, epochs)[1:])
 
 
 def main():
