@@ -113,6 +113,15 @@ impl RunData {
             )
         })
     }
+
+    /// [`host_fallback_note`](Self::host_fallback_note) of the training and validation splits:
+    /// what a run or a comparison prints before training.
+    pub fn host_fallback_notes(&self, backend: &Backend) -> Vec<String> {
+        [("training", &self.train), ("validation", &self.val)]
+            .into_iter()
+            .filter_map(|(name, split)| self.host_fallback_note(name, split, backend))
+            .collect()
+    }
 }
 
 /// Whether `backend` keeps `split` on its device: wgpu does, when the split's bytes fit in

@@ -73,7 +73,7 @@ fn full_split_on_the_device_as_bytes_and_the_host_fallback() {
         "the split fits as bytes: {:?}",
         gpu.max_buffer_bytes
     );
-    assert_eq!(data.host_fallback_note("training", &data.train, &gpu), None);
+    assert_eq!(data.host_fallback_notes(&gpu), Vec::<String>::new());
     let host = BatchSource::on_host(data.train.clone(), ImageBatcher::new(data.kind));
     let shuffle = Some(epoch_seed(full.seed, 1));
     let a = host.epoch(1000, shuffle, &gpu.device).unwrap();
@@ -97,11 +97,13 @@ fn full_split_on_the_device_as_bytes_and_the_host_fallback() {
             .source(&data.train, &small, &small.device)
             .is_on_device()
     );
-    let note = data
-        .host_fallback_note("training", &data.train, &small)
-        .expect("a note");
+    let notes = data.host_fallback_notes(&small);
+    assert_eq!(notes.len(), 2, "training and validation: {notes:?}");
+    let note = &notes[0];
     assert!(
-        note.contains("1800 images") && note.contains("1000 bytes") && !note.contains('\n'),
+        note.contains("training split (1800 images")
+            && note.contains("1000 bytes")
+            && !note.contains('\n'),
         "{note}"
     );
     let train = |backend: &Backend, name: &str| {

@@ -110,10 +110,8 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
     let mut model = init_model(job.config.model, job.config.seed, &device);
     let mut optimizer = job.config.optimizer.init();
     let loss = loss_fn(&device);
-    for (name, split) in [("training", &data.train), ("validation", &data.val)] {
-        if let Some(note) = data.host_fallback_note(name, split, &backend) {
-            eprintln!("{note}");
-        }
+    for note in data.host_fallback_notes(&backend) {
+        eprintln!("{note}");
     }
     let train_source = data.source(&data.train, &backend, &device);
     let mut memory = DeviceMemoryPeak::new(&backend.device);

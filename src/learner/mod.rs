@@ -193,10 +193,8 @@ pub fn fit(
             .is_some_and(|s| s.load(Ordering::SeqCst))
     };
     let checkpoint_every = config.checkpoint_every;
-    for (name, split) in [("training", &data.train), ("validation", &data.val)] {
-        if let Some(note) = data.host_fallback_note(name, split, backend) {
-            progress.message(&note);
-        }
+    for note in data.host_fallback_notes(backend) {
+        progress.message(&note);
     }
     let train_source = data.source(&data.train, backend, &device);
     let eval_device = device.clone().without_autodiff();
