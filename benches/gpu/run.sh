@@ -6,7 +6,7 @@
 #                                # and the Vulkan/EGL loader packages, in .gpu/ and .gl/
 #                                # (both ignored by git through .git/info/exclude)
 #   benches/gpu/run.sh measure   # on the GPU machine, from the repository root, with .gpu and
-#                                # .gl carried; writes every result under $OUT (default ./gpu-out)
+#                                # .gl carried; writes $OUT/gpu-results.tgz (default ./gpu-out)
 #
 # measure runs, in order:
 #   1. nvidia-smi and vulkaninfo --summary (the device and its limits);
@@ -17,7 +17,7 @@
 #      (epoch_seconds: the first epoch with autotuning, the second without);
 #   4. benches/reference/torch_cuda_reference.py: the same models and optimizers in PyTorch on
 #      CUDA, 54,000 images an epoch, batch 64 and 256.
-# Each step's output is kept in $OUT/*.txt and the compare reports as $OUT/*.json.
+# Each step's output is kept as *.txt and the compare reports as *.json, in gpu-results.tgz.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -39,9 +39,11 @@ prepare() {
 }
 
 measure() {
-  local out
-  mkdir -p "${OUT:-gpu-out}"
-  out=$(realpath "${OUT:-gpu-out}")
+  # The device tool brings back at most 8 files from $OUT: the results are gathered in a work
+  # folder and come back as one archive, gpu-results.tgz (the tables are also on stdout).
+  local dest out=/tmp/gpu-results
+  mkdir -p "${OUT:-gpu-out}" "$out"
+  dest=$(realpath "${OUT:-gpu-out}")
   for f in .gl/*.deb; do dpkg -x "$f" /; done
   ldconfig
   if [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ]; then
@@ -65,8 +67,9 @@ measure() {
   (cd benches/reference && PYTHONUNBUFFERED=1 python3 torch_cuda_reference.py \
     --models lenet,mlp --batches 64,256 --optimizers adabelief,adam \
     --json "$out/torch-cuda.json") 2>&1 | tee "$out/torch-cuda.txt"
-  # Only files directly under $OUT (and one folder down) come back from the device tool.
   rm -rf "$out"/compare-lenet "$out"/compare-mlp "$out"/wgpu-*-*/
+  tar -czf "$dest/gpu-results.tgz" -C "$(dirname "$out")" "$(basename "$out")"
+  ls -la "$out" "$dest"
 }
 
 case "${1:-}" in
