@@ -103,8 +103,10 @@ impl RunData {
         split: &InMemoryDataset,
         backend: &Backend,
     ) -> Option<String> {
-        let limit = backend.max_buffer_bytes?;
-        (backend.kind == BackendKind::Wgpu && !resident(split, backend)).then(|| {
+        let limit = backend
+            .max_buffer_bytes
+            .filter(|_| backend.kind == BackendKind::Wgpu)?;
+        (!resident(split, backend)).then(|| {
             format!(
                 "note: the {name} split ({} images, {} as bytes) exceeds the device's largest buffer ({}): its batches are built on the host and uploaded at every step",
                 split.data().len(),

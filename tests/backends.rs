@@ -9,6 +9,8 @@
 //! ndarray 1.0e-7 and wgpu 2.0e-7 at most over the 10 steps, so the bound has a wide margin
 //! for other CPUs and GPUs.
 
+mod common;
+
 use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 use ember::backend::{self, BackendKind};
@@ -107,10 +109,7 @@ fn ndarray_and_wgpu_follow_flex() {
             checkpoint_resumes_across("flex", &Device::flex(), "wgpu", &wgpu.device);
             checkpoint_resumes_across("wgpu", &wgpu.device, "flex", &Device::flex());
         }
-        Err(e)
-            if std::env::var_os("EMBER_REQUIRE_WGPU").is_none()
-                && std::env::var_os("CI").is_none() =>
-        {
+        Err(e) if !common::wgpu_required() => {
             println!("wgpu skipped: {e} (on CI, or with EMBER_REQUIRE_WGPU=1, this is an error)");
         }
         Err(e) => panic!("wgpu required but unavailable: {e}"),

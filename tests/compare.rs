@@ -43,10 +43,6 @@ const RUN_FIELDS: [&str; 13] = [
     "peak_rss_bytes",
 ];
 
-fn wgpu_required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("EMBER_REQUIRE_WGPU").is_some()
-}
-
 fn read_json(path: &std::path::Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }

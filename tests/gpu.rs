@@ -18,10 +18,6 @@ use common::*;
 use ember::learner::metrics::read_csv;
 use serde_json::Value;
 
-fn wgpu_required() -> bool {
-    std::env::var_os("CI").is_some() || std::env::var_os("EMBER_REQUIRE_WGPU").is_some()
-}
-
 /// Whether a failed run failed only for want of an adapter (then the test skips, unless wgpu is
 /// required).
 fn no_adapter(out: &std::process::Output) -> bool {

@@ -7,6 +7,8 @@
 //! wgpu needs an adapter (a GPU, or lavapipe on CI): required when `CI` or
 //! `EMBER_REQUIRE_WGPU` is set, otherwise the test says it skipped.
 
+mod common;
+
 use ember::backend::{self, Backend, BackendKind};
 use ember::config::TrainConfig;
 use ember::data::load_run_data;
@@ -21,10 +23,7 @@ fn wgpu() -> Option<Backend> {
     unsafe { std::env::set_var(backend::AUTOTUNE_ENV, "minimal") };
     match backend::select(BackendKind::Wgpu, None) {
         Ok(b) => Some(b),
-        Err(e)
-            if std::env::var_os("EMBER_REQUIRE_WGPU").is_none()
-                && std::env::var_os("CI").is_none() =>
-        {
+        Err(e) if !common::wgpu_required() => {
             println!("wgpu skipped: {e} (on CI, or with EMBER_REQUIRE_WGPU=1, this is an error)");
             None
         }

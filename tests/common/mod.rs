@@ -14,6 +14,12 @@ pub fn train_bin() -> Command {
     cmd
 }
 
+/// Whether a missing wgpu adapter is an error rather than a skip: on CI (lavapipe is
+/// installed there) and with `EMBER_REQUIRE_WGPU` set.
+pub fn wgpu_required() -> bool {
+    std::env::var_os("CI").is_some() || std::env::var_os("EMBER_REQUIRE_WGPU").is_some()
+}
+
 /// Runs `train ARGS` and returns its output.
 pub fn train(args: &[&str]) -> Output {
     train_bin().args(args).output().expect("spawn train")
