@@ -153,19 +153,26 @@ impl Monitor {
         })
     }
 
-    /// Keras' `_is_improvement`: true when there is no reference yet; otherwise
-    /// `current - min_delta < reference` in min mode (with Keras' negated `min_delta`, i.e.
-    /// `current + |min_delta| < reference`) and `current - |min_delta| > reference` in max mode.
-    /// Strict comparisons: an equal value is no improvement, and NaN never improves on a number.
+    /// Keras' `_is_improvement`: true when there is no reference yet; otherwise the change
+    /// towards the mode's direction (`reference - current` in min mode, `current - reference` in
+    /// max mode) must exceed `|min_delta|`. Keras writes this `current - min_delta < reference`
+    /// (min, with `min_delta` negated) and `current - min_delta > reference` (max).
+    ///
+    /// Strict, as Keras intends: an equal value is no improvement, a change of exactly
+    /// `min_delta` is none either, and NaN never improves on a number. "Exactly" means within
+    /// [`ROUNDING`] of the values' magnitude, so that the decimal a user writes decides, not the
+    /// binary rounding of the subtraction: with `min_delta` 0.1, 0.8 -> 0.7 and 1.0 -> 0.9 are both
+    /// no improvement (Keras' f64 arithmetic counts the first, 0.7 + 0.1 = 0.7999999999999999 <
+    /// 0.8, and not the second). With `min_delta` 0 the comparison is exact, as Keras'.
     pub fn is_improvement(&self, current: f64, reference: Option<f64>) -> bool {
         let Some(reference) = reference else {
             return true;
         };
-        match self.mode {
-            Mode::Max => current - self.min_delta > reference,
-            // Keras flips the sign of min_delta for `ops.less`: current - (-|d|).
-            _ => current - -self.min_delta < reference,
-        }
+        let change = match self.mode {
+            Mode::Max => current - reference,
+            _ => reference - current,
+        };
+        exceeds(change, self.min_delta, current.abs().max(reference.abs()))
     }
 
     /// Keras' `monitor_op` without `min_delta`: whether `a` is strictly better than `b`
@@ -182,6 +189,31 @@ impl Monitor {
     pub fn value(&self, logs: &Logs) -> Option<f64> {
         logs.get(&self.monitor).copied()
     }
+}
+
+/// The relative rounding allowance of [`Monitor::is_improvement`] and of ReduceLROnPlateau's
+/// `min_lr`: 8 f64 ulps of the largest magnitude compared. A decimal such as 0.7 is stored within
+/// half an ulp, and one subtraction or multiplication adds at most another, so two values a user
+/// would call equal differ by less; a real difference of a metric or a learning rate is many
+/// orders of magnitude larger.
+pub const ROUNDING: f64 = 8.0 * f64::EPSILON;
+
+/// Whether `change` exceeds `threshold` by more than rounding at `scale` (see [`ROUNDING`]);
+/// `change > threshold` exactly when `threshold` is 0 or a value is infinite. False for NaN.
+fn exceeds(change: f64, threshold: f64, scale: f64) -> bool {
+    let allowance = ROUNDING * scale.max(threshold.abs());
+    if threshold == 0.0 || !allowance.is_finite() {
+        change > threshold
+    } else {
+        change - threshold > allowance
+    }
+}
+
+/// Whether `value` has come down to `floor`: at or below it, or above by no more than rounding
+/// (see [`ROUNDING`]). ReduceLROnPlateau's test of the learning rate against `min_lr`, so that
+/// 0.1 · 0.1 · 0.1 = 0.0010000000000000002 counts as `min_lr` 1e-3 reached.
+pub fn reached(value: f64, floor: f64) -> bool {
+    value <= floor || (value - floor) <= ROUNDING * floor.abs()
 }
 
 #[cfg(test)]
@@ -233,6 +265,68 @@ mod tests {
         assert_eq!(Mode::default(), Mode::Auto);
     }
 
+    /// A change of exactly `min_delta`, as the decimals read, is no improvement whatever the
+    /// binary rounding of the subtraction; a change by more than `min_delta` by a little more
+    /// than rounding is one. The first row of each pair is what Keras' plain f64 comparison gets
+    /// "wrong" (0.7 + 0.1 < 0.8 in f64; 0.3 - 0.1 > 0.19999999999999998 ...).
+    #[test]
+    fn a_change_of_exactly_min_delta_is_no_improvement() {
+        // (mode, min_delta, current, reference)
+        let exact = [
+            (Mode::Min, 0.1, 0.7, 0.8),
+            (Mode::Min, 0.1, 0.9, 1.0),
+            (Mode::Min, 0.1, 0.2, 0.3),
+            (Mode::Min, 0.01, 0.06, 0.07),
+            (Mode::Min, 0.3, 0.3, 0.6),
+            (Mode::Min, 1e-4, 0.1233, 0.1234),
+            (Mode::Max, 0.1, 0.8, 0.7),
+            (Mode::Max, 0.1, 1.0, 0.9),
+            (Mode::Max, 0.1, 0.3, 0.2),
+            (Mode::Max, 0.01, 0.97, 0.96),
+            (Mode::Max, 1e-4, 0.9901, 0.99),
+            (Mode::Min, 100.0, 1100.0, 1200.0),
+        ];
+        for (mode, min_delta, current, reference) in exact {
+            let monitor = Monitor::new("m", mode, min_delta).unwrap();
+            assert!(
+                !monitor.is_improvement(current, Some(reference)),
+                "{mode} min_delta={min_delta}: {reference} -> {current} is exactly min_delta"
+            );
+            // A hundred-millionth more than min_delta is a real improvement.
+            let beyond = min_delta * 1e-8;
+            let better = if mode == Mode::Min {
+                current - beyond
+            } else {
+                current + beyond
+            };
+            assert!(
+                monitor.is_improvement(better, Some(reference)),
+                "{mode} min_delta={min_delta}: {reference} -> {better}"
+            );
+        }
+        // Every decimal pair 0.00..=1.00 a tenth apart, both ways round.
+        let tenth = Monitor::new("m", Mode::Min, 0.1).unwrap();
+        for i in 0..=90 {
+            let current = f64::from(i) / 100.0;
+            let reference = f64::from(i + 10) / 100.0;
+            assert!(
+                !tenth.is_improvement(current, Some(reference)),
+                "{reference} -> {current}"
+            );
+        }
+    }
+
+    #[test]
+    fn reached_allows_rounding_only() {
+        // 0.1 · 0.1 · 0.1 in f64 is 0.0010000000000000002.
+        assert!(reached(0.1 * 0.1 * 0.1, 1e-3));
+        assert!(reached(1e-3, 1e-3));
+        assert!(reached(5e-4, 1e-3));
+        assert!(!reached(1.0000001e-3, 1e-3));
+        assert!(reached(0.0, 0.0));
+        assert!(!reached(1e-300, 0.0));
+    }
+
     /// Keras' `_is_improvement`, case by case: the sign of min_delta does not matter, the
     /// comparison is strict, and no reference is always an improvement.
     #[test]
@@ -253,6 +347,9 @@ mod tests {
             (Mode::Max, 0.0, 0.8, Some(0.8), false),
             (Mode::Max, 0.05, 0.84, Some(0.8), false),
             (Mode::Max, -0.05, 0.86, Some(0.8), true),
+            (Mode::Min, 0.0, f64::NEG_INFINITY, Some(0.6), true),
+            (Mode::Min, 0.1, 0.5, Some(f64::INFINITY), true),
+            (Mode::Max, 0.1, f64::INFINITY, Some(f64::INFINITY), false),
         ];
         for (mode, min_delta, current, reference, expected) in cases {
             let monitor = Monitor::new("m", mode, min_delta).unwrap();

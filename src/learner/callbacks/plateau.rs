@@ -8,11 +8,12 @@
 //! cooldown, `wait` grows, and at `wait >= patience` the learning rate becomes
 //! `max(lr * factor, min_lr)` if it is above `min_lr`, which starts the cooldown and resets
 //! `wait`. (Keras compares with `min_lr` rounded to float32 because its learning-rate
-//! variable is float32; ember's learning rate is f64, so it compares in f64.)
+//! variable is float32; ember's learning rate is f64, so it compares in f64, and a rate within
+//! rounding of `min_lr` ([`super::monitor::reached`]) has reached it and becomes `min_lr`.)
 
 use serde::{Deserialize, Serialize};
 
-use super::monitor::{Mode, Monitor, MonitorFlags};
+use super::monitor::{Mode, Monitor, MonitorFlags, reached};
 use super::{Logs, exact_f64, monitored_value};
 
 /// Settings of [`ReduceLrOnPlateau`]; defaults are Keras'.
@@ -157,8 +158,16 @@ impl ReduceLrOnPlateau {
             state.wait = 0;
         } else if state.cooldown_counter == 0 {
             state.wait += 1;
-            if state.wait >= self.config.patience && current_lr > self.config.min_lr {
-                let new_lr = (current_lr * self.config.factor).max(self.config.min_lr);
+            // A rate within rounding of min_lr has reached it: 0.1 -> 0.01 -> 0.001 with factor
+            // 0.1 is 0.0010000000000000002 in f64, and a further no-op "reduction" to 0.001
+            // would print a message and restart the cooldown.
+            if state.wait >= self.config.patience && !reached(current_lr, self.config.min_lr) {
+                let scaled = current_lr * self.config.factor;
+                let new_lr = if reached(scaled, self.config.min_lr) {
+                    self.config.min_lr
+                } else {
+                    scaled
+                };
                 state.cooldown_counter = self.config.cooldown;
                 state.wait = 0;
                 reduced = Some(new_lr);
@@ -268,6 +277,45 @@ mod tests {
             lrs.push(lr);
         }
         lrs
+    }
+
+    /// 0.1 -> 0.01 -> 0.001 with factor 0.1 and min_lr 1e-3: the second reduction lands within
+    /// rounding of min_lr (0.0010000000000000002 in f64) and becomes min_lr, and no third,
+    /// no-op reduction follows (it would print a message and restart the cooldown).
+    #[test]
+    fn a_rate_within_rounding_of_min_lr_has_reached_it() {
+        let mut rop = ReduceLrOnPlateau::new(ReduceLrOnPlateauConfig {
+            factor: 0.1,
+            min_lr: 1e-3,
+            ..cfg(1, 0)
+        })
+        .unwrap();
+        let mut lr = 0.1;
+        let mut reductions = Vec::new();
+        for epoch in 1..=5 {
+            let logs: Logs = [("val_loss".to_string(), 1.0)].into();
+            if let Some(new) = rop.on_epoch_end(epoch, &logs, lr).unwrap() {
+                reductions.push(new);
+                lr = new;
+            }
+        }
+        assert_eq!(reductions, [0.1 * 0.1, 1e-3]);
+        // A rate that starts within rounding of min_lr is not reduced at all.
+        let mut at_floor = ReduceLrOnPlateau::new(ReduceLrOnPlateauConfig {
+            factor: 0.1,
+            min_lr: 1e-3,
+            ..cfg(1, 0)
+        })
+        .unwrap();
+        for epoch in 1..=3 {
+            let logs: Logs = [("val_loss".to_string(), 1.0)].into();
+            assert_eq!(
+                at_floor
+                    .on_epoch_end(epoch, &logs, 0.1 * 0.1 * 0.1)
+                    .unwrap(),
+                None
+            );
+        }
     }
 
     #[test]
