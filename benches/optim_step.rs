@@ -18,9 +18,9 @@ use std::time::{Duration, Instant, SystemTime};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig as BurnAdamConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::Device;
-use ember::optim::{OptimizerConfig, RpropConfig, RpropVariant};
 use ember_datasets::{DatasetKind, ImageBatcher, Split, load, locate};
 use ember_models::ModelKind;
+use ember_optim::{OptimizerConfig, RpropConfig, RpropVariant};
 
 const BATCH: usize = 256;
 const GROUP: &str = "optim_step";

@@ -18,9 +18,9 @@ use criterion::{BenchmarkId, SamplingMode};
 use ember::backend::{self, BackendKind};
 use ember::learner::init_model;
 use ember::learner::step::{loss_fn, train_step};
-use ember::optim::OptimizerConfig;
 use ember_datasets::{DatasetKind, ImageBatcher, Split, load, locate};
 use ember_models::ModelKind;
+use ember_optim::OptimizerConfig;
 
 const BATCHES: [usize; 2] = [64, 256];
 /// Steps from one initialization. Criterion runs thousands of steps; trained that long on a few

@@ -13,8 +13,8 @@ use ember_datasets::DatasetKind;
 use ember_models::ModelKind;
 
 use crate::backend::{BackendKind, DeviceChoice};
-use crate::optim::{OptimizerConfig, RpropVariant};
 use crate::toy::{StartPoint, TestFunction};
+use ember_optim::{OptimizerConfig, RpropVariant};
 
 /// ember: train MNIST-family models on Burn, CPU or GPU.
 #[derive(Debug, Parser)]
@@ -496,7 +496,7 @@ impl OptimizerArgs {
                     .filter(|(name, _)| config.parameters().contains(name))
                     .cloned()
                     .collect();
-                let config = config.with_parameters(&own)?;
+                let config = config.with_parameters(&own).map_err(|e| e.to_string())?;
                 config
                     .validate()
                     .map_err(|e| format!("{} optimizer: {e}", config.name()))?;
@@ -524,7 +524,7 @@ impl OptimizerArgs {
                 config.parameters().join(", ")
             ));
         }
-        let config = config.with_parameters(&values)?;
+        let config = config.with_parameters(&values).map_err(|e| e.to_string())?;
         config
             .validate()
             .map_err(|e| format!("{} optimizer: {e}", config.name()))?;

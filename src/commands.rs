@@ -20,8 +20,8 @@ use crate::evaluation::evaluate_model;
 use crate::learner::checkpoint::{self, Checkpoint};
 use crate::learner::progress::{Console, JsonLines, Progress};
 use crate::learner::{CONFIG_FILE, FINAL_MODEL_FILE, FitOptions, FitOutcome, fit};
-use crate::optim::OptimizerConfig;
 use crate::overrides::{apply_callback_args, apply_logging_args};
+use ember_optim::OptimizerConfig;
 
 /// Root of the default run directories.
 pub const RUNS_DIR: &str = "runs";

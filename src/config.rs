@@ -17,8 +17,8 @@ use crate::learner::callbacks::template::format_filename;
 use crate::learner::callbacks::{Logs, monitored_value};
 use crate::learner::metrics::CSV_COLUMNS;
 use crate::learner::schedule::{LrSchedule, ScheduleUnit};
-use crate::optim::OptimizerConfig;
 use crate::text::one_line;
+use ember_optim::OptimizerConfig;
 
 /// Everything that determines a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,9 +1,6 @@
 #![warn(missing_docs)]
 //! ember: a training engine on Burn 0.22.
 //!
-//! - [`optim`]: AdaBelief, Rprop, Adadelta, Adam/AMSGrad, AdamW, Adagrad, RMSprop, Adamax and
-//!   NAdam as Burn optimizers, following their reference implementations, beside Burn's SGD
-//!   configured with PyTorch's defaults.
 //! - [`learner`]: the training loop ([`learner::fit`]), metrics, checkpoints, progress output.
 //! - [`backend`]: choosing flex, ndarray or wgpu and the device; [`gpu_error`]: GPU failures
 //!   (allocations, lost devices) as one-line errors.
@@ -14,10 +11,8 @@
 //!   (`train toy`).
 //! - [`cli`], [`commands`]: the `train` command line.
 //!
-//! Models live in the `ember-models` crate, data loading in `ember-datasets`.
-
-// `#[derive(RecordState)]` expands to paths under the crate root.
-pub use burn::optim::{RecordState, StateSink, StateSource, join_index, join_path};
+//! The optimizers live in the `ember-optim` crate (Burn and serde only), models in
+//! `ember-models`, data loading in `ember-datasets`.
 
 pub mod backend;
 pub mod cli;
@@ -29,7 +24,6 @@ pub mod evaluation;
 pub mod fsutil;
 pub mod gpu_error;
 pub mod learner;
-pub mod optim;
 pub mod overrides;
 pub mod plot;
 pub mod tensorboard;

@@ -19,9 +19,9 @@ use ember::learner::checkpoint::{self, CheckpointState, FORMAT_VERSION};
 use ember::learner::init_model;
 use ember::learner::metrics::PartialSums;
 use ember::learner::step::{loss_fn, train_step};
-use ember::optim::OptimizerConfig;
 use ember_datasets::{DatasetKind, ImageBatcher, MnistData, Split, load, locate};
 use ember_models::{Model, ModelKind};
+use ember_optim::OptimizerConfig;
 
 const STEPS: usize = 10;
 const BATCH: usize = 64;

@@ -14,9 +14,9 @@ use ember::config::TrainConfig;
 use ember::data::load_run_data;
 use ember::learner::progress::Silent;
 use ember::learner::{FitOptions, FitOutcome, epoch_seed, fit};
-use ember::optim::OptimizerConfig;
 use ember_datasets::{BatchSource, ImageBatch, ImageBatcher};
 use ember_models::ModelKind;
+use ember_optim::OptimizerConfig;
 
 fn wgpu() -> Option<Backend> {
     // SAFETY: this test binary holds a single test, so no other thread reads the environment.

@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use ember::config::TrainConfig;
-use ember::optim::{AdamConfig, OptimizerConfig};
+use ember_optim::{AdamConfig, OptimizerConfig};
 
 /// Flags of the chosen optimizer are written to config.toml; `--opt amsgrad` is Adam with
 /// AMSGrad; resuming with another value of a hyperparameter is refused and names it.

@@ -8,11 +8,11 @@ use ember::data::load_run_data;
 use ember::learner::progress::Silent;
 use ember::learner::step::{evaluate, loss_fn, train_step};
 use ember::learner::{FitOptions, FitOutcome, fit, init_model};
-use ember::optim::OptimizerConfig;
 use ember_datasets::{
     BatchSource, DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate,
 };
 use ember_models::ModelKind;
+use ember_optim::OptimizerConfig;
 
 fn first_train_images(n: usize) -> InMemoryDataset {
     let dir = locate(DatasetKind::Mnist, None).unwrap();

@@ -23,23 +23,22 @@
 //! classification where SGD does well) and 1e-8 where Adam does better (transformers, GANs); the
 //! two give visibly different training curves because ε sits inside `s_t`.
 
-use burn::optim::Optimizer;
+use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::OptimizerError;
 use crate::RecordState;
-use crate::optim::common::{
-    addcdiv, bias_correction, check_moments, ema, ema_product, l2_weight_decay,
-};
+use crate::common::{addcdiv, bias_correction, check_moments, ema, ema_product, l2_weight_decay};
 
 /// Hyperparameters of [`AdaBelief`]; `Default` gives the reference's defaults.
 ///
 /// ```
 /// use burn::optim::ModuleOptimizer;
-/// use ember::optim::AdaBeliefConfig;
+/// use ember_optim::AdaBeliefConfig;
 /// let config = AdaBeliefConfig { eps: 1e-8, ..Default::default() };
 /// config.validate().unwrap();
-/// let optimizer: ModuleOptimizer = config.init().into();
+/// let optimizer: ModuleOptimizer = config.init(); // config.build(): the bare optimizer
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -97,15 +96,20 @@ impl AdaBeliefConfig {
     /// The reference's checks: 0 ≤ eps, 0 ≤ β1 < 1, 0 ≤ β2 < 1 (and 0 ≤ weight_decay).
     ///
     /// # Errors
-    /// A one-line message naming the parameter and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`OptimizerError::OutOfRange`], naming the parameter and the allowed range.
+    pub fn validate(&self) -> Result<(), OptimizerError> {
         check_moments(self.beta1, self.beta2, self.eps, self.weight_decay)
     }
 
-    /// The optimizer for one parameter tensor at a time; wrap it with
-    /// `ModuleOptimizer::from` to optimize a module.
-    pub fn init(&self) -> AdaBelief {
+    /// The bare optimizer, which updates one parameter tensor at a time (Burn's `build`).
+    pub fn build(&self) -> AdaBelief {
         AdaBelief { config: *self }
+    }
+
+    /// The optimizer for a whole module (Burn's `init`): [`Self::build`] in a
+    /// [`ModuleOptimizer`].
+    pub fn init(&self) -> ModuleOptimizer {
+        self.build().into()
     }
 }
 
@@ -239,7 +243,7 @@ fn rectification(c: &AdaBeliefConfig, step: usize) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::testing::run_constant_gradients;
+    use crate::testing::run_constant_gradients;
 
     /// TensorFlow Addons' AdaBelief test (`test_dense_sample`, the values adabelief-tf checks
     /// against): variables [1, 2] and [3, 4], constant gradients [0.1, 0.2] and [0.03, 0.04],
@@ -252,7 +256,7 @@ mod tests {
             ..Default::default()
         };
         let out = run_constant_gradients(
-            config.init(),
+            config.build(),
             1e-3,
             &[(&[1.0, 2.0], &[0.1, 0.2]), (&[3.0, 4.0], &[0.03, 0.04])],
             100,
@@ -288,7 +292,7 @@ mod tests {
     #[test]
     fn first_rectified_step_is_an_sgd_step() {
         let out = run_constant_gradients(
-            AdaBeliefConfig::default().init(),
+            AdaBeliefConfig::default().build(),
             0.1,
             &[(&[1.0, -2.0], &[0.5, -0.25])],
             1,
@@ -305,6 +309,6 @@ mod tests {
             beta1: 1.0,
             ..Default::default()
         };
-        assert!(bad.validate().unwrap_err().contains("beta1"));
+        assert!(bad.validate().unwrap_err().to_string().contains("beta1"));
     }
 }

@@ -13,21 +13,22 @@
 //! ρ = 0.95 and ε = 1e-6 with no learning rate (lr = 1); Keras' `Adadelta` defaults to
 //! learning_rate 0.001, rho 0.95, epsilon 1e-7.
 
-use burn::optim::Optimizer;
+use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::OptimizerError;
 use crate::RecordState;
-use crate::optim::common::{check, check_non_negative, ema_product, l2_weight_decay};
+use crate::common::{check, check_non_negative, ema_product, l2_weight_decay};
 
 /// Hyperparameters of [`Adadelta`]; `Default` gives torch's defaults.
 ///
 /// ```
 /// use burn::optim::ModuleOptimizer;
-/// use ember::optim::AdadeltaConfig;
+/// use ember_optim::AdadeltaConfig;
 /// let config = AdadeltaConfig { rho: 0.95, ..Default::default() };
 /// config.validate().unwrap();
-/// let optimizer: ModuleOptimizer = config.init().into();
+/// let optimizer: ModuleOptimizer = config.init(); // config.build(): the bare optimizer
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -57,8 +58,8 @@ impl AdadeltaConfig {
     /// torch's checks: 0 ≤ rho ≤ 1, 0 ≤ eps, 0 ≤ weight_decay.
     ///
     /// # Errors
-    /// A one-line message naming the parameter and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`OptimizerError::OutOfRange`], naming the parameter and the allowed range.
+    pub fn validate(&self) -> Result<(), OptimizerError> {
         check(
             (0.0..=1.0).contains(&self.rho),
             "rho",
@@ -69,9 +70,15 @@ impl AdadeltaConfig {
         check_non_negative("weight_decay", self.weight_decay)
     }
 
-    /// The optimizer; wrap it with `ModuleOptimizer::from` to optimize a module.
-    pub fn init(&self) -> Adadelta {
+    /// The bare optimizer, which updates one parameter tensor at a time (Burn's `build`).
+    pub fn build(&self) -> Adadelta {
         Adadelta { config: *self }
+    }
+
+    /// The optimizer for a whole module (Burn's `init`): [`Self::build`] in a
+    /// [`ModuleOptimizer`].
+    pub fn init(&self) -> ModuleOptimizer {
+        self.build().into()
     }
 }
 
@@ -138,13 +145,13 @@ impl Optimizer for Adadelta {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::testing::run_gradient_sequence;
+    use crate::testing::run_gradient_sequence;
 
     /// The recurrences evaluated in f64 for one element, lr 1, rho 0.9, eps 1e-6.
     #[test]
     fn matches_the_recurrence_in_f64() {
         let grads: [&[f32]; 4] = [&[0.5], &[-0.3], &[0.2], &[0.7]];
-        let out = run_gradient_sequence(AdadeltaConfig::default().init(), 1.0, &[1.0], &grads);
+        let out = run_gradient_sequence(AdadeltaConfig::default().build(), 1.0, &[1.0], &grads);
         let (rho, eps) = (0.9f64, 1e-6f64);
         let (mut theta, mut v, mut u) = (1.0f64, 0.0f64, 0.0f64);
         for (g, got) in grads.iter().zip(&out) {
@@ -164,7 +171,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            bad.validate().unwrap_err(),
+            bad.validate().unwrap_err().to_string(),
             "rho must be in [0, 1], got 1.5"
         );
     }

@@ -12,21 +12,22 @@
 //! Defaults are torch's: lr 1e-2, lr_decay 0, weight_decay 0, initial_accumulator_value 0,
 //! eps 1e-10.
 
-use burn::optim::Optimizer;
+use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::OptimizerError;
 use crate::RecordState;
-use crate::optim::common::{addcdiv, check_non_negative, l2_weight_decay};
+use crate::common::{addcdiv, check_non_negative, l2_weight_decay};
 
 /// `torch.optim.Adagrad` hyperparameters (lr aside); `Default` gives torch's defaults.
 ///
 /// ```
 /// use burn::optim::ModuleOptimizer;
-/// use ember::optim::AdagradConfig;
+/// use ember_optim::AdagradConfig;
 /// let config = AdagradConfig { lr_decay: 1e-4, ..Default::default() };
 /// config.validate().unwrap();
-/// let optimizer: ModuleOptimizer = config.init().into();
+/// let optimizer: ModuleOptimizer = config.init(); // config.build(): the bare optimizer
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -64,17 +65,23 @@ impl AdagradConfig {
     /// torch's checks: lr_decay, weight_decay, initial_accumulator_value and eps all ≥ 0.
     ///
     /// # Errors
-    /// A one-line message naming the parameter and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`OptimizerError::OutOfRange`], naming the parameter and the allowed range.
+    pub fn validate(&self) -> Result<(), OptimizerError> {
         check_non_negative("lr_decay", self.lr_decay)?;
         check_non_negative("weight_decay", self.weight_decay)?;
         check_non_negative("initial_accumulator_value", self.initial_accumulator_value)?;
         check_non_negative("eps", self.eps)
     }
 
-    /// The optimizer; wrap it with `ModuleOptimizer::from` to optimize a module.
-    pub fn init(&self) -> Adagrad {
+    /// The bare optimizer, which updates one parameter tensor at a time (Burn's `build`).
+    pub fn build(&self) -> Adagrad {
         Adagrad { config: *self }
+    }
+
+    /// The optimizer for a whole module (Burn's `init`): [`Self::build`] in a
+    /// [`ModuleOptimizer`].
+    pub fn init(&self) -> ModuleOptimizer {
+        self.build().into()
     }
 }
 
@@ -129,30 +136,24 @@ impl Optimizer for Adagrad {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::testing::{assert_regression, run_gradient_sequence};
+    use crate::testing::{assert_regression, run_gradient_sequence};
 
     /// candle-optimisers' PyTorch-checked values (`tests/adagrad_tests.rs`): lr 0.004, 1000
     /// steps; plain, lr_decay 0.2, weight_decay 0.2.
     #[test]
     fn matches_torch_on_the_regression() {
         let plain = AdagradConfig::default();
-        assert_regression(plain.init().into(), 0.004, 1000, [0.2424, 0.2341], 0.2379);
+        assert_regression(plain.init(), 0.004, 1000, [0.2424, 0.2341], 0.2379);
         let decayed_lr = AdagradConfig {
             lr_decay: 0.2,
             ..plain
         };
-        assert_regression(
-            decayed_lr.init().into(),
-            0.004,
-            1000,
-            [0.0231, 0.0230],
-            0.0230,
-        );
+        assert_regression(decayed_lr.init(), 0.004, 1000, [0.0231, 0.0230], 0.0230);
         let decayed = AdagradConfig {
             weight_decay: 0.2,
             ..plain
         };
-        assert_regression(decayed.init().into(), 0.004, 1000, [0.2424, 0.2341], 0.2378);
+        assert_regression(decayed.init(), 0.004, 1000, [0.2424, 0.2341], 0.2378);
     }
 
     /// By hand, initial_accumulator_value 1, lr 0.5, lr_decay 1, g = 1 then 2:
@@ -164,7 +165,7 @@ mod tests {
             lr_decay: 1.0,
             ..Default::default()
         };
-        let out = run_gradient_sequence(config.init(), 0.5, &[0.0], &[&[1.0], &[2.0]]);
+        let out = run_gradient_sequence(config.build(), 0.5, &[0.0], &[&[1.0], &[2.0]]);
         let first = -0.5 / 2f64.sqrt();
         let second = first - 0.25 * 2.0 / 6f64.sqrt();
         assert!((out[0][0] as f64 - first).abs() < 1e-6, "{out:?}");
@@ -178,7 +179,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            bad.validate().unwrap_err(),
+            bad.validate().unwrap_err().to_string(),
             "initial_accumulator_value must be >= 0, got -1"
         );
     }

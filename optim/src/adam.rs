@@ -1,7 +1,7 @@
 //! Adam (Kingma & Ba, "Adam: A Method for Stochastic Optimization", ICLR 2015) and AMSGrad
 //! (Reddi et al., "On the Convergence of Adam and Beyond", ICLR 2018), exactly as
 //! `torch.optim.Adam` (PyTorch 2.x, `_single_tensor_adam`). The same update with decoupled
-//! weight decay is AdamW ([`crate::optim::AdamWConfig`]), as in PyTorch.
+//! weight decay is AdamW ([`crate::AdamWConfig`]), as in PyTorch.
 //!
 //! For each parameter `θ` with gradient `g` at step `t` (1-based):
 //!
@@ -17,12 +17,13 @@
 //! (Burn's own `AdamConfig` defaults to ε = 1e-5 and folds the bias corrections into f32
 //! scalars, which is why ember computes the update itself.)
 
-use burn::optim::Optimizer;
+use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::OptimizerError;
 use crate::RecordState;
-use crate::optim::common::{
+use crate::common::{
     addcdiv, bias_correction, check_moments, decoupled_weight_decay, ema_product, l2_weight_decay,
     lerp,
 };
@@ -31,10 +32,10 @@ use crate::optim::common::{
 ///
 /// ```
 /// use burn::optim::ModuleOptimizer;
-/// use ember::optim::AdamConfig;
+/// use ember_optim::AdamConfig;
 /// let config = AdamConfig { amsgrad: true, ..Default::default() };
 /// config.validate().unwrap();
-/// let optimizer: ModuleOptimizer = config.init().into();
+/// let optimizer: ModuleOptimizer = config.init(); // config.build(): the bare optimizer
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -71,18 +72,23 @@ impl AdamConfig {
     /// torch's checks: 0 ≤ eps, 0 ≤ β1 < 1, 0 ≤ β2 < 1, 0 ≤ weight_decay.
     ///
     /// # Errors
-    /// A one-line message naming the parameter and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`OptimizerError::OutOfRange`], naming the parameter and the allowed range.
+    pub fn validate(&self) -> Result<(), OptimizerError> {
         check_moments(self.beta1, self.beta2, self.eps, self.weight_decay)
     }
 
-    /// The optimizer (L2 weight decay); wrap it with `ModuleOptimizer::from` to optimize a
-    /// module.
-    pub fn init(&self) -> Adam {
+    /// The bare optimizer, which updates one parameter tensor at a time (Burn's `build`).
+    pub fn build(&self) -> Adam {
         Adam {
             config: *self,
             decoupled_weight_decay: false,
         }
+    }
+
+    /// The optimizer for a whole module (Burn's `init`): [`Self::build`] in a
+    /// [`ModuleOptimizer`].
+    pub fn init(&self) -> ModuleOptimizer {
+        self.build().into()
     }
 }
 
@@ -170,14 +176,13 @@ impl Optimizer for Adam {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::testing::{assert_regression, run_module_optimizer};
+    use crate::testing::{assert_regression, run_module_optimizer};
 
     /// Adam's first step is lr·m̂/(√v̂ + ε) = lr·g/(|g| + ε): with a small gradient (1e-4) the
     /// step tells torch's ε = 1e-8 (a step of 0.9999·lr) from Burn's default 1e-5 (0.909·lr).
     #[test]
     fn first_step_uses_torchs_eps() {
-        let out =
-            run_module_optimizer(AdamConfig::default().init().into(), 0.1, &[0.0], &[&[1e-4]]);
+        let out = run_module_optimizer(AdamConfig::default().init(), 0.1, &[0.0], &[&[1e-4]]);
         let expected = -0.1 * 1e-4 / (1e-4 + 1e-8);
         assert!(
             (out[0][0] as f64 - expected).abs() < 1e-6,
@@ -190,7 +195,7 @@ mod tests {
     #[test]
     fn constant_gradient_moves_lr_per_step() {
         let g: &[f32] = &[0.5];
-        let out = run_module_optimizer(AdamConfig::default().init().into(), 0.1, &[0.0], &[g; 3]);
+        let out = run_module_optimizer(AdamConfig::default().init(), 0.1, &[0.0], &[g; 3]);
         for (got, want) in out.iter().zip([-0.1, -0.2, -0.3]) {
             assert!((got[0] - want).abs() < 1e-5, "{out:?}");
         }
@@ -201,23 +206,23 @@ mod tests {
     #[test]
     fn matches_torch_on_the_regression() {
         let adam = AdamConfig::default();
-        assert_regression(adam.init().into(), 1e-3, 1000, [0.9000, 0.6967], 0.7996);
+        assert_regression(adam.init(), 1e-3, 1000, [0.9000, 0.6967], 0.7996);
         let decayed = AdamConfig {
             weight_decay: 0.6,
             ..adam
         };
-        assert_regression(decayed.init().into(), 1e-3, 1000, [0.8997, 0.6964], 0.7975);
+        assert_regression(decayed.init(), 1e-3, 1000, [0.8997, 0.6964], 0.7975);
         let amsgrad = AdamConfig {
             amsgrad: true,
             ..adam
         };
-        assert_regression(amsgrad.init().into(), 1e-3, 1000, [0.9001, 0.6904], 0.7978);
+        assert_regression(amsgrad.init(), 1e-3, 1000, [0.9001, 0.6904], 0.7978);
         let both = AdamConfig {
             amsgrad: true,
             weight_decay: 0.6,
             ..adam
         };
-        assert_regression(both.init().into(), 1e-3, 1000, [0.8998, 0.6901], 0.7955);
+        assert_regression(both.init(), 1e-3, 1000, [0.8998, 0.6901], 0.7955);
     }
 
     #[test]
@@ -227,7 +232,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            bad.validate().unwrap_err(),
+            bad.validate().unwrap_err().to_string(),
             "beta2 must be in [0, 1), got 1"
         );
     }

@@ -11,21 +11,22 @@
 //!
 //! Defaults are torch's: lr 2e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0.
 
-use burn::optim::Optimizer;
+use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::OptimizerError;
 use crate::RecordState;
-use crate::optim::common::{addcdiv, bias_correction, check_moments, l2_weight_decay, lerp};
+use crate::common::{addcdiv, bias_correction, check_moments, l2_weight_decay, lerp};
 
 /// `torch.optim.Adamax` hyperparameters (lr aside); `Default` gives torch's defaults.
 ///
 /// ```
 /// use burn::optim::ModuleOptimizer;
-/// use ember::optim::AdamaxConfig;
+/// use ember_optim::AdamaxConfig;
 /// let config = AdamaxConfig { beta2: 0.99, ..Default::default() };
 /// config.validate().unwrap();
-/// let optimizer: ModuleOptimizer = config.init().into();
+/// let optimizer: ModuleOptimizer = config.init(); // config.build(): the bare optimizer
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -58,14 +59,20 @@ impl AdamaxConfig {
     /// torch's checks: 0 ≤ eps, 0 ≤ β1 < 1, 0 ≤ β2 < 1, 0 ≤ weight_decay.
     ///
     /// # Errors
-    /// A one-line message naming the parameter and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`OptimizerError::OutOfRange`], naming the parameter and the allowed range.
+    pub fn validate(&self) -> Result<(), OptimizerError> {
         check_moments(self.beta1, self.beta2, self.eps, self.weight_decay)
     }
 
-    /// The optimizer; wrap it with `ModuleOptimizer::from` to optimize a module.
-    pub fn init(&self) -> Adamax {
+    /// The bare optimizer, which updates one parameter tensor at a time (Burn's `build`).
+    pub fn build(&self) -> Adamax {
         Adamax { config: *self }
+    }
+
+    /// The optimizer for a whole module (Burn's `init`): [`Self::build`] in a
+    /// [`ModuleOptimizer`].
+    pub fn init(&self) -> ModuleOptimizer {
+        self.build().into()
     }
 }
 
@@ -129,19 +136,19 @@ impl Optimizer for Adamax {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::testing::assert_regression;
+    use crate::testing::assert_regression;
 
     /// candle-optimisers' PyTorch-checked values (`tests/adamax_tests.rs`): lr 0.004, 100
     /// steps, without and with weight_decay 0.6.
     #[test]
     fn matches_torch_on_the_regression() {
         let plain = AdamaxConfig::default();
-        assert_regression(plain.init().into(), 0.004, 100, [0.3895, 0.3450], 0.3643);
+        assert_regression(plain.init(), 0.004, 100, [0.3895, 0.3450], 0.3643);
         let decayed = AdamaxConfig {
             weight_decay: 0.6,
             ..plain
         };
-        assert_regression(decayed.init().into(), 0.004, 100, [0.3894, 0.3450], 0.3639);
+        assert_regression(decayed.init(), 0.004, 100, [0.3894, 0.3450], 0.3639);
     }
 
     #[test]
@@ -151,7 +158,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            bad.validate().unwrap_err(),
+            bad.validate().unwrap_err().to_string(),
             "eps must be >= 0, got -0.00000001"
         );
     }

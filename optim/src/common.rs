@@ -13,6 +13,8 @@
 use burn::optim::decay::WeightDecayConfig;
 use burn::tensor::{Bool, Tensor};
 
+use crate::OptimizerError;
+
 /// Exponential moving average `avg * beta + (1 - beta) * x`, PyTorch's
 /// `avg.mul_(beta).add_(x, alpha=1 - beta)`.
 pub(crate) fn ema<const D: usize>(avg: Tensor<D>, x: Tensor<D>, beta: f64) -> Tensor<D> {
@@ -113,23 +115,27 @@ pub(crate) fn l2_weight_decay<const D: usize>(
     }
 }
 
-/// Checks a hyperparameter: `Err("{name} must {rule}, got {value}")` unless `ok`, e.g.
-/// "rho must be in [0, 1], got 1.5". PyTorch's own checks decide `ok`; NaN fails every range.
+/// Checks a hyperparameter: [`OptimizerError::OutOfRange`] unless `ok`, whose message reads
+/// "{name} must {rule}, got {value}", e.g. "rho must be in [0, 1], got 1.5". PyTorch's own checks decide `ok`; NaN fails every range.
 pub(crate) fn check(
     ok: bool,
-    name: &str,
+    name: &'static str,
     value: impl std::fmt::Display,
-    rule: &str,
-) -> Result<(), String> {
+    rule: &'static str,
+) -> Result<(), OptimizerError> {
     if ok {
         Ok(())
     } else {
-        Err(format!("{name} must {rule}, got {value}"))
+        Err(OptimizerError::OutOfRange {
+            parameter: name,
+            rule,
+            value: value.to_string(),
+        })
     }
 }
 
 /// `name` ≥ 0 (PyTorch's `if not 0.0 <= value: raise ValueError`).
-pub(crate) fn check_non_negative(name: &str, value: f64) -> Result<(), String> {
+pub(crate) fn check_non_negative(name: &'static str, value: f64) -> Result<(), OptimizerError> {
     check(value >= 0.0, name, value, "be >= 0")
 }
 
@@ -140,7 +146,7 @@ pub(crate) fn check_moments(
     beta2: f64,
     eps: f64,
     weight_decay: f64,
-) -> Result<(), String> {
+) -> Result<(), OptimizerError> {
     check_non_negative("eps", eps)?;
     check((0.0..1.0).contains(&beta1), "beta1", beta1, "be in [0, 1)")?;
     check((0.0..1.0).contains(&beta2), "beta2", beta2, "be in [0, 1)")?;

@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! ember's optimizers, as Burn [`burn::optim::Optimizer`] implementations.
 //!
 //! | name | type | reference | default lr |
@@ -17,22 +18,34 @@
 //! operation (see `common` for what can still differ in the last bit). docs/optimizers.md has
 //! the papers, defaults and `train` flags.
 //!
-//! Every one is usable in any Burn training loop through [`burn::optim::ModuleOptimizer`]:
+//! This crate depends on Burn and serde only, and each configuration follows Burn's
+//! convention: `XConfig::init()` gives the [`burn::optim::ModuleOptimizer`] that updates a
+//! whole module, `XConfig::build()` the bare optimizer (one parameter tensor at a time, for
+//! `ModuleOptimizer::with_group`). Every one is usable in any Burn training loop:
 //!
 //! ```
+//! use burn::module::Module;
+//! use burn::nn::{Linear, LinearConfig};
 //! use burn::optim::GradientsParams;
 //! use burn::tensor::{Device, Tensor};
-//! use ember::optim::OptimizerConfig;
-//! use ember_models::ModelKind;
+//! use ember_optim::OptimizerConfig;
+//!
+//! #[derive(Module, Debug)]
+//! struct Net {
+//!     layer: Linear,
+//! }
 //!
 //! let device = Device::flex().autodiff();
-//! let mut model = ModelKind::Mlp.init(&device);
+//! let mut net = Net { layer: LinearConfig::new(4, 2).init(&device) };
 //! let mut optimizer = OptimizerConfig::AdaBelief(Default::default()).init();
-//! let images = Tensor::<4>::ones([8, 1, 28, 28], &device);
-//! let loss = model.forward(images).powf_scalar(2.0).mean();
-//! let grads = GradientsParams::from_grads(loss.backward(), &model);
-//! model = optimizer.step(1e-3, model, grads);
+//! let x = Tensor::<2>::ones([8, 4], &device);
+//! let loss = net.layer.forward(x).powf_scalar(2.0).mean();
+//! let grads = GradientsParams::from_grads(loss.backward(), &net);
+//! net = optimizer.step(1e-3, net, grads);
 //! ```
+
+// `#[derive(RecordState)]` expands to paths under the crate root.
+pub use burn::optim::{RecordState, StateSink, StateSource, join_index, join_path};
 
 mod adabelief;
 mod adadelta;
@@ -41,6 +54,7 @@ mod adam;
 mod adamax;
 mod adamw;
 mod common;
+mod error;
 mod nadam;
 mod rmsprop;
 mod rprop;
@@ -60,6 +74,7 @@ pub use adagrad::{Adagrad, AdagradConfig, AdagradState};
 pub use adam::{Adam, AdamConfig, AdamState};
 pub use adamax::{Adamax, AdamaxConfig, AdamaxState};
 pub use adamw::AdamWConfig;
+pub use error::OptimizerError;
 pub use nadam::{NAdam, NAdamConfig, NAdamState};
 pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropState};
 pub use rprop::{Rprop, RpropConfig, RpropState, RpropVariant};
@@ -167,9 +182,9 @@ impl OptimizerConfig {
     /// Checks the hyperparameters against the reference's own range checks.
     ///
     /// # Errors
-    /// A one-line message naming the parameter and the allowed range, e.g.
+    /// [`OptimizerError::OutOfRange`], naming the parameter and the allowed range, e.g.
     /// "rho must be in [0, 1], got 1.5".
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), OptimizerError> {
         match self {
             OptimizerConfig::AdaBelief(c) => c.validate(),
             OptimizerConfig::Rprop(c) => c.validate(),
@@ -184,19 +199,19 @@ impl OptimizerConfig {
         }
     }
 
-    /// A fresh module optimizer (no state yet).
+    /// A fresh module optimizer (no state yet), as each configuration's `init`.
     pub fn init(&self) -> ModuleOptimizer {
         match self {
-            OptimizerConfig::AdaBelief(c) => c.init().into(),
-            OptimizerConfig::Rprop(c) => c.init().into(),
-            OptimizerConfig::Adadelta(c) => c.init().into(),
+            OptimizerConfig::AdaBelief(c) => c.init(),
+            OptimizerConfig::Rprop(c) => c.init(),
+            OptimizerConfig::Adadelta(c) => c.init(),
             OptimizerConfig::Sgd(c) => c.init(),
-            OptimizerConfig::Adam(c) => c.init().into(),
-            OptimizerConfig::AdamW(c) => c.init().into(),
-            OptimizerConfig::Adagrad(c) => c.init().into(),
-            OptimizerConfig::RmsProp(c) => c.init().into(),
-            OptimizerConfig::Adamax(c) => c.init().into(),
-            OptimizerConfig::NAdam(c) => c.init().into(),
+            OptimizerConfig::Adam(c) => c.init(),
+            OptimizerConfig::AdamW(c) => c.init(),
+            OptimizerConfig::Adagrad(c) => c.init(),
+            OptimizerConfig::RmsProp(c) => c.init(),
+            OptimizerConfig::Adamax(c) => c.init(),
+            OptimizerConfig::NAdam(c) => c.init(),
         }
     }
 
@@ -205,28 +220,32 @@ impl OptimizerConfig {
     /// [`OptimizerConfig::validate`] on the result.
     ///
     /// # Errors
-    /// "NAME is not a parameter of OPT (its parameters: ...)" for a name the optimizer lacks,
-    /// "invalid value for NAME: ..." for a value of the wrong type.
-    pub fn with_parameters(&self, values: &[(&str, serde_json::Value)]) -> Result<Self, String> {
+    /// [`OptimizerError::UnknownParameter`] for a name the optimizer lacks,
+    /// [`OptimizerError::InvalidValue`] for a value of the wrong type.
+    pub fn with_parameters(
+        &self,
+        values: &[(&str, serde_json::Value)],
+    ) -> Result<Self, OptimizerError> {
+        let invalid = |reason: String| OptimizerError::InvalidValue {
+            optimizer: self.name(),
+            reason,
+        };
         // An internally tagged enum of plain structs always serializes to an object.
         let Ok(serde_json::Value::Object(mut fields)) = serde_json::to_value(self) else {
-            return Err(format!(
-                "cannot represent the {} configuration",
-                self.name()
-            ));
+            return Err(invalid("cannot represent the configuration".into()));
         };
         for (name, value) in values {
             if !self.parameters().contains(name) {
-                return Err(format!(
-                    "{name} is not a parameter of {} (its parameters: {})",
-                    self.name(),
-                    self.parameters().join(", ")
-                ));
+                return Err(OptimizerError::UnknownParameter {
+                    parameter: (*name).to_string(),
+                    optimizer: self.name(),
+                    parameters: self.parameters().join(", "),
+                });
             }
             fields.insert((*name).to_string(), value.clone());
         }
         serde_json::from_value(serde_json::Value::Object(fields))
-            .map_err(|e| format!("invalid value for {} optimizer: {e}", self.name()))
+            .map_err(|e| invalid(e.to_string()))
     }
 }
 
@@ -237,7 +256,7 @@ impl fmt::Display for OptimizerConfig {
 }
 
 impl FromStr for OptimizerConfig {
-    type Err = String;
+    type Err = OptimizerError;
 
     /// The named optimizer with its reference defaults (`amsgrad`: Adam with amsgrad on).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -257,10 +276,10 @@ impl FromStr for OptimizerConfig {
             "adamax" => OptimizerConfig::Adamax(Default::default()),
             "nadam" => OptimizerConfig::NAdam(Default::default()),
             other => {
-                return Err(format!(
-                    "unknown optimizer '{other}' (expected one of: {})",
-                    Self::NAMES.join(", ")
-                ));
+                return Err(OptimizerError::UnknownOptimizer {
+                    name: other.to_string(),
+                    expected: Self::NAMES.join(", "),
+                });
             }
         })
     }
@@ -415,7 +434,9 @@ mod tests {
             })
         );
         assert_eq!(
-            adam.with_parameters(&[("rho", 0.9.into())]).unwrap_err(),
+            adam.with_parameters(&[("rho", 0.9.into())])
+                .unwrap_err()
+                .to_string(),
             "rho is not a parameter of adam (its parameters: beta1, beta2, eps, weight_decay, amsgrad)"
         );
         let rprop: OptimizerConfig = "rprop".parse().unwrap();

@@ -14,12 +14,13 @@
 //! Defaults are torch's: lr 2e-3, betas (0.9, 0.999), eps 1e-8, weight_decay 0,
 //! momentum_decay 4e-3, decoupled_weight_decay false.
 
-use burn::optim::Optimizer;
+use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::OptimizerError;
 use crate::RecordState;
-use crate::optim::common::{
+use crate::common::{
     addcdiv, bias_correction, check_moments, check_non_negative, decoupled_weight_decay,
     ema_product, l2_weight_decay, lerp,
 };
@@ -28,10 +29,10 @@ use crate::optim::common::{
 ///
 /// ```
 /// use burn::optim::ModuleOptimizer;
-/// use ember::optim::NAdamConfig;
+/// use ember_optim::NAdamConfig;
 /// let config = NAdamConfig { weight_decay: 1e-2, decoupled_weight_decay: true, ..Default::default() };
 /// config.validate().unwrap();
-/// let optimizer: ModuleOptimizer = config.init().into();
+/// let optimizer: ModuleOptimizer = config.init(); // config.build(): the bare optimizer
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -78,15 +79,21 @@ impl NAdamConfig {
     /// torch's checks: 0 ≤ eps, 0 ≤ β1 < 1, 0 ≤ β2 < 1, 0 ≤ weight_decay, 0 ≤ momentum_decay.
     ///
     /// # Errors
-    /// A one-line message naming the parameter and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`OptimizerError::OutOfRange`], naming the parameter and the allowed range.
+    pub fn validate(&self) -> Result<(), OptimizerError> {
         check_moments(self.beta1, self.beta2, self.eps, self.weight_decay)?;
         check_non_negative("momentum_decay", self.momentum_decay)
     }
 
-    /// The optimizer; wrap it with `ModuleOptimizer::from` to optimize a module.
-    pub fn init(&self) -> NAdam {
+    /// The bare optimizer, which updates one parameter tensor at a time (Burn's `build`).
+    pub fn build(&self) -> NAdam {
         NAdam { config: *self }
+    }
+
+    /// The optimizer for a whole module (Burn's `init`): [`Self::build`] in a
+    /// [`ModuleOptimizer`].
+    pub fn init(&self) -> ModuleOptimizer {
+        self.build().into()
     }
 
     /// The momentum coefficient μ_t, in f64 as Python computes it.
@@ -178,24 +185,24 @@ impl Optimizer for NAdam {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::testing::assert_regression;
+    use crate::testing::assert_regression;
 
     /// candle-optimisers' PyTorch-checked values (`tests/nadam_tests.rs`): default lr 2e-3,
     /// 100 steps; plain, weight_decay 0.6, and weight_decay 0.6 decoupled.
     #[test]
     fn matches_torch_on_the_regression() {
         let plain = NAdamConfig::default();
-        assert_regression(plain.init().into(), 2e-3, 100, [0.1897, 0.1837], 0.1864);
+        assert_regression(plain.init(), 2e-3, 100, [0.1897, 0.1837], 0.1864);
         let decayed = NAdamConfig {
             weight_decay: 0.6,
             ..plain
         };
-        assert_regression(decayed.init().into(), 2e-3, 100, [0.1897, 0.1837], 0.1863);
+        assert_regression(decayed.init(), 2e-3, 100, [0.1897, 0.1837], 0.1863);
         let decoupled = NAdamConfig {
             decoupled_weight_decay: true,
             ..decayed
         };
-        assert_regression(decoupled.init().into(), 2e-3, 100, [0.1792, 0.1737], 0.1762);
+        assert_regression(decoupled.init(), 2e-3, 100, [0.1792, 0.1737], 0.1762);
     }
 
     /// The momentum schedule by hand: μ_1 = 0.9·(1 − ½·0.96^0.004).
@@ -214,7 +221,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            bad.validate().unwrap_err(),
+            bad.validate().unwrap_err().to_string(),
             "momentum_decay must be >= 0, got -1"
         );
     }

@@ -13,21 +13,22 @@
 //! centered false. (Keras' RMSprop puts ε inside the square root and defaults to lr 1e-3,
 //! rho 0.9, so its trajectories differ.)
 
-use burn::optim::Optimizer;
+use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::OptimizerError;
 use crate::RecordState;
-use crate::optim::common::{addcdiv, check_non_negative, ema_product, l2_weight_decay, lerp};
+use crate::common::{addcdiv, check_non_negative, ema_product, l2_weight_decay, lerp};
 
 /// `torch.optim.RMSprop` hyperparameters (lr aside); `Default` gives torch's defaults.
 ///
 /// ```
 /// use burn::optim::ModuleOptimizer;
-/// use ember::optim::RmsPropConfig;
+/// use ember_optim::RmsPropConfig;
 /// let config = RmsPropConfig { momentum: 0.9, centered: true, ..Default::default() };
 /// config.validate().unwrap();
-/// let optimizer: ModuleOptimizer = config.init().into();
+/// let optimizer: ModuleOptimizer = config.init(); // config.build(): the bare optimizer
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -64,17 +65,23 @@ impl RmsPropConfig {
     /// torch's checks: eps, momentum, weight_decay and alpha all ≥ 0.
     ///
     /// # Errors
-    /// A one-line message naming the parameter and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`OptimizerError::OutOfRange`], naming the parameter and the allowed range.
+    pub fn validate(&self) -> Result<(), OptimizerError> {
         check_non_negative("eps", self.eps)?;
         check_non_negative("momentum", self.momentum)?;
         check_non_negative("weight_decay", self.weight_decay)?;
         check_non_negative("alpha", self.alpha)
     }
 
-    /// The optimizer; wrap it with `ModuleOptimizer::from` to optimize a module.
-    pub fn init(&self) -> RmsProp {
+    /// The bare optimizer, which updates one parameter tensor at a time (Burn's `build`).
+    pub fn build(&self) -> RmsProp {
         RmsProp { config: *self }
+    }
+
+    /// The optimizer for a whole module (Burn's `init`): [`Self::build`] in a
+    /// [`ModuleOptimizer`].
+    pub fn init(&self) -> ModuleOptimizer {
+        self.build().into()
     }
 }
 
@@ -158,7 +165,7 @@ impl Optimizer for RmsProp {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::testing::assert_regression;
+    use crate::testing::assert_regression;
 
     /// candle-optimisers' PyTorch-checked values (`tests/rmsprop-tests.rs`): default lr 1e-2,
     /// 100 steps; plain, weight_decay 0.4, centered, centered with momentum 0.4, and centered
@@ -166,27 +173,27 @@ mod tests {
     #[test]
     fn matches_torch_on_the_regression() {
         let plain = RmsPropConfig::default();
-        assert_regression(plain.init().into(), 1e-2, 100, [1.6650, 0.7867], 1.3012);
+        assert_regression(plain.init(), 1e-2, 100, [1.6650, 0.7867], 1.3012);
         let decayed = RmsPropConfig {
             weight_decay: 0.4,
             ..plain
         };
-        assert_regression(decayed.init().into(), 1e-2, 100, [1.6643, 0.7867], 1.2926);
+        assert_regression(decayed.init(), 1e-2, 100, [1.6643, 0.7867], 1.2926);
         let centered = RmsPropConfig {
             centered: true,
             ..plain
         };
-        assert_regression(centered.init().into(), 1e-2, 100, [1.8892, 0.7617], 1.3688);
+        assert_regression(centered.init(), 1e-2, 100, [1.8892, 0.7617], 1.3688);
         let momentum = RmsPropConfig {
             momentum: 0.4,
             ..centered
         };
-        assert_regression(momentum.init().into(), 1e-2, 100, [2.4486, 0.6715], 1.5045);
+        assert_regression(momentum.init(), 1e-2, 100, [2.4486, 0.6715], 1.5045);
         let all = RmsPropConfig {
             weight_decay: 0.4,
             ..momentum
         };
-        assert_regression(all.init().into(), 1e-2, 100, [2.4468, 0.6744], 1.4695);
+        assert_regression(all.init(), 1e-2, 100, [2.4468, 0.6744], 1.4695);
     }
 
     #[test]
@@ -195,6 +202,9 @@ mod tests {
             alpha: -0.5,
             ..Default::default()
         };
-        assert_eq!(bad.validate().unwrap_err(), "alpha must be >= 0, got -0.5");
+        assert_eq!(
+            bad.validate().unwrap_err().to_string(),
+            "alpha must be >= 0, got -0.5"
+        );
     }
 }

@@ -5,10 +5,11 @@
 //! set to torch's 0, which this configuration does.
 
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{ModuleOptimizer, SgdConfig as BurnSgdConfig};
+use burn::optim::{ModuleOptimizer, Sgd, SgdConfig as BurnSgdConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::optim::common::{burn_weight_decay, check, check_non_negative};
+use crate::OptimizerError;
+use crate::common::{burn_weight_decay, check, check_non_negative};
 
 /// `torch.optim.SGD` hyperparameters (lr aside): momentum 0, dampening 0, nesterov false,
 /// weight_decay 0 by default.
@@ -19,7 +20,7 @@ use crate::optim::common::{burn_weight_decay, check, check_non_negative};
 /// ```
 ///
 /// ```
-/// use ember::optim::SgdConfig;
+/// use ember_optim::SgdConfig;
 /// let config = SgdConfig { momentum: 0.9, nesterov: true, ..Default::default() };
 /// config.validate().unwrap();
 /// let optimizer = config.init(); // a burn::optim::ModuleOptimizer
@@ -57,8 +58,8 @@ impl SgdConfig {
     /// dampening.
     ///
     /// # Errors
-    /// A one-line message naming the parameter.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`OptimizerError::OutOfRange`], naming the parameter.
+    pub fn validate(&self) -> Result<(), OptimizerError> {
         check_non_negative("momentum", self.momentum)?;
         check_non_negative("weight_decay", self.weight_decay)?;
         check(
@@ -72,8 +73,19 @@ impl SgdConfig {
         )
     }
 
-    /// Burn's SGD with these settings.
+    /// Burn's SGD optimizer with these settings, for one parameter tensor at a time (Burn's
+    /// `build`).
+    pub fn build(&self) -> Sgd {
+        self.burn_config().build()
+    }
+
+    /// Burn's SGD for a whole module (Burn's `init`).
     pub fn init(&self) -> ModuleOptimizer {
+        self.burn_config().init()
+    }
+
+    /// The same settings as Burn's own configuration.
+    pub fn burn_config(&self) -> BurnSgdConfig {
         let mut config = BurnSgdConfig::new();
         if self.momentum > 0.0 {
             config = config.with_momentum(Some(MomentumConfig {
@@ -82,16 +94,14 @@ impl SgdConfig {
                 nesterov: self.nesterov,
             }));
         }
-        config
-            .with_weight_decay(burn_weight_decay(self.weight_decay))
-            .init()
+        config.with_weight_decay(burn_weight_decay(self.weight_decay))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::testing::run_module_optimizer;
+    use crate::testing::run_module_optimizer;
 
     fn assert_trajectory(config: SgdConfig, init: f32, grads: &[f32], expected: &[f32]) {
         let grads: Vec<&[f32]> = grads.iter().map(std::slice::from_ref).collect();
@@ -155,6 +165,7 @@ mod tests {
         assert!(
             bad.validate()
                 .unwrap_err()
+                .to_string()
                 .starts_with("nesterov must be used with momentum > 0")
         );
         let dampened = SgdConfig {

@@ -4,7 +4,7 @@
 //! - candle-optimisers (github.com/KGrewal1/candle-optimisers, `tests/adadelta_tests.rs`,
 //!   `tests/adam_tests.rs`, `tests/esgd_tests.rs`): a linear regression toy "checked against
 //!   PyTorch", final weights asserted to 4 decimals. candle-optimisers has no Rprop or AdaBelief
-//!   test, so those two are covered by the TFA values below and tests/optim_reference.rs.
+//!   test, so those two are covered by the TFA values below and optim/tests/optim_reference.rs.
 //! - TensorFlow Addons' AdaBelief tests (`tensorflow_addons/optimizers/tests/adabelief_test.py`,
 //!   `test_dense_sample_with_amsgrad`, `test_dense_sample_with_weight_decay`; the plain
 //!   `test_dense_sample` values are checked in src/optim/adabelief.rs).
@@ -12,7 +12,7 @@
 use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
-use ember::optim::{AdaBeliefConfig, AdadeltaConfig, AdamConfig, OptimizerConfig, SgdConfig};
+use ember_optim::{AdaBeliefConfig, AdadeltaConfig, AdamConfig, OptimizerConfig, SgdConfig};
 
 fn tensor<const D: usize>(values: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::from_data(TensorData::new(values.to_vec(), shape), device)

@@ -265,7 +265,7 @@ mod tests {
     fn steps_of_a_job() {
         let mut config = TrainConfig::new(
             ember_models::ModelKind::Mlp,
-            crate::optim::OptimizerConfig::AdaBelief(Default::default()),
+            ember_optim::OptimizerConfig::AdaBelief(Default::default()),
         );
         config.epochs = 2;
         config.batch_size = Some(64);

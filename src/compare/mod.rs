@@ -29,7 +29,7 @@ use crate::backend::BackendKind;
 use crate::cli::CompareArgs;
 use crate::config::TrainConfig;
 use crate::fsutil::write_atomic;
-use crate::optim::OptimizerConfig;
+use ember_optim::OptimizerConfig;
 pub use job::CompareJob;
 pub use report::CompareReport;
 

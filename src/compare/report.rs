@@ -261,8 +261,8 @@ fn mebibytes(b: u64) -> String {
 mod tests {
     use super::*;
     use crate::config::TrainConfig;
-    use crate::optim::OptimizerConfig;
     use ember_models::ModelKind;
+    use ember_optim::OptimizerConfig;
 
     fn run(images_per_second: f64, losses: Vec<f64>) -> WorkerOutcome {
         WorkerOutcome::Ran(Box::new(BackendRun {

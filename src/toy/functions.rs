@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use burn::tensor::Tensor;
 
-use crate::optim::OptimizerConfig;
+use ember_optim::OptimizerConfig;
 
 /// A 2-D test function f(x, y).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use burn::module::{Module, Param};
 use burn::optim::GradientsParams;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::optim::OptimizerConfig;
 use crate::toy::TestFunction;
+use ember_optim::OptimizerConfig;
 
 /// The point being optimized: a parameter of shape `[2]` holding (x, y).
 #[derive(Module, Debug)]

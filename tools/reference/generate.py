@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Reference optimizer trajectories from PyTorch, for tests/optim_reference.rs.
+"""Reference optimizer trajectories from PyTorch, for optim/tests/optim_reference.rs.
 
-Writes tests/fixtures/optim/ (relative to the repository root):
+Writes optim/tests/fixtures/ (relative to the repository root):
 
 * problems/<problem>.json: the problem's fixed data and initial parameters;
 * <problem>-<optimizer>-<option set>.json: one trajectory: the ember optimizer config (exactly
@@ -409,7 +409,7 @@ def reference_name(name):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     root = Path(__file__).resolve().parents[2]
-    parser.add_argument("--out", type=Path, default=root / "tests" / "fixtures" / "optim")
+    parser.add_argument("--out", type=Path, default=root / "optim" / "tests" / "fixtures")
     args = parser.parse_args()
 
     torch.manual_seed(0)

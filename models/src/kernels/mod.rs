@@ -13,7 +13,8 @@
 //! back to the module's own `forward` for any configuration, backend or dtype the kernel does not
 //! cover (ndarray, wgpu, f64, ...), so a model written with them runs everywhere. Each kernel is
 //! tested against Burn's op on flex, values and gradients. ember's Rprop uses the same mechanism
-//! for its update (`src/optim/rprop/flex.rs` in the ember crate).
+//! for its update (`optim/src/rprop/flex.rs`, with its own copy of the flex checks, since the
+//! optimizer crate depends on Burn alone).
 
 pub mod conv;
 pub mod pool;
@@ -23,7 +24,6 @@ use burn::backend::{DispatchTensor, DispatchTensorKind, TensorMetadata};
 use burn::tensor::{Bytes, DType, Shape};
 
 /// Whether a tensor is one the kernels implement: f32 on flex, tracked by autodiff or not.
-/// (ember's optimizers use it too, for their flex kernels.)
 pub fn on_flex_f32(x: &DispatchTensor) -> bool {
     let kind = match &x.kind {
         DispatchTensorKind::Autodiff(inner) => inner.as_ref(),

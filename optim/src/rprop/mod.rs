@@ -30,12 +30,13 @@
 //! elsewhere it is written with tensor ops (`tensor_ops_step`). Both perform the same f32
 //! operations and give the same bits (tested).
 
-use burn::optim::Optimizer;
+use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::OptimizerError;
 use crate::RecordState;
-use crate::optim::common::{check, fill, select};
+use crate::common::{check, fill, select};
 
 mod flex;
 
@@ -64,14 +65,14 @@ impl RpropVariant {
 }
 
 impl std::str::FromStr for RpropVariant {
-    type Err = String;
+    type Err = OptimizerError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL
             .into_iter()
             .find(|v| v.name() == s)
-            .ok_or_else(|| {
-                format!("unknown Rprop variant '{s}' (expected irprop-minus or rprop-plus)")
+            .ok_or_else(|| OptimizerError::UnknownVariant {
+                name: s.to_string(),
             })
     }
 }
@@ -80,10 +81,10 @@ impl std::str::FromStr for RpropVariant {
 ///
 /// ```
 /// use burn::optim::ModuleOptimizer;
-/// use ember::optim::{RpropConfig, RpropVariant};
+/// use ember_optim::{RpropConfig, RpropVariant};
 /// let config = RpropConfig { variant: RpropVariant::RpropPlus, ..Default::default() };
 /// config.validate().unwrap();
-/// let optimizer: ModuleOptimizer = config.init().into();
+/// let optimizer: ModuleOptimizer = config.init(); // config.build(): the bare optimizer
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -113,8 +114,8 @@ impl RpropConfig {
     /// torch's checks: 0 < η− < 1 < η+ (and Δmin ≤ Δmax).
     ///
     /// # Errors
-    /// A one-line message naming the parameter and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`OptimizerError::OutOfRange`], naming the parameter and the allowed range.
+    pub fn validate(&self) -> Result<(), OptimizerError> {
         let (minus, plus) = self.etas;
         check(
             0.0 < minus && minus < 1.0 && 1.0 < plus,
@@ -131,9 +132,15 @@ impl RpropConfig {
         )
     }
 
-    /// The optimizer; wrap it with `ModuleOptimizer::from` to optimize a module.
-    pub fn init(&self) -> Rprop {
+    /// The bare optimizer, which updates one parameter tensor at a time (Burn's `build`).
+    pub fn build(&self) -> Rprop {
         Rprop { config: *self }
+    }
+
+    /// The optimizer for a whole module (Burn's `init`): [`Self::build`] in a
+    /// [`ModuleOptimizer`].
+    pub fn init(&self) -> ModuleOptimizer {
+        self.build().into()
     }
 }
 
@@ -294,7 +301,7 @@ fn tensor_ops_step<const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::testing::run_gradient_sequence;
+    use crate::testing::run_gradient_sequence;
 
     /// Hand-derived trajectory of one element under torch's rules, lr 0.1:
     /// g = +1: Δ = 0.1,  θ = 1 − 0.1 = 0.9
@@ -305,7 +312,7 @@ mod tests {
     #[test]
     fn follows_torchs_irprop_minus_rules() {
         let out = run_gradient_sequence(
-            RpropConfig::default().init(),
+            RpropConfig::default().build(),
             0.1,
             &[1.0],
             &[&[1.0], &[1.0], &[-1.0], &[-1.0], &[-1.0]],
@@ -324,7 +331,7 @@ mod tests {
             ..Default::default()
         };
         let minus: &[f32] = &[-1.0];
-        let out = run_gradient_sequence(config.init(), 0.1, &[0.0], &[minus; 4]);
+        let out = run_gradient_sequence(config.build(), 0.1, &[0.0], &[minus; 4]);
         // Δ: 0.1, 0.12, 0.144, 0.15 (clamped)
         let expected = [0.1, 0.22, 0.364, 0.514];
         for (got, want) in out.iter().zip(expected) {
@@ -347,7 +354,7 @@ mod tests {
             variant: RpropVariant::RpropPlus,
             ..Default::default()
         };
-        let optimizer = config.init();
+        let optimizer = config.build();
         let device = burn::tensor::Device::flex();
         let mut theta =
             Tensor::<1>::from_data(burn::tensor::TensorData::new(vec![1.0f32], [1]), &device);
@@ -364,7 +371,7 @@ mod tests {
             assert!((got - want).abs() < 1e-6, "{trajectory:?} vs {expected:?}");
         }
 
-        let minus = RpropConfig::default().init();
+        let minus = RpropConfig::default().build();
         let mut theta =
             Tensor::<1>::from_data(burn::tensor::TensorData::new(vec![1.0f32], [1]), &device);
         let mut state = None;
@@ -389,7 +396,7 @@ mod tests {
         };
         let (eta_minus, eta_plus) = config.etas;
         let (min, max) = config.step_sizes;
-        let optimizer = config.init();
+        let optimizer = config.build();
         let grads: Vec<Vec<f32>> = (0..12)
             .map(|step| {
                 (0..16)
@@ -432,7 +439,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            bad.validate().unwrap_err(),
+            bad.validate().unwrap_err().to_string(),
             "etas must satisfy 0 < eta_minus < 1 < eta_plus, got (1.5, 1.2)"
         );
     }
