@@ -20,7 +20,7 @@ use burn::tensor::wgpu::wgpu;
 use burn::tensor::{Device, DeviceKind};
 use serde::{Deserialize, Serialize};
 
-use crate::text::one_line;
+use ember_engine::text::one_line;
 
 /// Where to train: the user's coarse choice, mapped to a default backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

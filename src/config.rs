@@ -8,16 +8,14 @@ use ember_models::ModelKind;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
-use crate::learner::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
-use crate::learner::callbacks::model_checkpoint::{
-    ModelCheckpoint, ModelCheckpointConfig, SaveFreq,
-};
-use crate::learner::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
-use crate::learner::callbacks::template::format_filename;
-use crate::learner::callbacks::{Logs, monitored_value};
 use crate::learner::metrics::CSV_COLUMNS;
-use crate::learner::schedule::{LrSchedule, ScheduleUnit};
-use crate::text::one_line;
+use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
+use ember_engine::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpointConfig, SaveFreq};
+use ember_engine::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
+use ember_engine::callbacks::template::format_filename;
+use ember_engine::callbacks::{Logs, monitored_value};
+use ember_engine::schedule::{LrSchedule, ScheduleUnit};
+use ember_engine::text::one_line;
 use ember_optim::OptimizerConfig;
 
 /// Everything that determines a training run.

@@ -186,7 +186,7 @@ fn reason(message: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("no message");
-    crate::text::shorten(first, 200)
+    ember_engine::text::shorten(first, 200)
 }
 
 /// Keeps `failure` if it is the first one of the process, or the first allocation failure

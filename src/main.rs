@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use clap::error::ErrorKind;
 use ember::cli::Cli;
-use ember::text::one_line;
+use ember_engine::text::one_line;
 
 /// The console's log filter when `RUST_LOG` is unset: ember's warnings, and nothing of the GPU
 /// runtime. CubeCL logs a warning for every autotune candidate it cannot measure (hundreds

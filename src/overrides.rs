@@ -4,11 +4,11 @@
 
 use crate::cli::{CallbackArgs, LoggingArgs};
 use crate::config::{LogFormat, TrainConfig};
-use crate::learner::callbacks::early_stopping::EarlyStoppingConfig;
-use crate::learner::callbacks::model_checkpoint::{ModelCheckpointConfig, SaveFreq};
-use crate::learner::callbacks::monitor::Mode;
-use crate::learner::callbacks::plateau::ReduceLrOnPlateauConfig;
-use crate::learner::schedule::{LrSchedule, ScheduleUnit};
+use ember_engine::callbacks::early_stopping::EarlyStoppingConfig;
+use ember_engine::callbacks::model_checkpoint::{ModelCheckpointConfig, SaveFreq};
+use ember_engine::callbacks::monitor::Mode;
+use ember_engine::callbacks::plateau::ReduceLrOnPlateauConfig;
+use ember_engine::schedule::{LrSchedule, ScheduleUnit};
 
 fn mode(flag: &str, value: &str) -> Result<Mode, String> {
     value.parse().map_err(|e| format!("{flag}: {e}"))

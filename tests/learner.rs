@@ -193,7 +193,7 @@ fn json_console_jsonl_tensorboard_and_plots() {
         let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(files.len(), 1, "{}", dir.display());
     }
-    let scalars = ember::tensorboard::scalars(&run.join("tensorboard/validation")).unwrap();
+    let scalars = ember_engine::tensorboard::scalars(&run.join("tensorboard/validation")).unwrap();
     let val_loss = &scalars["epoch_loss"];
     assert_eq!(val_loss.len(), 2);
     assert_eq!(val_loss[1].1, history[1].val_loss as f32);

@@ -28,7 +28,7 @@ use anyhow::{Context, bail};
 use crate::backend::BackendKind;
 use crate::cli::CompareArgs;
 use crate::config::TrainConfig;
-use crate::fsutil::write_atomic;
+use ember_engine::fsutil::write_atomic;
 use ember_optim::OptimizerConfig;
 pub use job::CompareJob;
 pub use report::CompareReport;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
 use crate::compare::job::{BackendRun, CompareJob, JobError, run_job};
-use crate::fsutil::write_atomic;
+use ember_engine::fsutil::write_atomic;
 
 /// The hidden flag of `train compare` carrying the job (JSON).
 pub const JOB_FLAG: &str = "--worker-job";

@@ -33,10 +33,10 @@ use ember_models::Model;
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
-use crate::fsutil::{sync_dir, sync_file, write_atomic};
 use crate::learner::hooks::CallbackStates;
 use crate::learner::metrics::{EpochMetrics, PartialSums, read_csv, write_csv};
-use crate::text::shorten;
+use ember_engine::fsutil::{sync_dir, sync_file, write_atomic};
+use ember_engine::text::shorten;
 
 /// Version of the checkpoint layout; bumped when it changes incompatibly.
 pub const FORMAT_VERSION: u32 = 1;
@@ -413,13 +413,13 @@ pub fn resolve(path: &Path) -> Result<Checkpoint, CheckpointError> {
 }
 
 /// Writes `model`'s weights to `path` (burnpack) through a temporary file, fsync and rename
-/// ([`crate::fsutil::replace_atomically`]): the final run model and weights-only selected
+/// ([`ember_engine::fsutil::replace_atomically`]): the final run model and weights-only selected
 /// checkpoints.
 ///
 /// # Errors
 /// The I/O error (Burn's store errors wrapped as I/O errors).
 pub fn save_weights(model: &Model, path: &Path) -> std::io::Result<()> {
-    crate::fsutil::replace_atomically(path, |tmp| {
+    ember_engine::fsutil::replace_atomically(path, |tmp| {
         model
             .clone()
             .save_file(tmp)

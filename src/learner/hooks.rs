@@ -2,7 +2,7 @@
 //! weights it may restore), model checkpoint selection into `<run>/models/`, ReduceLROnPlateau,
 //! the learning-rate schedule and TensorBoard.
 //!
-//! The decisions live in [`crate::learner::callbacks`] and [`crate::learner::schedule`] (pure
+//! The decisions live in [`ember_engine::callbacks`] and [`ember_engine::schedule`] (pure
 //! logic with Keras/Lightning semantics); this module owns what they act on: the weights kept
 //! for `restore_best_weights`, the files written for a selected checkpoint, the learning rate
 //! in force. Every piece of state is in [`CallbackStates`], stored in each resume checkpoint,
@@ -15,15 +15,24 @@ use ember_models::Model;
 use serde::{Deserialize, Serialize};
 
 use crate::config::TrainConfig;
-use crate::learner::callbacks::Logs;
-use crate::learner::callbacks::early_stopping::{EarlyStopping, EarlyStoppingState, StopReason};
-use crate::learner::callbacks::model_checkpoint::{
-    LAST_NAME, ModelCheckpoint, ModelCheckpointState, SaveDecision,
-};
-use crate::learner::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauState};
 use crate::learner::checkpoint::{self, CheckpointState};
 use crate::learner::metrics::EpochMetrics;
-use crate::tensorboard::{TensorBoardLogger, UpdateFreq};
+use ember_engine::callbacks::Logs;
+use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingState, StopReason};
+use ember_engine::callbacks::model_checkpoint::{
+    LAST_NAME, ModelCheckpoint, ModelCheckpointState, SaveDecision,
+};
+use ember_engine::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauState};
+use ember_engine::tensorboard::{TensorBoardLogger, UpdateFreq};
+
+/// The epoch metrics written to TensorBoard (the timing metrics are not).
+const TENSORBOARD_METRICS: [&str; 5] = [
+    "loss",
+    "accuracy",
+    "learning_rate",
+    "val_loss",
+    "val_accuracy",
+];
 
 /// Sub-directory of a run holding the checkpoints that [`ModelCheckpoint`] selects.
 pub const MODELS_DIR: &str = "models";
@@ -180,14 +189,14 @@ impl Hooks {
             return Ok(());
         }
         let (loss, accuracy) = running();
+        let logs = Logs::from([
+            ("loss".to_string(), loss),
+            ("accuracy".to_string(), accuracy),
+        ]);
         if let Some(tb) = self.tensorboard.as_mut().filter(|_| tb_due) {
-            tb.on_batch_end(step, loss, accuracy)?;
+            tb.on_batch_end(step, &logs)?;
         }
         if mc_due {
-            let logs = Logs::from([
-                ("loss".to_string(), loss),
-                ("accuracy".to_string(), accuracy),
-            ]);
             for warning in self.select_checkpoint(snapshot, epoch, &logs)? {
                 tracing::warn!("{warning}");
             }
@@ -240,8 +249,14 @@ impl Hooks {
     /// Failure to write the event files.
     pub fn log_epoch(&mut self, metrics: &EpochMetrics, global_step: usize) -> anyhow::Result<()> {
         if let Some(tb) = &mut self.tensorboard {
-            tb.on_validation_end(global_step, metrics.val_loss, metrics.val_accuracy)?;
-            tb.on_epoch_end(metrics.epoch - 1, metrics)?;
+            // Keras' TensorBoard logs the model's metrics and the learning rate, not the timing.
+            let logs: Logs = metrics
+                .logs()
+                .into_iter()
+                .filter(|(name, _)| TENSORBOARD_METRICS.contains(&name.as_str()))
+                .collect();
+            tb.on_validation_end(global_step, &logs)?;
+            tb.on_epoch_end(metrics.epoch - 1, &logs)?;
         }
         Ok(())
     }

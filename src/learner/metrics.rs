@@ -6,7 +6,7 @@ use std::path::Path;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
-use crate::learner::callbacks::Logs;
+use ember_engine::callbacks::Logs;
 
 /// Sums of loss and correct predictions over an epoch, kept on the device so the training loop
 /// does not wait for the device at every step.
@@ -180,7 +180,7 @@ pub fn write_csv(path: &Path, history: &[EpochMetrics]) -> std::io::Result<()> {
         text.push_str(&row.csv_row());
         text.push('\n');
     }
-    crate::fsutil::write_atomic(path, text.as_bytes())
+    ember_engine::fsutil::write_atomic(path, text.as_bytes())
 }
 
 /// Writes `history` as JSON lines (one object an epoch, the fields of [`EpochMetrics`]),
@@ -194,7 +194,7 @@ pub fn write_jsonl(path: &Path, history: &[EpochMetrics]) -> std::io::Result<()>
         text.push_str(&serde_json::to_string(row).map_err(std::io::Error::other)?);
         text.push('\n');
     }
-    crate::fsutil::write_atomic(path, text.as_bytes())
+    ember_engine::fsutil::write_atomic(path, text.as_bytes())
 }
 
 /// Reads a `metrics.csv` written by [`write_csv`] (used by tests and tools).

@@ -11,12 +11,10 @@
 //! (also every N steps on request, and when asked to stop); at the end it saves the final
 //! weights and evaluates on the test split.
 
-pub mod callbacks;
 pub mod checkpoint;
 pub mod hooks;
 pub mod metrics;
 pub mod progress;
-pub mod schedule;
 pub mod step;
 
 use std::path::{Path, PathBuf};
@@ -33,9 +31,9 @@ use serde::{Deserialize, Serialize};
 use crate::backend::Backend;
 use crate::config::TrainConfig;
 use crate::data::RunData;
-use crate::fsutil::write_atomic;
 use burn::optim::ModuleOptimizer;
 use checkpoint::{Checkpoint, CheckpointState, FORMAT_VERSION};
+use ember_engine::fsutil::write_atomic;
 use hooks::{Hooks, Snapshot};
 use metrics::{EpochMetrics, MetricSums, PartialSums, write_csv, write_jsonl};
 use progress::Progress;

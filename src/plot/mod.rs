@@ -112,7 +112,7 @@ pub fn save(figure: &impl Figure, path: &Path) -> anyhow::Result<()> {
                     .draw(&root)
                     .and_then(|()| root.present().map_err(drawing_error))?;
             }
-            crate::fsutil::write_atomic(path, svg.as_bytes()).map_err(anyhow::Error::from)
+            ember_engine::fsutil::write_atomic(path, svg.as_bytes()).map_err(anyhow::Error::from)
         }
     };
     drawn.with_context(|| format!("cannot write {}", path.display()))

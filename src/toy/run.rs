@@ -133,7 +133,7 @@ pub fn write_csv(path: &Path, trajectories: &[Trajectory]) -> std::io::Result<()
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    crate::fsutil::write_atomic(path, text.as_bytes())
+    ember_engine::fsutil::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

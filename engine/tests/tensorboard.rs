@@ -3,17 +3,40 @@
 //! that `logger_writes_keras_layout_and_resume_adds_files` leaves under `target/tmp` with
 //! TensorBoard itself.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use common::TempDir;
-use ember::learner::metrics::EpochMetrics;
-use ember::tensorboard::record::{RecordError, RecordErrorKind, masked_crc32c};
-use ember::tensorboard::{
+use ember_engine::callbacks::Logs;
+use ember_engine::tensorboard::record::{RecordError, RecordErrorKind, masked_crc32c};
+use ember_engine::tensorboard::{
     EventWriter, TbError, TensorBoardLogger, UpdateFreq, event_files, read_events, scalars,
 };
+
+/// A directory under the system's temporary directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ember-tb-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn join(&self, p: &str) -> PathBuf {
+        self.0.join(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// Byte offsets of the records of an event file, walking only the length fields, and checking
 /// each record's two CRCs by hand (independently of the reader under test).
@@ -218,17 +241,35 @@ fn missing_paths_are_named() {
     assert!(err.to_string().contains("no-such-dir"), "{err}");
 }
 
+/// The metrics of one epoch, as a classification run logs them.
+struct EpochMetrics {
+    loss: f64,
+    accuracy: f64,
+    val_loss: f64,
+    val_accuracy: f64,
+    learning_rate: f64,
+}
+
+impl EpochMetrics {
+    fn logs(&self) -> Logs {
+        Logs::from([
+            ("loss".to_string(), self.loss),
+            ("accuracy".to_string(), self.accuracy),
+            ("val_loss".to_string(), self.val_loss),
+            ("val_accuracy".to_string(), self.val_accuracy),
+            ("learning_rate".to_string(), self.learning_rate),
+        ])
+    }
+}
+
 fn epoch_metrics(epoch: usize) -> EpochMetrics {
     let e = epoch as f64;
     EpochMetrics {
-        epoch,
         loss: 1.0 / e,
         accuracy: 0.5 + 0.1 * e,
         val_loss: 1.5 / e,
         val_accuracy: 0.4 + 0.1 * e,
         learning_rate: 0.001,
-        epoch_seconds: 1.0,
-        images_per_second: 100.0,
     }
 }
 
@@ -245,13 +286,15 @@ fn train(logger: &mut TensorBoardLogger, first_epoch: usize, epochs: usize, step
         for i in 0..steps {
             let global_step = (epoch - 1) * steps + i + 1;
             let (loss, accuracy) = batch(global_step);
-            logger.on_batch_end(global_step, loss, accuracy).unwrap();
+            let logs = Logs::from([
+                ("loss".to_string(), loss),
+                ("accuracy".to_string(), accuracy),
+            ]);
+            logger.on_batch_end(global_step, &logs).unwrap();
         }
-        let metrics = epoch_metrics(epoch);
-        logger
-            .on_validation_end(epoch * steps, metrics.val_loss, metrics.val_accuracy)
-            .unwrap();
-        logger.on_epoch_end(epoch - 1, &metrics).unwrap();
+        let logs = epoch_metrics(epoch).logs();
+        logger.on_validation_end(epoch * steps, &logs).unwrap();
+        logger.on_epoch_end(epoch - 1, &logs).unwrap();
     }
 }
 

@@ -25,10 +25,10 @@
 //! How a training loop drives them (epochs are 1-based here, as in Keras' messages):
 //!
 //! ```
-//! use ember::learner::callbacks::Logs;
-//! use ember::learner::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
-//! use ember::learner::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpointConfig};
-//! use ember::learner::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
+//! use ember_engine::callbacks::Logs;
+//! use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
+//! use ember_engine::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpointConfig};
+//! use ember_engine::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
 //!
 //! let mut early = EarlyStopping::new(EarlyStoppingConfig {
 //!     patience: 2,
@@ -94,12 +94,7 @@ pub type Logs = BTreeMap<String, f64>;
 ///
 /// Keras warns and skips the epoch; ember refuses instead, as Lightning does with its default
 /// `strict=True`, since a callback that silently never acts is a misconfiguration.
-pub(crate) fn monitored_value(
-    who: &str,
-    flag: &str,
-    monitor: &str,
-    logs: &Logs,
-) -> Result<f64, String> {
+pub fn monitored_value(who: &str, flag: &str, monitor: &str, logs: &Logs) -> Result<f64, String> {
     logs.get(monitor).copied().ok_or_else(|| {
         let available: Vec<&str> = logs.keys().map(String::as_str).collect();
         format!(

@@ -30,7 +30,7 @@ use std::io;
 use std::path::Path;
 
 use super::writer::EventWriter;
-use crate::learner::metrics::EpochMetrics;
+use crate::callbacks::Logs;
 
 /// How often batch-level scalars are written, as Keras' `update_freq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,6 +53,9 @@ pub enum UpdateFreq {
 /// | `validation` | `epoch_loss`, `epoch_accuracy`       | epoch index, 0-based            |
 /// | `validation` | `evaluation_loss_vs_iterations`, `evaluation_accuracy_vs_iterations` | optimizer steps taken |
 /// | `train`      | `batch_loss`, `batch_accuracy` (with [`UpdateFreq::Batches`]) | global step, 1-based |
+///
+/// (for logs `loss`, `accuracy`, `learning_rate`, `val_loss`, `val_accuracy`; any other metric
+/// name is laid out the same way).
 ///
 /// Run `tensorboard --logdir <run_dir>/tensorboard` to see them (runs `train` and `validation`).
 ///
@@ -102,57 +105,57 @@ impl TensorBoardLogger {
         }
     }
 
-    /// Logs `batch_loss` and `batch_accuracy` at `global_step` (optimizer steps taken including
-    /// this batch's, so the first batch of a run is 1) if [`batch_due`](Self::batch_due).
-    /// `loss` and `accuracy` are meant to be the running means over the epoch so far, as Keras
-    /// logs them. Buffered until the epoch ends.
+    /// Logs every entry of `logs` as `batch_<name>` at `global_step` (optimizer steps taken
+    /// including this batch's, so the first batch of a run is 1) if
+    /// [`batch_due`](Self::batch_due). The logs are meant to be the running means over the epoch
+    /// so far (`loss`, `accuracy`, ...), as Keras logs them. Buffered until the epoch ends.
     ///
     /// # Errors
     /// The I/O error of writing.
-    pub fn on_batch_end(&mut self, global_step: usize, loss: f64, accuracy: f64) -> io::Result<()> {
+    pub fn on_batch_end(&mut self, global_step: usize, logs: &Logs) -> io::Result<()> {
         if !self.batch_due(global_step) {
             return Ok(());
         }
         let step = step(global_step);
-        self.train.add_scalar("batch_loss", step, loss as f32)?;
-        self.train
-            .add_scalar("batch_accuracy", step, accuracy as f32)
+        for (name, value) in logs {
+            self.train
+                .add_scalar(&format!("batch_{name}"), step, *value as f32)?;
+        }
+        Ok(())
     }
 
-    /// Logs the validation results as Keras' `on_test_end` does:
-    /// `evaluation_loss_vs_iterations` and `evaluation_accuracy_vs_iterations` in the validation
-    /// writer at `iterations`, the optimizer steps taken so far.
+    /// Logs the validation results as Keras' `on_test_end` does: each `val_<name>` of `logs`
+    /// as `evaluation_<name>_vs_iterations` in the validation writer at `iterations`, the
+    /// optimizer steps taken so far (other entries are not validation results and are skipped).
     ///
     /// # Errors
     /// The I/O error of writing.
-    pub fn on_validation_end(
-        &mut self,
-        iterations: usize,
-        loss: f64,
-        accuracy: f64,
-    ) -> io::Result<()> {
+    pub fn on_validation_end(&mut self, iterations: usize, logs: &Logs) -> io::Result<()> {
         let step = step(iterations);
-        let v = &mut self.validation;
-        v.add_scalar("evaluation_loss_vs_iterations", step, loss as f32)?;
-        v.add_scalar("evaluation_accuracy_vs_iterations", step, accuracy as f32)
+        for (name, value) in logs {
+            if let Some(name) = name.strip_prefix("val_") {
+                let tag = format!("evaluation_{name}_vs_iterations");
+                self.validation.add_scalar(&tag, step, *value as f32)?;
+            }
+        }
+        Ok(())
     }
 
-    /// Logs an epoch's metrics at step `epoch_index0` (0-based: `metrics.epoch - 1`, as Keras
-    /// passes `epoch` to callbacks) and flushes both files to disk: `epoch_loss`,
-    /// `epoch_accuracy`, `epoch_learning_rate` in the train writer, `epoch_loss` and
-    /// `epoch_accuracy` (from `val_loss`, `val_accuracy`) in the validation writer.
+    /// Logs an epoch's `logs` at step `epoch_index0` (0-based: the epoch number - 1, as Keras
+    /// passes `epoch` to callbacks) and flushes both files to disk: `<name>` as `epoch_<name>`
+    /// in the train writer, `val_<name>` as `epoch_<name>` in the validation writer.
     ///
     /// # Errors
     /// The I/O error of writing or flushing.
-    pub fn on_epoch_end(&mut self, epoch_index0: usize, metrics: &EpochMetrics) -> io::Result<()> {
+    pub fn on_epoch_end(&mut self, epoch_index0: usize, logs: &Logs) -> io::Result<()> {
         let step = step(epoch_index0);
-        let t = &mut self.train;
-        t.add_scalar("epoch_loss", step, metrics.loss as f32)?;
-        t.add_scalar("epoch_accuracy", step, metrics.accuracy as f32)?;
-        t.add_scalar("epoch_learning_rate", step, metrics.learning_rate as f32)?;
-        let v = &mut self.validation;
-        v.add_scalar("epoch_loss", step, metrics.val_loss as f32)?;
-        v.add_scalar("epoch_accuracy", step, metrics.val_accuracy as f32)?;
+        for (name, value) in logs {
+            let (writer, name) = match name.strip_prefix("val_") {
+                Some(name) => (&mut self.validation, name),
+                None => (&mut self.train, name.as_str()),
+            };
+            writer.add_scalar(&format!("epoch_{name}"), step, *value as f32)?;
+        }
         self.flush()
     }
 

@@ -1,0 +1,20 @@
+#![warn(missing_docs)]
+//! ember's training engine on Burn 0.22: what a training loop needs besides the model, the data
+//! and the optimizer.
+//!
+//! - [`callbacks`]: the decisions of Keras 3's `EarlyStopping`, `ModelCheckpoint` and
+//!   `ReduceLROnPlateau` with Lightning's additions (top-k, `save_last`, thresholds), as plain
+//!   data and pure functions over a [`callbacks::Logs`] map of metric names to values.
+//! - [`schedule`]: learning-rate schedules (torch's StepLR and ExponentialLR, Keras' inverse
+//!   time decay, d2l's cosine with warm-up).
+//! - [`tensorboard`]: TensorBoard event files, written and read back, laid out like Keras'.
+//! - [`fsutil`]: atomic writes (temporary file, fsync, rename); [`text`]: one-line messages.
+//!
+//! The crate has no command-line parsing and no plotting; the `train` application (the `ember`
+//! crate) builds on it.
+
+pub mod callbacks;
+pub mod fsutil;
+pub mod schedule;
+pub mod tensorboard;
+pub mod text;
