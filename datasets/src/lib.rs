@@ -15,7 +15,8 @@
 //! ```
 
 pub mod batcher;
-pub mod checksum;
+// SHA-256 of files: the engine's (its checkpoints use it too).
+pub use ember_engine::checksum;
 pub mod epoch;
 pub mod error;
 pub mod idx;

@@ -13,8 +13,29 @@
 //! The crate has no command-line parsing and no plotting; the `train` application (the `ember`
 //! crate) builds on it.
 
+pub mod builtin;
+pub mod callback;
 pub mod callbacks;
+pub mod checkpoint;
+pub mod checksum;
+pub mod data;
+pub mod error;
 pub mod fsutil;
+pub mod layout;
+pub mod learner;
+pub mod metrics;
 pub mod schedule;
+pub mod step;
 pub mod tensorboard;
 pub mod text;
+
+pub use builtin::{
+    CheckpointSelector, ConsoleLogger, CsvLogger, EarlyStopper, JsonlLogger, PlateauScheduler,
+    Scheduler, TensorBoard, Timing,
+};
+pub use callback::{Callback, Context};
+pub use data::{DataError, DatasetSource, EpochSource};
+pub use error::EngineError;
+pub use learner::{FitOutcome, FitResult, Learner, LearnerConfig, epoch_seed, evaluate};
+pub use metrics::{EpochLogs, MetricSum};
+pub use step::{Classification, Regression, StepOutput, TrainStep};

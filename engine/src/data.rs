@@ -1,0 +1,169 @@
+//! Where the learner's batches come from: an [`EpochSource`] yields an epoch's batches in an
+//! order fixed by a seed, and can leave out the first batches, so that a run resumed in the
+//! middle of an epoch sees exactly the batches the interrupted run had not yet taken.
+//!
+//! [`DatasetSource`] makes one from Burn's `Dataset` and `Batcher`; a source that builds its
+//! batches some other way (on the device, from a file) implements the trait itself.
+
+use std::marker::PhantomData;
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+use burn::tensor::Device;
+
+/// An error reading or batching data, boxed (the sources' own error types differ).
+pub type DataError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The batches of one epoch.
+pub type Batches<'a, B> = Box<dyn Iterator<Item = Result<B, DataError>> + 'a>;
+
+/// A dataset as the learner reads it, one epoch at a time.
+pub trait EpochSource {
+    /// The batch type a step takes.
+    type Batch;
+
+    /// Examples per epoch.
+    fn len(&self) -> usize;
+
+    /// Whether the source has no examples.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The epoch's batches of `batch_size` examples (the last one smaller if they do not
+    /// divide), on `device`: in the order `shuffle` fixes (the same seed gives the same order,
+    /// on any machine), or in storage order for `None`. The first `skip` batches are left out
+    /// without being built.
+    ///
+    /// # Errors
+    /// The source's own failure to start the epoch.
+    fn batches(
+        &self,
+        batch_size: usize,
+        shuffle: Option<u64>,
+        skip: usize,
+        device: &Device,
+    ) -> Result<Batches<'_, Self::Batch>, DataError>;
+}
+
+/// A Burn [`Dataset`] of items `I` batched by a Burn [`Batcher`] into `O`.
+pub struct DatasetSource<I, O, D, T> {
+    dataset: D,
+    batcher: T,
+    _types: PhantomData<fn(I) -> O>,
+}
+
+impl<I, O, D: Dataset<I>, T: Batcher<I, O>> DatasetSource<I, O, D, T> {
+    /// `dataset`'s items, `batcher` making the batches.
+    pub fn new(dataset: D, batcher: T) -> Self {
+        Self {
+            dataset,
+            batcher,
+            _types: PhantomData,
+        }
+    }
+}
+
+impl<I, O, D: Dataset<I>, T: Batcher<I, O>> EpochSource for DatasetSource<I, O, D, T> {
+    type Batch = O;
+
+    fn len(&self) -> usize {
+        self.dataset.len()
+    }
+
+    fn batches(
+        &self,
+        batch_size: usize,
+        shuffle: Option<u64>,
+        skip: usize,
+        device: &Device,
+    ) -> Result<Batches<'_, O>, DataError> {
+        let batch_size = batch_size.max(1);
+        let order = match shuffle {
+            Some(seed) => permutation(self.dataset.len(), seed),
+            None => (0..self.dataset.len()).collect(),
+        };
+        let device = device.clone();
+        let chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+        Ok(Box::new(chunks.into_iter().skip(skip).map(
+            move |indices| {
+                let items = indices
+                    .into_iter()
+                    .map(|i| self.dataset.get(i).map_err(|e| Box::new(e) as DataError))
+                    .collect::<Result<Vec<I>, DataError>>()?;
+                Ok(self.batcher.batch(items, &device))
+            },
+        )))
+    }
+}
+
+/// A uniformly random permutation of `0..n` fixed by `seed`: Fisher-Yates driven by SplitMix64
+/// (Steele, Lea & Flood 2014), with Lemire's multiply-shift to map to a range. Defined here,
+/// not by a random-number crate, so that an order never changes with a dependency's version.
+pub fn permutation(n: usize, seed: u64) -> Vec<usize> {
+    let mut state = seed;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let mut order: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        let j = ((u128::from(next()) * (i as u128 + 1)) >> 64) as usize;
+        order.swap(i, j);
+    }
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::data::dataset::InMemDataset;
+
+    struct Sum;
+
+    impl Batcher<u32, u32> for Sum {
+        fn batch(&self, items: Vec<u32>, _device: &Device) -> u32 {
+            items.iter().sum::<u32>() * 1000 + items.len() as u32
+        }
+    }
+
+    #[test]
+    fn permutation_is_a_fixed_shuffle() {
+        let order = permutation(10, 7);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..10).collect::<Vec<_>>());
+        assert_eq!(order, permutation(10, 7));
+        assert_ne!(order, permutation(10, 8));
+        assert_ne!(order, sorted);
+        assert!(permutation(0, 1).is_empty());
+    }
+
+    #[test]
+    fn skipped_batches_are_the_first_ones() {
+        let source = DatasetSource::new(InMemDataset::new((0..10u32).collect()), Sum);
+        let device = Device::flex();
+        let all: Vec<u32> = source
+            .batches(3, Some(5), 0, &device)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(all.len(), 4);
+        assert_eq!(all.iter().map(|b| b % 1000).sum::<u32>(), 10);
+        let rest: Vec<u32> = source
+            .batches(3, Some(5), 2, &device)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(rest, all[2..]);
+        let in_order: Vec<u32> = source
+            .batches(4, None, 0, &device)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(in_order, [6004, 22004, 17002]);
+    }
+}

@@ -1,0 +1,518 @@
+//! The learner: the one training loop of ember, for any Burn module, data source, optimizer
+//! and step.
+//!
+//! Per epoch: the training batches in an order derived from the seed and the epoch number (so
+//! a resumed run sees the same order), one optimizer step each, validation, the callbacks, and
+//! a checkpoint when the learner has a run directory (also every N steps on request, and when
+//! asked to stop). A run resumed from any checkpoint, mid-epoch included, continues bit for bit
+//! as the run that was not interrupted: the data order, the optimizer state, the epoch's metric
+//! sums, the learning rate and every callback's state come back exactly.
+//!
+//! `examples/library.rs` trains a network of its own on data it makes with every callback;
+//! `examples/regression.rs` a regression; docs/library.md walks through both.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::Device;
+
+use crate::callback::{Callback, Context, Counters};
+use crate::checkpoint::{
+    self, Checkpoint, CheckpointState, FORMAT_VERSION, load_optimizer, load_weights,
+};
+use crate::data::EpochSource;
+use crate::error::EngineError;
+use crate::layout::{CHECKPOINTS_DIR, MODEL_FILE};
+use crate::metrics::{EpochLogs, MetricSum, MetricSums, PartialSums};
+use crate::step::{StepOutput, TrainStep};
+
+/// How the learner runs.
+#[derive(Debug, Clone)]
+pub struct LearnerConfig {
+    /// The last epoch to train (a resumed run continues up to it). Default 10.
+    pub epochs: usize,
+    /// Examples per training step; the last batch of an epoch may be smaller. Default 32
+    /// (Keras' `fit`).
+    pub batch_size: usize,
+    /// Examples per validation batch (no gradients, so it may be larger). Default: the
+    /// training batch size.
+    pub eval_batch_size: Option<usize>,
+    /// The learning rate, until a callback (a schedule, ReduceLROnPlateau) sets another.
+    /// Default 1e-3.
+    pub learning_rate: f64,
+    /// The seed of the per-epoch shuffles ([`epoch_seed`]). Default 0.
+    pub seed: u64,
+    /// Whether each epoch shuffles the training data (Keras' `shuffle=True`). Default true.
+    pub shuffle: bool,
+    /// Where checkpoints go (`<run_dir>/checkpoints/`); none written without it. Default none.
+    pub run_dir: Option<PathBuf>,
+    /// Also write a checkpoint every N optimizer steps, mid-epoch included. Default none.
+    pub checkpoint_every: Option<usize>,
+}
+
+impl Default for LearnerConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 32,
+            eval_batch_size: None,
+            learning_rate: 1e-3,
+            seed: 0,
+            shuffle: true,
+            run_dir: None,
+            checkpoint_every: None,
+        }
+    }
+}
+
+/// The shuffle seed of `epoch`: a fixed function of the run seed, so that epoch `e` sees the
+/// same order whether or not the run was resumed before it.
+pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
+    seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// How a [`Learner::fit`] call ended.
+pub enum FitOutcome<M> {
+    /// Every epoch ran, or a callback stopped training.
+    Finished(Box<FitResult<M>>),
+    /// Stopped on request ([`Learner::stop_flag`]) after a step, with a checkpoint.
+    Interrupted {
+        /// The model at the stop.
+        model: M,
+        /// The checkpoint written at the stop ([`Learner::resume`] continues from it).
+        checkpoint: PathBuf,
+        /// Optimizer steps taken.
+        global_step: usize,
+    },
+}
+
+/// A finished run.
+pub struct FitResult<M> {
+    /// The trained model (or the one a callback chose at the end, e.g. early stopping's best).
+    pub model: M,
+    /// The optimizer with its state.
+    pub optimizer: ModuleOptimizer,
+    /// Every epoch's logs.
+    pub history: Vec<EpochLogs>,
+    /// Why a callback stopped training early, if one did.
+    pub stopped: Option<String>,
+    /// Optimizer steps taken.
+    pub global_step: usize,
+}
+
+/// Trains a module `M` on batches `B`; see the module documentation.
+pub struct Learner<M, B> {
+    model: M,
+    optimizer: ModuleOptimizer,
+    step: Box<dyn TrainStep<M, B>>,
+    device: Device,
+    config: LearnerConfig,
+    callbacks: Vec<Box<dyn Callback<M>>>,
+    resume: Option<Checkpoint>,
+    stop: Option<Arc<AtomicBool>>,
+    app: serde_json::Value,
+}
+
+impl<M: Module + 'static, B: 'static> Learner<M, B> {
+    /// A learner for `model` (on `device`, which should have autodiff on), updated by
+    /// `optimizer` with the loss of `step`.
+    pub fn new(
+        model: M,
+        optimizer: ModuleOptimizer,
+        step: impl TrainStep<M, B> + 'static,
+        device: Device,
+        config: LearnerConfig,
+    ) -> Self {
+        Self {
+            model,
+            optimizer,
+            step: Box::new(step),
+            device,
+            config,
+            callbacks: Vec::new(),
+            resume: None,
+            stop: None,
+            app: serde_json::Value::Null,
+        }
+    }
+
+    /// Adds a callback; callbacks run in the order they are added.
+    pub fn callback(mut self, callback: impl Callback<M> + 'static) -> Self {
+        self.callbacks.push(Box::new(callback));
+        self
+    }
+
+    /// Adds a boxed callback.
+    pub fn boxed_callback(mut self, callback: Box<dyn Callback<M>>) -> Self {
+        self.callbacks.push(callback);
+        self
+    }
+
+    /// When `flag` becomes true (a SIGINT handler, a test), training stops after the current
+    /// step with a checkpoint, and `fit` returns [`FitOutcome::Interrupted`].
+    pub fn stop_flag(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.stop = Some(flag);
+        self
+    }
+
+    /// What the application stores in each checkpoint ([`CheckpointState::app`]).
+    pub fn app_state(mut self, app: serde_json::Value) -> Self {
+        self.app = app;
+        self
+    }
+
+    /// Continues from `checkpoint`: its weights and optimizer state replace the learner's
+    /// (which must be of the same structure), and `fit` restores the counters, the metric sums,
+    /// the learning rate and each callback's state and files.
+    ///
+    /// # Errors
+    /// Weights or optimizer state that do not load.
+    pub fn resume(mut self, checkpoint: Checkpoint) -> Result<Self, EngineError> {
+        self.model = load_weights(self.model, &checkpoint.dir.join(MODEL_FILE))?;
+        self.optimizer = load_optimizer(self.optimizer, &checkpoint)?;
+        self.resume = Some(checkpoint);
+        Ok(self)
+    }
+
+    /// Trains on `train`, validating on `valid` after each epoch.
+    ///
+    /// # Errors
+    /// A bad setting, two callbacks of one name, a callback's error, a data source's, or
+    /// failing to write a checkpoint.
+    pub fn fit<T, V>(self, train: &T, valid: Option<&V>) -> Result<FitOutcome<M>, EngineError>
+    where
+        T: EpochSource<Batch = B> + ?Sized,
+        V: EpochSource<Batch = B> + ?Sized,
+    {
+        let Learner {
+            mut model,
+            mut optimizer,
+            step,
+            device,
+            config,
+            callbacks,
+            resume,
+            stop,
+            app,
+        } = self;
+        if config.batch_size == 0 || config.eval_batch_size == Some(0) {
+            return Err(EngineError::Config(
+                "the batch size must be at least 1".into(),
+            ));
+        }
+        if config.checkpoint_every == Some(0) {
+            return Err(EngineError::Config(
+                "checkpoint_every must be at least 1 step".into(),
+            ));
+        }
+        if train.is_empty() {
+            return Err(EngineError::Config("the training data is empty".into()));
+        }
+        let mut names: Vec<String> = callbacks.iter().map(|c| c.name()).collect();
+        names.sort();
+        if let Some(pair) = names.windows(2).find(|w| w[0] == w[1]) {
+            return Err(EngineError::Config(format!(
+                "two callbacks are named '{}'; each needs its own name for its checkpoint state",
+                pair[0]
+            )));
+        }
+        let run_dir = config.run_dir.as_deref();
+        if let Some(dir) = run_dir {
+            std::fs::create_dir_all(dir).map_err(|source| EngineError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+            checkpoint::remove_partial_writes(dir).map_err(|source| EngineError::Write {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let state = match &resume {
+            Some(ck) => CheckpointState {
+                app: app.clone(),
+                ..ck.state.clone()
+            },
+            None => CheckpointState {
+                format_version: FORMAT_VERSION,
+                epoch: 0,
+                global_step: 0,
+                epoch_step: 0,
+                partial: PartialSums::default(),
+                learning_rate: config.learning_rate,
+                callbacks: Default::default(),
+                app,
+                history: Vec::new(),
+            },
+        };
+        let steps_per_epoch = train.len().div_ceil(config.batch_size);
+        let mut run = Run {
+            callbacks,
+            state,
+            run_dir,
+            epochs: config.epochs,
+            steps_per_epoch,
+            epoch: 0,
+            stopped: None,
+        };
+        if let Some(ck) = &resume {
+            for callback in &mut run.callbacks {
+                if let Some(state) = ck.state.callbacks.get(&callback.name()) {
+                    callback
+                        .load_state(state.clone())
+                        .map_err(EngineError::Callback)?;
+                }
+                callback
+                    .load_files(&ck.dir, &model)
+                    .map_err(EngineError::Callback)?;
+            }
+        }
+        let no_sums = MetricSums::default();
+        run.hook(&model, &no_sums, &optimizer, |c, ctx| c.on_train_begin(ctx))?;
+
+        let eval_device = device.clone().without_autodiff();
+        let eval_batch_size = config.eval_batch_size.unwrap_or(config.batch_size);
+        for epoch in run.state.epoch + 1..=config.epochs {
+            let skip = run.state.epoch_step;
+            let mut sums = MetricSums::restore(&run.state.partial, &device);
+            run.epoch = epoch;
+            run.hook(&model, &sums, &optimizer, |c, ctx| c.on_epoch_begin(ctx))?;
+            let shuffle = config.shuffle.then(|| epoch_seed(config.seed, epoch));
+            let batches = train
+                .batches(config.batch_size, shuffle, skip, &device)
+                .map_err(|source| EngineError::Data {
+                    split: "training",
+                    source,
+                })?;
+            for (i, batch) in batches.enumerate() {
+                let batch = batch.map_err(|source| EngineError::Data {
+                    split: "training",
+                    source,
+                })?;
+                run.hook(&model, &sums, &optimizer, |c, ctx| c.on_step_begin(ctx))?;
+                let out = step.step(&model, batch);
+                let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+                model = optimizer.step(run.state.learning_rate, model, grads);
+                add(&mut sums, out);
+                run.state.global_step += 1;
+                run.state.epoch_step = skip + i + 1;
+                run.hook(&model, &sums, &optimizer, |c, ctx| c.on_step_end(ctx))?;
+                // The epoch end writes its own checkpoint below.
+                if run.state.epoch_step == steps_per_epoch {
+                    break;
+                }
+                let due = config
+                    .checkpoint_every
+                    .is_some_and(|n| run.state.global_step.is_multiple_of(n));
+                let stopping = stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+                if let Some(dir) = run_dir.filter(|_| due || stopping) {
+                    let path =
+                        run.save(&checkpoint_dir(dir, &run.state), &model, &optimizer, &sums)?;
+                    if stopping {
+                        run.hook(&model, &sums, &optimizer, |c, ctx| c.on_interrupt(ctx))?;
+                        return Ok(FitOutcome::Interrupted {
+                            model,
+                            checkpoint: path,
+                            global_step: run.state.global_step,
+                        });
+                    }
+                }
+            }
+            run.hook(&model, &sums, &optimizer, |c, ctx| {
+                c.on_validation_begin(ctx)
+            })?;
+            let mut logs = sums.logs("");
+            if let Some(valid) = valid {
+                let val = evaluate(step.as_ref(), &model, valid, eval_batch_size, &eval_device)?;
+                logs.extend(val.logs("val_"));
+            }
+            logs.insert("learning_rate".into(), run.state.learning_rate);
+            run.state.epoch = epoch;
+            run.state.epoch_step = 0;
+            run.state.partial = PartialSums::default();
+            let no_sums = MetricSums::default();
+            run.hook(&model, &no_sums, &optimizer, |c, ctx| {
+                c.on_epoch_end(ctx, &mut logs)
+            })?;
+            run.state.history.push(EpochLogs { epoch, logs });
+            if let Some(dir) = run_dir {
+                run.save(
+                    &checkpoint_dir(dir, &run.state),
+                    &model,
+                    &optimizer,
+                    &no_sums,
+                )?;
+            }
+            if run.stopped.is_some() {
+                break;
+            }
+            let stopping = stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
+            if let Some(dir) = run_dir.filter(|_| stopping && epoch < config.epochs) {
+                run.hook(&model, &no_sums, &optimizer, |c, ctx| c.on_interrupt(ctx))?;
+                return Ok(FitOutcome::Interrupted {
+                    model,
+                    checkpoint: checkpoint_dir(dir, &run.state),
+                    global_step: run.state.global_step,
+                });
+            }
+        }
+        let no_sums = MetricSums::default();
+        if let Some(best) = run.hook(&model, &no_sums, &optimizer, |c, ctx| c.on_train_end(ctx))? {
+            model = best;
+        }
+        Ok(FitOutcome::Finished(Box::new(FitResult {
+            model,
+            optimizer,
+            history: run.state.history,
+            stopped: run.stopped,
+            global_step: run.state.global_step,
+        })))
+    }
+}
+
+/// The loss and metrics of `model` over `source` (in storage order, batches of `batch_size`),
+/// without gradients: on its validation copy ([`Module::valid`]) on `device` (without
+/// autodiff), where the source builds its batches.
+///
+/// # Errors
+/// The source's error.
+pub fn evaluate<M: Module, B, S>(
+    step: &dyn TrainStep<M, B>,
+    model: &M,
+    source: &S,
+    batch_size: usize,
+    device: &Device,
+) -> Result<MetricSums, EngineError>
+where
+    S: EpochSource<Batch = B> + ?Sized,
+{
+    let model = model.valid();
+    let device = device.clone().without_autodiff();
+    let mut sums = MetricSums::default();
+    let data_err = |source| EngineError::Data {
+        split: "validation",
+        source,
+    };
+    for batch in source
+        .batches(batch_size, None, 0, &device)
+        .map_err(data_err)?
+    {
+        add(&mut sums, step.step(&model, batch.map_err(data_err)?));
+    }
+    Ok(sums)
+}
+
+/// Adds a step's loss (weighted by its batch size) and metrics to the epoch's sums.
+fn add(sums: &mut MetricSums, out: StepOutput) {
+    let StepOutput {
+        loss,
+        batch_size,
+        metrics,
+    } = out;
+    sums.add(MetricSum {
+        name: "loss".into(),
+        sum: loss.detach().mul_scalar(batch_size as f64),
+        count: batch_size,
+    });
+    for metric in metrics {
+        sums.add(metric);
+    }
+}
+
+fn checkpoint_dir(run_dir: &Path, state: &CheckpointState) -> PathBuf {
+    run_dir.join(CHECKPOINTS_DIR).join(state.dir_name())
+}
+
+/// The loop's mutable part: the callbacks and the state a checkpoint stores.
+struct Run<'a, M> {
+    callbacks: Vec<Box<dyn Callback<M>>>,
+    state: CheckpointState,
+    run_dir: Option<&'a Path>,
+    epochs: usize,
+    steps_per_epoch: usize,
+    /// The current epoch (1-based); `state.epoch` counts the completed ones.
+    epoch: usize,
+    stopped: Option<String>,
+}
+
+impl<M: Module> Run<'_, M> {
+    /// Runs one hook of every callback, then carries out what they asked for (messages,
+    /// checkpoints, a stop); returns a model a callback chose to replace the current one.
+    fn hook(
+        &mut self,
+        model: &M,
+        sums: &MetricSums,
+        optimizer: &ModuleOptimizer,
+        mut call: impl FnMut(&mut dyn Callback<M>, &mut Context<'_, M>) -> Result<(), String>,
+    ) -> Result<Option<M>, EngineError> {
+        let counters = Counters {
+            epoch: self.epoch.max(self.state.epoch),
+            epochs: self.epochs,
+            global_step: self.state.global_step,
+            epoch_step: self.state.epoch_step,
+            steps_per_epoch: self.steps_per_epoch,
+        };
+        let (stop, messages, saves, replacement, learning_rate) = {
+            let mut ctx = Context::new(
+                model,
+                counters,
+                self.state.learning_rate,
+                &self.state.history,
+                self.run_dir,
+                sums,
+            );
+            for callback in &mut self.callbacks {
+                call(callback.as_mut(), &mut ctx).map_err(EngineError::Callback)?;
+            }
+            (
+                ctx.stop,
+                ctx.messages,
+                ctx.saves,
+                ctx.replacement,
+                ctx.learning_rate,
+            )
+        };
+        self.state.learning_rate = learning_rate;
+        if stop.is_some() {
+            self.stopped = stop;
+        }
+        for text in &messages {
+            for callback in &mut self.callbacks {
+                callback.on_message(text);
+            }
+        }
+        for dir in saves {
+            self.save(&dir, model, optimizer, sums)?;
+        }
+        Ok(replacement)
+    }
+
+    /// Writes a full checkpoint into `dir`: weights, optimizer, counters, the epoch's sums so
+    /// far, every callback's state and files.
+    fn save(
+        &mut self,
+        dir: &Path,
+        model: &M,
+        optimizer: &ModuleOptimizer,
+        sums: &MetricSums,
+    ) -> Result<PathBuf, EngineError> {
+        self.state.partial = if self.state.epoch_step > 0 {
+            sums.snapshot()
+        } else {
+            PartialSums::default()
+        };
+        self.state.callbacks = self
+            .callbacks
+            .iter()
+            .filter_map(|c| c.state().map(|s| (c.name(), s)))
+            .collect();
+        let callbacks = &self.callbacks;
+        let path = checkpoint::save_as(dir, &self.state, model, optimizer, |tmp| {
+            callbacks.iter().try_for_each(|c| c.save_files(tmp))
+        })?;
+        tracing::debug!("checkpoint {}", path.display());
+        Ok(path)
+    }
+}
