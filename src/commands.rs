@@ -102,7 +102,7 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     };
     let data = load_run_data(&config)?;
     if let Some(checkpoint) = &resume {
-        let recorded = &checkpoint.state.data_fingerprint;
+        let recorded = &checkpoint.data_fingerprint;
         if !recorded.is_empty() && *recorded != data.fingerprint {
             bail!(
                 "cannot resume {}: its training data differs from the data found now (fingerprint {} (checkpoint) vs {}); point --data-dir at the data it was trained on",
@@ -340,7 +340,7 @@ fn resumed_config(
     args: &TrainArgs,
     checkpoint: &Checkpoint,
 ) -> anyhow::Result<(TrainConfig, Vec<String>)> {
-    let mut config = checkpoint.state.config.clone();
+    let mut config = checkpoint.config.clone();
     let mut differences = Vec::new();
     let mut differs = |flag: &str, was: String, asked: String| {
         if was != asked {
@@ -413,7 +413,7 @@ fn resumed_config(
     // Console settings belong to this invocation, not to the checkpoint.
     config.logging.quiet = false;
     config.logging.format = LogFormat::Text;
-    let mut before = checkpoint.state.config.clone();
+    let mut before = checkpoint.config.clone();
     before.logging.quiet = false;
     before.logging.format = LogFormat::Text;
     apply_run_flags(&mut config, args)?;
@@ -534,10 +534,8 @@ fn locate_weights(path: &Path) -> anyhow::Result<(PathBuf, Option<TrainConfig>)>
     if path.is_file() {
         let dir = path.parent().unwrap_or(Path::new("."));
         let recorded = if dir.join(checkpoint::STATE_FILE).is_file() {
-            Some(checkpoint::read(dir)?.state.config)
-        } else if dir.ends_with(crate::learner::hooks::MODELS_DIR)
-            && !dir.join(CONFIG_FILE).is_file()
-        {
+            Some(checkpoint::read(dir)?.config)
+        } else if dir.ends_with(checkpoint::MODELS_DIR) && !dir.join(CONFIG_FILE).is_file() {
             // A weights-only selected checkpoint, <run>/models/NAME.bpk: the run's config.
             read_config(&dir.parent().unwrap_or(Path::new(".")).join(CONFIG_FILE))?
         } else {
@@ -552,7 +550,7 @@ fn locate_weights(path: &Path) -> anyhow::Result<(PathBuf, Option<TrainConfig>)>
     let checkpoint = checkpoint::resolve(path)?;
     Ok((
         checkpoint.dir.join(checkpoint::MODEL_FILE),
-        Some(checkpoint.state.config),
+        Some(checkpoint.config),
     ))
 }
 

@@ -17,7 +17,6 @@ use ember::backend::{self, BackendKind};
 use ember::config::TrainConfig;
 use ember::learner::checkpoint::{self, CheckpointState, FORMAT_VERSION};
 use ember::learner::init_model;
-use ember::learner::metrics::PartialSums;
 use ember::learner::step::{loss_fn, train_step};
 use ember_datasets::{DatasetKind, ImageBatcher, MnistData, Split, load, locate};
 use ember_models::{Model, ModelKind};
@@ -129,27 +128,39 @@ fn checkpoint_resumes_across(from_name: &str, from: &Device, to_name: &str, to: 
     let mut model = Some(init_model(ModelKind::Lenet, 3, &cpu));
     run_steps(&mut model, &mut optimizer, &train, 0..5, &cpu);
     let run_dir = std::env::temp_dir().join(format!("ember-xdev-{}", std::process::id()));
+    let record = checkpoint::RunRecord {
+        config: config.clone(),
+        data_fingerprint: String::new(),
+    };
     let state = CheckpointState {
         format_version: FORMAT_VERSION,
         epoch: 0,
         global_step: 5,
         epoch_step: 5,
-        partial: PartialSums::default(),
-        partial_seconds: 0.0,
-        data_fingerprint: String::new(),
-        config,
+        partial: Default::default(),
+        learning_rate: config.lr,
         callbacks: Default::default(),
+        app: serde_json::to_value(record).unwrap(),
         history: Vec::new(),
     };
-    let dir =
-        checkpoint::save(&run_dir, &state, model.as_ref().unwrap(), &optimizer, None).unwrap();
+    let dir = ember_engine::checkpoint::save_as(
+        &run_dir
+            .join(checkpoint::CHECKPOINTS_DIR)
+            .join(state.dir_name()),
+        &state,
+        model.as_ref().unwrap(),
+        &optimizer,
+        |_| Ok(()),
+    )
+    .unwrap();
     let on_cpu = run_steps(&mut model, &mut optimizer, &train, 5..STEPS, &cpu);
 
     let ck = checkpoint::read(&dir).unwrap();
     let device = to.clone().autodiff();
     let weights = dir.join(checkpoint::MODEL_FILE);
     let mut resumed = Some(checkpoint::load_weights(&weights, ModelKind::Lenet, &device).unwrap());
-    let mut resumed_optimizer = checkpoint::load_optimizer(&ck).unwrap();
+    let mut resumed_optimizer =
+        ember_engine::checkpoint::load_optimizer(ck.config.optimizer.init(), &ck.engine).unwrap();
     let on_device = run_steps(
         &mut resumed,
         &mut resumed_optimizer,

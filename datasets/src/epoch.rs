@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
-use burn::data::dataset::{DatasetError, InMemDataset};
+use burn::data::dataset::{Dataset, DatasetError, InMemDataset};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::batcher::{ImageBatch, ImageBatcher, InMemoryDataset};
@@ -129,16 +129,40 @@ impl BatchSource {
                 let loader = builder(*batcher, batch_size, shuffle, device).build(dataset.clone());
                 EpochBatches::Host(loader)
             }
-            Self::Device { split } => {
-                // Burn's loader over the indices 0..n gives the order it gives the images.
-                let indices = InMemDataset::new((0..self.len()).collect::<Vec<usize>>());
-                let loader = builder(IndexBatcher, batch_size, shuffle, device).build(indices);
-                EpochBatches::Device {
-                    split: split.clone(),
-                    order: loader.iter().collect::<Result<_, _>>()?,
-                }
-            }
+            Self::Device { split } => EpochBatches::Device {
+                split: split.clone(),
+                order: self.order(batch_size, shuffle, device)?,
+            },
         })
+    }
+
+    /// Each batch's image indices, in the order Burn's data loader gives the images for this
+    /// batch size and seed (its loader over the indices 0..n gives the order it gives the
+    /// images).
+    fn order(
+        &self,
+        batch_size: usize,
+        shuffle: Option<u64>,
+        device: &Device,
+    ) -> Result<Vec<Vec<usize>>, DatasetError> {
+        let indices = InMemDataset::new((0..self.len()).collect::<Vec<usize>>());
+        let loader = builder(IndexBatcher, batch_size, shuffle, device).build(indices);
+        loader.iter().collect()
+    }
+
+    /// The batch of the images at `indices`, on `device`: built on the host, or cut on the
+    /// device.
+    fn batch_at(&self, indices: &[usize], device: &Device) -> Result<ImageBatch, DatasetError> {
+        match self {
+            Self::Host { dataset, batcher } => {
+                let items = indices
+                    .iter()
+                    .map(|&i| dataset.get(i))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(batcher.batch(items, device))
+            }
+            Self::Device { split } => Ok(split.cut(indices)),
+        }
     }
 }
 
@@ -222,6 +246,32 @@ impl DeviceSplit {
                 .reshape([n, 1, IMAGE_SIDE, IMAGE_SIDE]),
             targets: self.labels.clone().select(0, indices),
         }
+    }
+}
+
+/// The engine's view of a split: the batches of [`BatchSource::epoch`], in the same order
+/// (Burn's data loader's for the seed), built one by one as the learner reads them; the
+/// batches a resumed epoch already took are left out without being built.
+impl ember_engine::EpochSource for BatchSource {
+    type Batch = ImageBatch;
+
+    fn len(&self) -> usize {
+        BatchSource::len(self)
+    }
+
+    fn batches(
+        &self,
+        batch_size: usize,
+        shuffle: Option<u64>,
+        skip: usize,
+        device: &Device,
+    ) -> Result<ember_engine::data::Batches<'_, ImageBatch>, ember_engine::DataError> {
+        let order = self.order(batch_size, shuffle, device)?;
+        let device = device.clone();
+        Ok(Box::new(order.into_iter().skip(skip).map(move |indices| {
+            self.batch_at(&indices, &device)
+                .map_err(|e| Box::new(e) as ember_engine::DataError)
+        })))
     }
 }
 

@@ -158,6 +158,9 @@ pub struct Context<'a, M> {
     pub history: &'a [EpochLogs],
     /// The run directory, when the learner writes one.
     pub run_dir: Option<&'a Path>,
+    /// At `on_step_end`: the step's mean loss, shape `[1]`, detached (reading it waits for the
+    /// device). `None` at the other hooks.
+    pub step_loss: Option<burn::tensor::Tensor<1>>,
     sums: &'a MetricSums,
     pub(crate) stop: Option<String>,
     pub(crate) messages: Vec<String>,
@@ -185,6 +188,7 @@ impl<'a, M> Context<'a, M> {
             learning_rate,
             history,
             run_dir,
+            step_loss: None,
             sums,
             stop: None,
             messages: Vec::new(),

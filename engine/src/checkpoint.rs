@@ -77,12 +77,12 @@ pub enum CheckpointError {
         skipped: String,
     },
     /// The weights do not fit the model.
-    #[error(
-        "{path} does not hold weights of this model ({reason}); use the model it was trained with"
-    )]
+    #[error("{path} does not hold {model} weights ({reason}); use the model it was trained with")]
     WrongModel {
         /// The weights file.
         path: PathBuf,
+        /// The model's name.
+        model: String,
         /// Burn's description of the mismatch.
         reason: String,
     },
@@ -401,9 +401,18 @@ pub fn save_weights<M: Module>(model: &M, path: &Path) -> std::io::Result<()> {
 /// on the device the weights should live on).
 ///
 /// # Errors
-/// [`CheckpointError::WrongModel`] when the tensors' names or shapes do not fit the model,
-/// [`CheckpointError::Damaged`] when the file cannot be read as burnpack.
+/// [`CheckpointError::WrongModel`] when the tensors' names or shapes do not fit the model
+/// (naming its type), [`CheckpointError::Damaged`] when the file cannot be read as burnpack.
 pub fn load_weights<M: Module>(model: M, path: &Path) -> Result<M, CheckpointError> {
+    let name = std::any::type_name::<M>();
+    load_weights_as(model, path, name.rsplit("::").next().unwrap_or(name))
+}
+
+/// [`load_weights`], naming the model `name` in the error (`lenet`, ...).
+///
+/// # Errors
+/// As [`load_weights`].
+pub fn load_weights_as<M: Module>(model: M, path: &Path, name: &str) -> Result<M, CheckpointError> {
     let record = burn::store::ModuleRecord::load(path).map_err(|e| CheckpointError::Damaged {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -412,6 +421,7 @@ pub fn load_weights<M: Module>(model: M, path: &Path) -> Result<M, CheckpointErr
         .try_load_record(record)
         .map_err(|e| CheckpointError::WrongModel {
             path: path.to_path_buf(),
+            model: name.to_string(),
             reason: shorten(&e.to_string(), 200),
         })
 }

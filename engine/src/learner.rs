@@ -11,6 +11,7 @@
 //! `examples/library.rs` trains a network of its own on data it makes with every callback;
 //! `examples/regression.rs` a regression; docs/library.md walks through both.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,6 +52,10 @@ pub struct LearnerConfig {
     pub run_dir: Option<PathBuf>,
     /// Also write a checkpoint every N optimizer steps, mid-epoch included. Default none.
     pub checkpoint_every: Option<usize>,
+    /// End training after this many optimizer steps in all (Lightning's `max_steps`), in the
+    /// middle of an epoch if need be: that epoch ends there (validation, callbacks) and the
+    /// run finishes. Default none.
+    pub max_steps: Option<usize>,
 }
 
 impl Default for LearnerConfig {
@@ -64,6 +69,7 @@ impl Default for LearnerConfig {
             shuffle: true,
             run_dir: None,
             checkpoint_every: None,
+            max_steps: None,
         }
     }
 }
@@ -101,28 +107,31 @@ pub struct FitResult<M> {
     pub stopped: Option<String>,
     /// Optimizer steps taken.
     pub global_step: usize,
+    /// Each callback's final state, under its name (early stopping's best epoch, ...).
+    pub callback_states: BTreeMap<String, serde_json::Value>,
 }
 
-/// Trains a module `M` on batches `B`; see the module documentation.
-pub struct Learner<M, B> {
+/// Trains a module `M` on batches `B`; see the module documentation. `'a` bounds what the
+/// step and the callbacks may borrow (an application's console, say).
+pub struct Learner<'a, M, B> {
     model: M,
     optimizer: ModuleOptimizer,
-    step: Box<dyn TrainStep<M, B>>,
+    step: Box<dyn TrainStep<M, B> + 'a>,
     device: Device,
     config: LearnerConfig,
-    callbacks: Vec<Box<dyn Callback<M>>>,
+    callbacks: Vec<Box<dyn Callback<M> + 'a>>,
     resume: Option<Checkpoint>,
     stop: Option<Arc<AtomicBool>>,
     app: serde_json::Value,
 }
 
-impl<M: Module + 'static, B: 'static> Learner<M, B> {
+impl<'a, M: Module, B> Learner<'a, M, B> {
     /// A learner for `model` (on `device`, which should have autodiff on), updated by
     /// `optimizer` with the loss of `step`.
     pub fn new(
         model: M,
         optimizer: ModuleOptimizer,
-        step: impl TrainStep<M, B> + 'static,
+        step: impl TrainStep<M, B> + 'a,
         device: Device,
         config: LearnerConfig,
     ) -> Self {
@@ -140,13 +149,13 @@ impl<M: Module + 'static, B: 'static> Learner<M, B> {
     }
 
     /// Adds a callback; callbacks run in the order they are added.
-    pub fn callback(mut self, callback: impl Callback<M> + 'static) -> Self {
+    pub fn callback(mut self, callback: impl Callback<M> + 'a) -> Self {
         self.callbacks.push(Box::new(callback));
         self
     }
 
     /// Adds a boxed callback.
-    pub fn boxed_callback(mut self, callback: Box<dyn Callback<M>>) -> Self {
+    pub fn boxed_callback(mut self, callback: Box<dyn Callback<M> + 'a>) -> Self {
         self.callbacks.push(callback);
         self
     }
@@ -256,6 +265,8 @@ impl<M: Module + 'static, B: 'static> Learner<M, B> {
             steps_per_epoch,
             epoch: 0,
             stopped: None,
+            pending: Vec::new(),
+            step_loss: None,
         };
         if let Some(ck) = &resume {
             for callback in &mut run.callbacks {
@@ -295,12 +306,14 @@ impl<M: Module + 'static, B: 'static> Learner<M, B> {
                 let out = step.step(&model, batch);
                 let grads = GradientsParams::from_grads(out.loss.backward(), &model);
                 model = optimizer.step(run.state.learning_rate, model, grads);
+                run.step_loss = Some(out.loss.clone().detach());
                 add(&mut sums, out);
                 run.state.global_step += 1;
                 run.state.epoch_step = skip + i + 1;
                 run.hook(&model, &sums, &optimizer, |c, ctx| c.on_step_end(ctx))?;
+                run.step_loss = None;
                 // The epoch end writes its own checkpoint below.
-                if run.state.epoch_step == steps_per_epoch {
+                if run.state.epoch_step == steps_per_epoch || out_of_steps(&config, &run.state) {
                     break;
                 }
                 let due = config
@@ -333,10 +346,11 @@ impl<M: Module + 'static, B: 'static> Learner<M, B> {
             run.state.epoch_step = 0;
             run.state.partial = PartialSums::default();
             let no_sums = MetricSums::default();
-            run.hook(&model, &no_sums, &optimizer, |c, ctx| {
-                c.on_epoch_end(ctx, &mut logs)
-            })?;
+            // Checkpoints the callbacks ask for here include this epoch's row: they are
+            // written once it is in the history.
+            run.call(&model, &no_sums, |c, ctx| c.on_epoch_end(ctx, &mut logs))?;
             run.state.history.push(EpochLogs { epoch, logs });
+            run.save_pending(&model, &optimizer, &no_sums)?;
             if let Some(dir) = run_dir {
                 run.save(
                     &checkpoint_dir(dir, &run.state),
@@ -345,7 +359,7 @@ impl<M: Module + 'static, B: 'static> Learner<M, B> {
                     &no_sums,
                 )?;
             }
-            if run.stopped.is_some() {
+            if run.stopped.is_some() || out_of_steps(&config, &run.state) {
                 break;
             }
             let stopping = stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
@@ -362,12 +376,14 @@ impl<M: Module + 'static, B: 'static> Learner<M, B> {
         if let Some(best) = run.hook(&model, &no_sums, &optimizer, |c, ctx| c.on_train_end(ctx))? {
             model = best;
         }
+        let callback_states = run.states();
         Ok(FitOutcome::Finished(Box::new(FitResult {
             model,
             optimizer,
             history: run.state.history,
             stopped: run.stopped,
             global_step: run.state.global_step,
+            callback_states,
         })))
     }
 }
@@ -421,13 +437,18 @@ fn add(sums: &mut MetricSums, out: StepOutput) {
     }
 }
 
+/// Whether the run has taken its `max_steps`.
+fn out_of_steps(config: &LearnerConfig, state: &CheckpointState) -> bool {
+    config.max_steps.is_some_and(|n| state.global_step >= n)
+}
+
 fn checkpoint_dir(run_dir: &Path, state: &CheckpointState) -> PathBuf {
     run_dir.join(CHECKPOINTS_DIR).join(state.dir_name())
 }
 
 /// The loop's mutable part: the callbacks and the state a checkpoint stores.
-struct Run<'a, M> {
-    callbacks: Vec<Box<dyn Callback<M>>>,
+struct Run<'a, 'c, M> {
+    callbacks: Vec<Box<dyn Callback<M> + 'c>>,
     state: CheckpointState,
     run_dir: Option<&'a Path>,
     epochs: usize,
@@ -435,9 +456,13 @@ struct Run<'a, M> {
     /// The current epoch (1-based); `state.epoch` counts the completed ones.
     epoch: usize,
     stopped: Option<String>,
+    /// Checkpoints asked for and not yet written.
+    pending: Vec<PathBuf>,
+    /// The last step's mean loss, detached, while its `on_step_end` runs.
+    step_loss: Option<burn::tensor::Tensor<1>>,
 }
 
-impl<M: Module> Run<'_, M> {
+impl<M: Module> Run<'_, '_, M> {
     /// Runs one hook of every callback, then carries out what they asked for (messages,
     /// checkpoints, a stop); returns a model a callback chose to replace the current one.
     fn hook(
@@ -445,6 +470,18 @@ impl<M: Module> Run<'_, M> {
         model: &M,
         sums: &MetricSums,
         optimizer: &ModuleOptimizer,
+        call: impl FnMut(&mut dyn Callback<M>, &mut Context<'_, M>) -> Result<(), String>,
+    ) -> Result<Option<M>, EngineError> {
+        let replacement = self.call(model, sums, call)?;
+        self.save_pending(model, optimizer, sums)?;
+        Ok(replacement)
+    }
+
+    /// [`hook`](Self::hook) without writing the checkpoints asked for: they wait in `pending`.
+    fn call(
+        &mut self,
+        model: &M,
+        sums: &MetricSums,
         mut call: impl FnMut(&mut dyn Callback<M>, &mut Context<'_, M>) -> Result<(), String>,
     ) -> Result<Option<M>, EngineError> {
         let counters = Counters {
@@ -463,6 +500,7 @@ impl<M: Module> Run<'_, M> {
                 self.run_dir,
                 sums,
             );
+            ctx.step_loss = self.step_loss.clone();
             for callback in &mut self.callbacks {
                 call(callback.as_mut(), &mut ctx).map_err(EngineError::Callback)?;
             }
@@ -483,10 +521,29 @@ impl<M: Module> Run<'_, M> {
                 callback.on_message(text);
             }
         }
-        for dir in saves {
+        self.pending.extend(saves);
+        Ok(replacement)
+    }
+
+    /// Writes the checkpoints the callbacks asked for.
+    fn save_pending(
+        &mut self,
+        model: &M,
+        optimizer: &ModuleOptimizer,
+        sums: &MetricSums,
+    ) -> Result<(), EngineError> {
+        for dir in std::mem::take(&mut self.pending) {
             self.save(&dir, model, optimizer, sums)?;
         }
-        Ok(replacement)
+        Ok(())
+    }
+
+    /// Every callback's state, under its name.
+    fn states(&self) -> BTreeMap<String, serde_json::Value> {
+        self.callbacks
+            .iter()
+            .filter_map(|c| c.state().map(|s| (c.name(), s)))
+            .collect()
     }
 
     /// Writes a full checkpoint into `dir`: weights, optimizer, counters, the epoch's sums so
@@ -503,11 +560,7 @@ impl<M: Module> Run<'_, M> {
         } else {
             PartialSums::default()
         };
-        self.state.callbacks = self
-            .callbacks
-            .iter()
-            .filter_map(|c| c.state().map(|s| (c.name(), s)))
-            .collect();
+        self.state.callbacks = self.states();
         let callbacks = &self.callbacks;
         let path = checkpoint::save_as(dir, &self.state, model, optimizer, |tmp| {
             callbacks.iter().try_for_each(|c| c.save_files(tmp))

@@ -1,23 +1,26 @@
 //! The training job every backend of a comparison runs, and what one run of it measures.
 //!
-//! The job is the one `train` would run with the same flags: weights drawn from the seed on the
-//! flex device and moved ([`init_model`]), each epoch's batches in the order of
-//! [`epoch_seed`] (the order [`crate::learner::fit`] uses), the steps of
-//! [`train_step`], and a final pass of [`evaluate`] over the validation split. Only the
-//! length may be cut to a number of steps, and every step's loss is read back to the host,
-//! which synchronizes asynchronous backends, so each step's wall time is that step's own.
+//! The job is the one `train` would run with the same flags, through the same learner
+//! ([`ember_engine::Learner`] with the zoo's step [`classify`]): weights drawn from the seed on
+//! the flex device and moved ([`init_model`]), each epoch's batches in the order of the seed,
+//! and a final pass of [`evaluate`] over the validation split. Only the length may be cut to a
+//! number of steps (the learner's `max_steps`), and the [`StepTimer`] callback reads every
+//! step's loss back to the host, which synchronizes asynchronous backends, so each step's wall
+//! time (from `on_step_begin`, the batch already built, to the loss on the host) is that step's
+//! own.
 
 use std::time::Instant;
 
-use anyhow::Context;
+use ember_engine::{Callback, Context, FitOutcome, Learner, LearnerConfig};
+use ember_models::Model;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, BackendKind};
 use crate::compare::memory::{DeviceMemoryPeak, peak_resident_bytes};
 use crate::config::TrainConfig;
 use crate::data::load_run_data;
-use crate::learner::step::{evaluate, loss_fn, train_step};
-use crate::learner::{EVAL_BATCH_SIZE, epoch_seed, init_model};
+use crate::learner::step::{classify, evaluate};
+use crate::learner::{EVAL_BATCH_SIZE, init_model};
 
 /// What every backend of a comparison trains. `config.backend` is ignored: the backend is
 /// given to [`run_job`].
@@ -107,60 +110,56 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
     let steps_per_epoch = job.steps_per_epoch(train_images);
 
     let device = backend.device.clone().autodiff();
-    let mut model = init_model(job.config.model, job.config.seed, &device);
-    let mut optimizer = job.config.optimizer.init();
-    let loss = loss_fn(&device);
     for note in data.host_fallback_notes(&backend) {
         eprintln!("{note}");
     }
     let train_source = data.source(&data.train, &backend, &device);
-    let mut memory = DeviceMemoryPeak::new(&backend.device);
-
-    let mut step_times = Vec::with_capacity(total_steps);
-    let mut step_images = Vec::with_capacity(total_steps);
-    let mut losses = Vec::with_capacity(job.divergence_steps.min(total_steps));
-    let mut final_train_loss = f64::NAN;
-    let mut epoch_seconds = Vec::new();
-    let mut epoch = 0;
-    while step_times.len() < total_steps {
-        epoch += 1;
-        let shuffle = Some(epoch_seed(job.config.seed, epoch));
-        let epoch_batches = train_source
-            .epoch(batch_size, shuffle, &device)
-            .map_err(|e| {
-                JobError::Other(anyhow::Error::new(e).context("reading the training data"))
-            })?;
-        let epoch_start = Instant::now();
-        let mut batches = epoch_batches.iter();
-        let mut complete = true;
-        loop {
-            if step_times.len() == total_steps {
-                complete = false;
-                break;
-            }
-            let start = Instant::now();
-            let Some(batch) = batches.next() else { break };
-            let batch = batch
-                .context("reading a training batch")
-                .map_err(JobError::Other)?;
-            let images = batch.targets.dims()[0];
-            let (next, out) = train_step(model, &mut optimizer, &loss, &batch, job.config.lr);
-            model = next;
-            // Reading the loss waits for the device to finish the step.
-            let value = out.loss.into_scalar::<f64>();
-            step_times.push(start.elapsed().as_secs_f64());
-            step_images.push(images);
-            memory.sample();
-            if losses.len() < job.divergence_steps {
-                losses.push(value);
-            }
-            final_train_loss = value;
-        }
-        // A job of whole epochs ends on an epoch boundary: the loop above ran it to the end.
-        if complete || step_times.len() % steps_per_epoch == 0 {
-            epoch_seconds.push(epoch_start.elapsed().as_secs_f64());
-        }
-    }
+    let mut timer = StepTimer {
+        memory: DeviceMemoryPeak::new(&backend.device),
+        keep_losses: job.divergence_steps.min(total_steps),
+        steps_per_epoch,
+        epoch_images: 0,
+        step_started: None,
+        epoch_started: None,
+        step_times: Vec::with_capacity(total_steps),
+        step_images: Vec::with_capacity(total_steps),
+        losses: Vec::new(),
+        final_train_loss: f64::NAN,
+        epoch_seconds: Vec::new(),
+    };
+    let config = LearnerConfig {
+        epochs: total_steps.div_ceil(steps_per_epoch),
+        batch_size,
+        learning_rate: job.config.lr,
+        seed: job.config.seed,
+        max_steps: Some(total_steps),
+        ..Default::default()
+    };
+    let model = init_model(job.config.model, job.config.seed, &device);
+    let learner = Learner::new(
+        model,
+        job.config.optimizer.init(),
+        classify,
+        device.clone(),
+        config,
+    )
+    .callback(&mut timer);
+    let outcome = learner
+        .fit(&train_source, None::<&ember_datasets::BatchSource>)
+        .map_err(|e| JobError::Other(e.into()))?;
+    let FitOutcome::Finished(result) = outcome else {
+        return Err(JobError::Other(anyhow::anyhow!("the job was interrupted")));
+    };
+    let model = result.model;
+    let StepTimer {
+        step_times,
+        step_images,
+        losses,
+        final_train_loss,
+        epoch_seconds,
+        mut memory,
+        ..
+    } = timer;
 
     let val_source = data.source(&data.val, &backend, &device.clone().without_autodiff());
     let val = evaluate(&model, &val_source, EVAL_BATCH_SIZE, &device, |_, _| {});
@@ -195,6 +194,70 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
         peak_rss_bytes: peak_resident_bytes(),
         device_memory_peak_bytes: memory.peak(),
     })
+}
+
+/// Times each step of the job and keeps what the comparison reports: the step's wall time and
+/// images, the first losses, the last loss, whole epochs' times and the device's memory peak.
+struct StepTimer {
+    memory: DeviceMemoryPeak,
+    keep_losses: usize,
+    steps_per_epoch: usize,
+    /// Images of the epoch's steps so far.
+    epoch_images: usize,
+    step_started: Option<Instant>,
+    epoch_started: Option<Instant>,
+    step_times: Vec<f64>,
+    step_images: Vec<usize>,
+    losses: Vec<f64>,
+    final_train_loss: f64,
+    epoch_seconds: Vec<f64>,
+}
+
+impl Callback<Model> for &mut StepTimer {
+    fn name(&self) -> String {
+        "step_timer".into()
+    }
+
+    fn on_epoch_begin(&mut self, _ctx: &mut Context<'_, Model>) -> Result<(), String> {
+        self.epoch_started = Some(Instant::now());
+        self.epoch_images = 0;
+        Ok(())
+    }
+
+    fn on_step_begin(&mut self, _ctx: &mut Context<'_, Model>) -> Result<(), String> {
+        self.step_started = Some(Instant::now());
+        Ok(())
+    }
+
+    fn on_step_end(&mut self, ctx: &mut Context<'_, Model>) -> Result<(), String> {
+        // Reading the loss waits for the device to finish the step.
+        let loss = ctx
+            .step_loss
+            .clone()
+            .map_or(f64::NAN, |l| l.into_scalar::<f64>());
+        let seconds = self.step_started.map_or(0.0, |s| s.elapsed().as_secs_f64());
+        let images = ctx.examples() - self.epoch_images;
+        self.epoch_images = ctx.examples();
+        self.step_times.push(seconds);
+        self.step_images.push(images);
+        self.memory.sample();
+        if self.losses.len() < self.keep_losses {
+            self.losses.push(loss);
+        }
+        self.final_train_loss = loss;
+        Ok(())
+    }
+
+    fn on_validation_begin(&mut self, ctx: &mut Context<'_, Model>) -> Result<(), String> {
+        // Only whole epochs have an epoch time.
+        if ctx.epoch_step == self.steps_per_epoch {
+            let started = self
+                .epoch_started
+                .map_or(0.0, |s| s.elapsed().as_secs_f64());
+            self.epoch_seconds.push(started);
+        }
+        Ok(())
+    }
 }
 
 /// Why a job did not run.

@@ -1,11 +1,13 @@
-//! Per-epoch metrics: accumulated on the device during an epoch, read once at its end, and
-//! logged as rows of `metrics.csv`.
+//! The metrics `train` logs: an evaluation's sums ([`MetricSums`], for `train evaluate` and
+//! the test split) and an epoch's row of the engine's history as a typed record
+//! ([`EpochMetrics`], for `summary.json`, the console and the plots).
 
 use std::path::Path;
 
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Int, Tensor};
 use serde::{Deserialize, Serialize};
 
+use ember_engine::EpochLogs;
 use ember_engine::callbacks::Logs;
 
 /// Sums of loss and correct predictions over an epoch, kept on the device so the training loop
@@ -35,40 +37,6 @@ impl MetricSums {
         self.images += batch;
     }
 
-    /// The sums as plain numbers (waits for the device), for a mid-epoch checkpoint.
-    pub fn snapshot(&self) -> PartialSums {
-        PartialSums {
-            loss_sum: self
-                .loss_sum
-                .as_ref()
-                .map_or(0.0, |s| f64::from(s.clone().into_scalar::<f32>())),
-            correct: self
-                .correct
-                .as_ref()
-                .map_or(0, |s| s.clone().into_scalar::<i64>()),
-            images: self.images,
-        }
-    }
-
-    /// Sums that continue from a [`snapshot`](Self::snapshot), on `device`. The loss sum is kept
-    /// in f32 on the device, so a restored sum adds up bit for bit like the original.
-    pub fn restore(partial: &PartialSums, device: &Device) -> Self {
-        if partial.images == 0 {
-            return Self::default();
-        }
-        Self {
-            loss_sum: Some(Tensor::from_data(
-                TensorData::new(vec![partial.loss_sum as f32], [1]),
-                device,
-            )),
-            correct: Some(Tensor::from_data(
-                TensorData::new(vec![partial.correct], [1]),
-                device,
-            )),
-            images: partial.images,
-        }
-    }
-
     /// Images added so far.
     pub fn images(&self) -> usize {
         self.images
@@ -90,18 +58,6 @@ impl MetricSums {
             None => f64::NAN,
         }
     }
-}
-
-/// [`MetricSums`] read back to the host: what a mid-epoch checkpoint stores of the epoch so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct PartialSums {
-    /// Sum over the images so far of their cross-entropy: the f32 sum on the device, held in
-    /// an f64 (exactly) so that JSON's float parsing cannot move it to a neighbouring f32.
-    pub loss_sum: f64,
-    /// Correct predictions so far.
-    pub correct: i64,
-    /// Images so far.
-    pub images: usize,
 }
 
 /// What one epoch measured. Metric names follow Keras (`loss`, `accuracy`, `val_loss`,
@@ -152,88 +108,41 @@ impl EpochMetrics {
             ("images_per_second".to_string(), self.images_per_second),
         ])
     }
-
-    fn csv_row(&self) -> String {
-        format!(
-            "{},{},{},{},{},{},{},{}",
-            self.epoch,
-            self.accuracy,
-            self.epoch_seconds,
-            self.images_per_second,
-            self.learning_rate,
-            self.loss,
-            self.val_accuracy,
-            self.val_loss
-        )
-    }
 }
 
-/// Writes `history` as `path` (header plus one row an epoch), replacing the file atomically so
-/// a crash never leaves a half-written CSV.
-///
-/// # Errors
-/// The I/O error of writing or renaming.
-pub fn write_csv(path: &Path, history: &[EpochMetrics]) -> std::io::Result<()> {
-    let mut text = CSV_COLUMNS.join(",");
-    text.push('\n');
-    for row in history {
-        text.push_str(&row.csv_row());
-        text.push('\n');
-    }
-    ember_engine::fsutil::write_atomic(path, text.as_bytes())
-}
-
-/// Writes `history` as JSON lines (one object an epoch, the fields of [`EpochMetrics`]),
-/// replacing `path` atomically. Non-finite values are written as `null` (JSON has no NaN).
-///
-/// # Errors
-/// The I/O error of writing or renaming.
-pub fn write_jsonl(path: &Path, history: &[EpochMetrics]) -> std::io::Result<()> {
-    let mut text = String::new();
-    for row in history {
-        text.push_str(&serde_json::to_string(row).map_err(std::io::Error::other)?);
-        text.push('\n');
-    }
-    ember_engine::fsutil::write_atomic(path, text.as_bytes())
-}
-
-/// Reads a `metrics.csv` written by [`write_csv`] (used by tests and tools).
-///
-/// # Errors
-/// A message naming the file and the line that failed to parse.
-pub fn read_csv(path: &Path) -> Result<Vec<EpochMetrics>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or_default();
-    if header != CSV_COLUMNS.join(",") {
-        return Err(format!("{}: unexpected header '{header}'", path.display()));
-    }
-    lines
-        .enumerate()
-        .map(|(i, line)| {
-            let v: Vec<f64> = line
-                .split(',')
-                .map(|x| x.parse::<f64>())
-                .collect::<Result<_, _>>()
-                .map_err(|e| format!("{} line {}: {e}", path.display(), i + 2))?;
-            if v.len() != CSV_COLUMNS.len() {
-                return Err(format!(
-                    "{} line {}: {} fields",
-                    path.display(),
-                    i + 2,
-                    v.len()
-                ));
-            }
-            Ok(EpochMetrics {
-                epoch: v[0] as usize,
-                accuracy: v[1],
-                epoch_seconds: v[2],
-                images_per_second: v[3],
-                learning_rate: v[4],
-                loss: v[5],
-                val_accuracy: v[6],
-                val_loss: v[7],
-            })
+impl EpochMetrics {
+    /// The typed row of an engine history row.
+    ///
+    /// # Errors
+    /// A one-line message naming a metric `train` logs that the row lacks.
+    pub fn from_logs(row: &EpochLogs) -> Result<Self, String> {
+        let get = |name: &str| {
+            row.logs
+                .get(name)
+                .copied()
+                .ok_or_else(|| format!("epoch {} has no {name} in its logs", row.epoch))
+        };
+        Ok(Self {
+            epoch: row.epoch,
+            loss: get("loss")?,
+            accuracy: get("accuracy")?,
+            val_loss: get("val_loss")?,
+            val_accuracy: get("val_accuracy")?,
+            learning_rate: get("learning_rate")?,
+            epoch_seconds: get("epoch_seconds")?,
+            images_per_second: get("images_per_second")?,
         })
+    }
+}
+
+/// Reads a run's `metrics.csv` (the engine's [`ember_engine::CsvLogger`] writes it; used by
+/// `train plot`, the tests and tools).
+///
+/// # Errors
+/// A message naming the file and the line that failed to parse, or a missing column.
+pub fn read_csv(path: &Path) -> Result<Vec<EpochMetrics>, String> {
+    ember_engine::metrics::read_csv(path)?
+        .iter()
+        .map(|row| EpochMetrics::from_logs(row).map_err(|e| format!("{}: {e}", path.display())))
         .collect()
 }

@@ -1,43 +1,55 @@
-//! The learner: the training loop, its metrics, checkpoints and console output.
+//! The `train` command's training run: the zoo's model on the MNIST splits, through
+//! [`ember_engine::Learner`] (the one training loop), with the callbacks the configuration asks
+//! for, then what only the application does: `config.toml`, plots, the test evaluation at
+//! batch 1000 and `summary.json`.
 //!
-//! - [`step`]: one optimizer step and one evaluation pass, shared by every loop.
-//! - [`metrics`]: per-epoch metrics and `metrics.csv`.
-//! - [`checkpoint`]: epoch checkpoints and resume.
+//! - [`step`]: the zoo's step (cross-entropy and accuracy) and the test-set evaluation.
+//! - [`metrics`]: the epoch metrics `train` logs, as a typed row of the engine's history.
+//! - [`checkpoint`]: the engine's checkpoints with the run's configuration in them.
 //! - [`progress`]: the progress bar and epoch lines.
 //!
-//! [`fit`] trains a [`TrainConfig`] into a run directory, Keras-`fit` style: each epoch shuffles
-//! the training split (order derived from the seed and the epoch number, so a resumed run sees
-//! the same order), trains, validates, appends a row to `metrics.csv` and writes a checkpoint
-//! (also every N steps on request, and when asked to stop); at the end it saves the final
-//! weights and evaluates on the test split.
+//! Each epoch shuffles the training split (order derived from the seed and the epoch number,
+//! so a resumed run sees the same order), trains, validates, appends a row to `metrics.csv`
+//! and writes a checkpoint (also every N steps on request, and when asked to stop); at the end
+//! the final weights are saved and evaluated on the test split.
 
 pub mod checkpoint;
-pub mod hooks;
 pub mod metrics;
 pub mod progress;
 pub mod step;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use anyhow::Context;
+use anyhow::Context as _;
 use burn::module::Module;
 use burn::tensor::Device;
+use ember_datasets::ImageBatch;
+use ember_engine::callbacks::Logs;
+use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingState};
+use ember_engine::callbacks::model_checkpoint::ModelCheckpoint;
+use ember_engine::callbacks::plateau::ReduceLrOnPlateau;
+use ember_engine::schedule::LrSchedule;
+use ember_engine::tensorboard::UpdateFreq;
+use ember_engine::{
+    Callback, CheckpointSelector, Context, CsvLogger, EarlyStopper, JsonlLogger, Learner,
+    LearnerConfig, PlateauScheduler, Scheduler, TensorBoard, Timing,
+};
 use ember_models::{Model, ModelKind};
 use serde::{Deserialize, Serialize};
+
+pub use ember_engine::epoch_seed;
+pub use ember_engine::layout::{METRICS_FILE, METRICS_JSONL_FILE};
 
 use crate::backend::Backend;
 use crate::config::TrainConfig;
 use crate::data::RunData;
-use burn::optim::ModuleOptimizer;
-use checkpoint::{Checkpoint, CheckpointState, FORMAT_VERSION};
-use ember_engine::fsutil::write_atomic;
-use hooks::{Hooks, Snapshot};
-use metrics::{EpochMetrics, MetricSums, PartialSums, write_csv, write_jsonl};
+use checkpoint::{Checkpoint, RunRecord};
+use metrics::EpochMetrics;
 use progress::Progress;
-use step::{evaluate, loss_fn, train_step};
+use step::{classify, evaluate};
 
 /// Batch size of validation and test passes (no gradients, so larger than training batches).
 pub const EVAL_BATCH_SIZE: usize = 1000;
@@ -45,14 +57,19 @@ pub const EVAL_BATCH_SIZE: usize = 1000;
 pub const FINAL_MODEL_FILE: &str = "model.bpk";
 /// File name of the resolved configuration in a run directory.
 pub const CONFIG_FILE: &str = "config.toml";
-/// File name of the per-epoch metrics in a run directory.
-pub const METRICS_FILE: &str = "metrics.csv";
-/// File name of the per-epoch metrics as JSON lines in a run directory.
-pub const METRICS_JSONL_FILE: &str = "metrics.jsonl";
 /// Sub-directory of a run holding the end-of-run plots.
 pub const PLOTS_DIR: &str = "plots";
 /// File name of the run summary in a run directory.
 pub const SUMMARY_FILE: &str = "summary.json";
+/// The epoch metrics written to TensorBoard (Keras logs the model's metrics and the learning
+/// rate; the timing is not).
+const TENSORBOARD_METRICS: [&str; 5] = [
+    "loss",
+    "accuracy",
+    "learning_rate",
+    "val_loss",
+    "val_accuracy",
+];
 
 /// The end of a run, as written to `summary.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -113,12 +130,6 @@ pub enum FitOutcome {
     },
 }
 
-/// The shuffle seed of `epoch`: a fixed function of the run seed, so that epoch `e` sees the
-/// same order whether or not the run was resumed before it.
-pub fn epoch_seed(seed: u64, epoch: usize) -> u64 {
-    seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-}
-
 /// A fresh `kind` model with weights drawn from `seed`, placed on `device`; with autodiff on
 /// when `device` has it, ready to train.
 ///
@@ -134,6 +145,51 @@ pub fn init_model(kind: ModelKind, seed: u64, device: &Device) -> Model {
     } else {
         model
     }
+}
+
+/// The callbacks `config` asks for, in the order they act on an epoch: timing and the console
+/// first (so every later callback sees `epoch_seconds`), then the schedule, early stopping,
+/// ReduceLROnPlateau, checkpoint selection, and the logs.
+///
+/// # Errors
+/// An invalid callback configuration.
+fn callbacks<'a>(
+    config: &TrainConfig,
+    progress: &'a mut dyn Progress,
+) -> anyhow::Result<Vec<Box<dyn Callback<Model> + 'a>>> {
+    let mut list: Vec<Box<dyn Callback<Model> + 'a>> = vec![
+        Box::new(Timing::new("images")),
+        Box::new(Console { progress }),
+    ];
+    if config.lr_schedule != LrSchedule::Constant {
+        list.push(Box::new(Scheduler {
+            schedule: config.lr_schedule.clone(),
+            unit: config.schedule_unit,
+            base_lr: config.lr,
+        }));
+    }
+    if let Some(c) = &config.early_stopping {
+        let early = EarlyStopping::new(c.clone()).map_err(anyhow::Error::msg)?;
+        list.push(Box::new(EarlyStopper::new(early)));
+    }
+    if let Some(c) = &config.reduce_lr_on_plateau {
+        let plateau = ReduceLrOnPlateau::new(c.clone()).map_err(anyhow::Error::msg)?;
+        list.push(Box::new(PlateauScheduler::new(plateau)));
+    }
+    if let Some(c) = &config.model_checkpoint {
+        let selection = ModelCheckpoint::new(c.clone()).map_err(anyhow::Error::msg)?;
+        list.push(Box::new(CheckpointSelector::new(selection)));
+    }
+    list.push(Box::new(CsvLogger::default()));
+    list.push(Box::new(JsonlLogger::default()));
+    if config.logging.tensorboard {
+        let freq = match config.logging.update_freq {
+            Some(n) => UpdateFreq::Batches(n),
+            None => UpdateFreq::Epoch,
+        };
+        list.push(Box::new(TensorBoard::new(freq).only(&TENSORBOARD_METRICS)));
+    }
+    Ok(list)
 }
 
 /// Trains `config` on `backend` with `data`; see the module documentation.
@@ -156,16 +212,19 @@ pub fn fit(
     let run_dir = &options.run_dir;
     std::fs::create_dir_all(run_dir)
         .with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
-    write_atomic(&run_dir.join(CONFIG_FILE), config.to_toml().as_bytes())
+    ember_engine::fsutil::write_atomic(&run_dir.join(CONFIG_FILE), config.to_toml().as_bytes())
         .with_context(|| format!("cannot write {}", run_dir.join(CONFIG_FILE).display()))?;
-    checkpoint::remove_partial_writes(run_dir)
-        .with_context(|| format!("cannot clean up {}", run_dir.display()))?;
 
     let device = backend.device.clone().autodiff();
-    let (mut model, mut optimizer, mut state, best_weights) =
-        start(config, data, &options, &device, progress)?;
-    let mut hooks = Hooks::new(config, run_dir, &state.callbacks, best_weights)?;
-
+    let train_images = data.train.data().len();
+    if let Some(ck) = &options.resume {
+        progress.message(&format!(
+            "resuming from {} (epoch {}, step {})",
+            ck.dir.display(),
+            ck.state.epoch + usize::from(ck.state.epoch_step > 0),
+            ck.state.global_step
+        ));
+    }
     progress.message(&format!(
         "training {} with {} (lr {}) on {} [{}], {} training / {} validation images, run directory {}",
         config.model,
@@ -173,179 +232,103 @@ pub fn fit(
         config.lr,
         backend.kind,
         backend.device_name,
-        data.train.data().len(),
+        train_images,
         data.val.data().len(),
         run_dir.display()
     ));
-    if state.epoch >= config.epochs {
+    if let Some(ck) = options
+        .resume
+        .as_ref()
+        .filter(|ck| ck.state.epoch >= config.epochs)
+    {
         progress.message(&format!(
             "the checkpoint already completed {} of {} epochs; nothing to train",
-            state.epoch, config.epochs
+            ck.state.epoch, config.epochs
         ));
     }
-
-    let stop_requested = || {
-        options
-            .stop
-            .as_ref()
-            .is_some_and(|s| s.load(Ordering::SeqCst))
-    };
-    let checkpoint_every = config.checkpoint_every;
     for note in data.host_fallback_notes(backend) {
         progress.message(&note);
     }
     let train_source = data.source(&data.train, backend, &device);
     let eval_device = device.clone().without_autodiff();
     let val_source = data.source(&data.val, backend, &eval_device);
-    let batch_size = config.batch_size.unwrap_or(data.train.data().len());
-    let steps_per_epoch = data.train.data().len().div_ceil(batch_size);
-    let loss = loss_fn(&device);
-    let mut stopped_early = None;
-    for epoch in state.epoch + 1..=config.epochs {
-        let epoch_start = Instant::now();
-        let shuffle = Some(epoch_seed(config.seed, epoch));
-        let batches = train_source
-            .epoch(batch_size, shuffle, &device)
-            .context("reading the training data")?;
-        progress.epoch_start(epoch, config.epochs, steps_per_epoch);
-        // A mid-epoch checkpoint: continue its epoch after the steps it had taken.
-        let skip = state.epoch_step;
-        let mut sums = MetricSums::restore(&state.partial, &device);
-        let seconds_before = state.partial_seconds;
-        let mut lr = hooks.learning_rate(config, epoch, state.global_step);
-        for (i, batch) in batches.iter().enumerate().skip(skip) {
-            let batch = batch.context("reading a training batch")?;
-            lr = hooks.learning_rate(config, epoch, state.global_step);
-            tracing::trace!("step {}: learning rate {lr:e}", state.global_step + 1);
-            let (next, out) = train_step(model, &mut optimizer, &loss, &batch, lr);
-            model = next;
-            sums.add(out.loss, out.logits, batch.targets);
-            state.global_step += 1;
-            progress.step(i + 1, &sums);
-            state.epoch_step = i + 1;
-            state.partial_seconds = seconds_before + epoch_start.elapsed().as_secs_f64();
-            if hooks.saves_at_step(state.global_step) {
-                state.partial = sums.snapshot();
-            }
-            hooks.on_step_end(
-                &Snapshot {
-                    run_dir,
-                    state: &state,
-                    model: &model,
-                    optimizer: &optimizer,
-                },
-                epoch,
-                || (sums.mean_loss(), sums.accuracy()),
-            )?;
-            // The epoch end writes its own checkpoint below.
-            if i + 1 == steps_per_epoch {
-                break;
-            }
-            let due = checkpoint_every.is_some_and(|n| state.global_step.is_multiple_of(n));
-            let stop = stop_requested();
-            if due || stop {
-                state.partial = sums.snapshot();
-                state.callbacks = hooks.states();
-                let dir =
-                    checkpoint::save(run_dir, &state, &model, &optimizer, hooks.best_weights())?;
-                if stop {
-                    hooks.flush()?;
-                    progress.message(&format!(
-                        "interrupted at epoch {epoch}, step {}: checkpoint {}",
-                        state.global_step,
-                        dir.display()
-                    ));
-                    return Ok(FitOutcome::Interrupted {
-                        checkpoint: dir,
-                        global_step: state.global_step,
-                    });
-                }
-            }
+    let batch_size = config.batch_size.unwrap_or(train_images);
+    let steps_per_epoch = train_images.div_ceil(batch_size.max(1));
+    let learner_config = LearnerConfig {
+        epochs: config.epochs,
+        batch_size,
+        eval_batch_size: Some(EVAL_BATCH_SIZE),
+        learning_rate: config.lr,
+        seed: config.seed,
+        shuffle: true,
+        run_dir: Some(run_dir.clone()),
+        checkpoint_every: config.checkpoint_every,
+        max_steps: None,
+    };
+    let record = RunRecord {
+        config: config.clone(),
+        data_fingerprint: data.fingerprint.clone(),
+    };
+    let model = init_model(config.model, config.seed, &device);
+    let mut learner = Learner::new(
+        model,
+        config.optimizer.init(),
+        classify,
+        device.clone(),
+        learner_config,
+    )
+    .app_state(serde_json::to_value(&record)?);
+    // The console callback borrows `progress` for the run; messages after it use it again.
+    let outcome = {
+        for callback in callbacks(config, progress)? {
+            learner = learner.boxed_callback(callback);
         }
-        // Reading the sums waits for the device: the training time ends here.
-        let (train_loss, train_accuracy) = (sums.mean_loss(), sums.accuracy());
-        let train_seconds = seconds_before + epoch_start.elapsed().as_secs_f64();
-        let val = evaluate(&model, &val_source, EVAL_BATCH_SIZE, &device, |_, _| {});
-        let metrics = EpochMetrics {
-            epoch,
-            loss: train_loss,
-            accuracy: train_accuracy,
-            val_loss: val.mean_loss(),
-            val_accuracy: val.accuracy(),
-            learning_rate: lr,
-            epoch_seconds: seconds_before + epoch_start.elapsed().as_secs_f64(),
-            images_per_second: sums.images() as f64 / train_seconds,
-        };
-        state.history.push(metrics.clone());
-        state.epoch = epoch;
-        state.epoch_step = 0;
-        state.partial = PartialSums::default();
-        state.partial_seconds = 0.0;
-        progress.epoch_end(&metrics, config.epochs);
-        let outcome = hooks.on_epoch_end(
-            &Snapshot {
-                run_dir,
-                state: &state,
-                model: &model,
-                optimizer: &optimizer,
-            },
-            &metrics,
-        )?;
-        for text in &outcome.messages {
-            progress.message(text);
+        if let Some(stop) = options.stop.clone() {
+            learner = learner.stop_flag(stop);
         }
-        write_history(run_dir, &state.history)?;
-        state.callbacks = hooks.states();
-        let saving = Instant::now();
-        let dir = checkpoint::save(run_dir, &state, &model, &optimizer, hooks.best_weights())?;
-        tracing::debug!(
-            "epoch {epoch}: checkpoint {} written in {:.1} ms",
-            dir.display(),
-            saving.elapsed().as_secs_f64() * 1e3
-        );
-        // After the checkpoint: a crash in between loses these records rather than repeating
-        // them on resume.
-        hooks.log_epoch(&metrics, state.global_step)?;
-        if !metrics.loss.is_finite() {
-            progress.message(&format!(
-                "the training loss is {} at epoch {epoch}: training diverged; try a smaller --lr",
-                metrics.loss
-            ));
+        if let Some(ck) = options.resume {
+            learner = learner.resume(ck.engine)?;
         }
-        if let Some(reason) = outcome.stop {
-            stopped_early = Some(reason.to_string());
-            break;
-        }
-        if stop_requested() && epoch < config.epochs {
-            hooks.flush()?;
-            progress.message(&format!(
-                "interrupted at the end of epoch {epoch}: checkpoint {}",
-                dir.display()
-            ));
+        learner.fit(&train_source, Some(&val_source))?
+    };
+    let result = match outcome {
+        ember_engine::FitOutcome::Interrupted {
+            checkpoint,
+            global_step,
+            ..
+        } => {
+            let epoch = global_step.div_ceil(steps_per_epoch);
+            progress.message(&if global_step.is_multiple_of(steps_per_epoch) {
+                format!(
+                    "interrupted at the end of epoch {epoch}: checkpoint {}",
+                    checkpoint.display()
+                )
+            } else {
+                format!(
+                    "interrupted at epoch {epoch}, step {global_step}: checkpoint {}",
+                    checkpoint.display()
+                )
+            });
             return Ok(FitOutcome::Interrupted {
-                checkpoint: dir,
-                global_step: state.global_step,
+                checkpoint,
+                global_step,
             });
         }
-    }
-    hooks.on_train_end(&Snapshot {
-        run_dir,
-        state: &state,
-        model: &model,
-        optimizer: &optimizer,
-    })?;
-    hooks.flush()?;
-
-    let (model, restored_epoch) = hooks.final_weights(model);
-    // Why training stopped (or did not), the best epoch, and which weights are kept.
-    if let Some(text) = hooks.early_stopping_summary() {
-        progress.message(&text);
-    }
+        ember_engine::FitOutcome::Finished(result) => *result,
+    };
+    let history: Vec<EpochMetrics> = result
+        .history
+        .iter()
+        .map(EpochMetrics::from_logs)
+        .collect::<Result<_, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let restored_epoch = restored_epoch(config, &result.callback_states);
+    let model = result.model;
     save_final_model(&model, run_dir)?;
-    if config.logging.plots && !state.history.is_empty() {
+    if config.logging.plots && !history.is_empty() {
         let label = format!("{}/{}", config.model, config.optimizer.name());
         match crate::plot::write_training_curves(
-            &[(label, state.history.clone())],
+            &[(label, history.clone())],
             &run_dir.join(PLOTS_DIR).join("curves"),
         ) {
             Ok(_) => {}
@@ -361,10 +344,10 @@ pub fn fit(
         dataset: config.dataset.to_string(),
         backend: backend.kind.to_string(),
         device: backend.device_name.clone(),
-        epochs: state.history.last().map_or(0, |m| m.epoch),
-        global_step: state.global_step,
-        last_epoch: state.history.last().cloned(),
-        stopped_early,
+        epochs: history.last().map_or(0, |m| m.epoch),
+        global_step: result.global_step,
+        last_epoch: history.last().cloned(),
+        stopped_early: result.stopped,
         restored_epoch,
         test_loss: test.mean_loss(),
         test_accuracy: test.accuracy(),
@@ -372,76 +355,83 @@ pub fn fit(
         wall_seconds: started.elapsed().as_secs_f64(),
     };
     let json = serde_json::to_vec_pretty(&summary)?;
-    write_atomic(&run_dir.join(SUMMARY_FILE), &json)
+    ember_engine::fsutil::write_atomic(&run_dir.join(SUMMARY_FILE), &json)
         .with_context(|| format!("cannot write {}", run_dir.join(SUMMARY_FILE).display()))?;
     progress.run_end(&summary);
     Ok(FitOutcome::Finished(Box::new(summary)))
 }
 
-/// The model, optimizer, training state and early stopping's best weights a run starts from:
-/// fresh, or the resume checkpoint's.
-fn start(
+/// The epoch whose weights early stopping restored: its best epoch, when it restores.
+fn restored_epoch(
     config: &TrainConfig,
-    data: &RunData,
-    options: &FitOptions,
-    device: &Device,
-    progress: &mut dyn Progress,
-) -> anyhow::Result<(Model, ModuleOptimizer, CheckpointState, Option<Model>)> {
-    Ok(match &options.resume {
-        Some(ck) => {
-            let model = checkpoint::load_weights(
-                &ck.dir.join(checkpoint::MODEL_FILE),
-                config.model,
-                device,
-            )?;
-            let optimizer = checkpoint::load_optimizer(ck)?;
-            let best = checkpoint::load_best_weights(ck, device)?;
-            progress.message(&format!(
-                "resuming from {} (epoch {}, step {})",
-                ck.dir.display(),
-                ck.state.epoch + usize::from(ck.state.epoch_step > 0),
-                ck.state.global_step
-            ));
-            let mut state = ck.state.clone();
-            state.config = config.clone();
-            (model, optimizer, state, best)
-        }
-        None => (
-            init_model(config.model, config.seed, device),
-            config.optimizer.init(),
-            CheckpointState {
-                format_version: FORMAT_VERSION,
-                epoch: 0,
-                global_step: 0,
-                epoch_step: 0,
-                partial: PartialSums::default(),
-                partial_seconds: 0.0,
-                data_fingerprint: data.fingerprint.clone(),
-                config: config.clone(),
-                callbacks: Default::default(),
-                history: Vec::new(),
-            },
-            None,
-        ),
-    })
-}
-
-/// Rewrites `metrics.csv` and `metrics.jsonl` from the history (atomically, so a resumed run
-/// never shows rows of epochs it is about to redo).
-fn write_history(run_dir: &Path, history: &[EpochMetrics]) -> anyhow::Result<()> {
-    write_csv(&run_dir.join(METRICS_FILE), history)
-        .with_context(|| format!("cannot write {}", run_dir.join(METRICS_FILE).display()))?;
-    write_jsonl(&run_dir.join(METRICS_JSONL_FILE), history).with_context(|| {
-        format!(
-            "cannot write {}",
-            run_dir.join(METRICS_JSONL_FILE).display()
-        )
-    })
+    states: &std::collections::BTreeMap<String, serde_json::Value>,
+) -> Option<usize> {
+    let restores = config
+        .early_stopping
+        .as_ref()
+        .is_some_and(|c| c.restore_best_weights);
+    let state: EarlyStoppingState =
+        serde_json::from_value(states.get("early_stopping")?.clone()).ok()?;
+    restores.then_some(state.best_epoch).flatten()
 }
 
 /// Writes the final weights to `run_dir/model.bpk` through a temporary file and a rename.
 fn save_final_model(model: &Model, run_dir: &Path) -> anyhow::Result<()> {
     let path = run_dir.join(FINAL_MODEL_FILE);
-    checkpoint::save_weights(model, &path)
+    ember_engine::checkpoint::save_weights(model, &path)
         .with_context(|| format!("cannot write {}", path.display()))
 }
+
+/// The progress bar and the epoch lines, as a callback of the run; it also warns when the
+/// training loss stops being finite.
+struct Console<'a> {
+    progress: &'a mut dyn Progress,
+}
+
+impl Callback<Model> for Console<'_> {
+    fn name(&self) -> String {
+        "console".into()
+    }
+
+    fn on_epoch_begin(&mut self, ctx: &mut Context<'_, Model>) -> Result<(), String> {
+        self.progress
+            .epoch_start(ctx.epoch, ctx.epochs, ctx.steps_per_epoch);
+        Ok(())
+    }
+
+    fn on_step_end(&mut self, ctx: &mut Context<'_, Model>) -> Result<(), String> {
+        let running = || {
+            let logs = ctx.running_logs();
+            let get = |name: &str| logs.get(name).copied().unwrap_or(f64::NAN);
+            (get("loss"), get("accuracy"), ctx.examples())
+        };
+        self.progress.step(ctx.epoch_step, &running);
+        Ok(())
+    }
+
+    fn on_epoch_end(
+        &mut self,
+        ctx: &mut Context<'_, Model>,
+        logs: &mut Logs,
+    ) -> Result<(), String> {
+        let metrics = EpochMetrics::from_logs(&ember_engine::EpochLogs {
+            epoch: ctx.epoch,
+            logs: logs.clone(),
+        })?;
+        self.progress.epoch_end(&metrics, ctx.epochs);
+        if !metrics.loss.is_finite() {
+            ctx.message(format!(
+                "the training loss is {} at epoch {}: training diverged; try a smaller --lr",
+                metrics.loss, ctx.epoch
+            ));
+        }
+        Ok(())
+    }
+
+    fn on_message(&mut self, text: &str) {
+        self.progress.message(text);
+    }
+}
+
+/// The zoo's training batch type, for the step's signature.
+pub type Batch = ImageBatch;

@@ -6,7 +6,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::learner::Summary;
-use crate::learner::metrics::{EpochMetrics, MetricSums};
+use crate::learner::metrics::EpochMetrics;
 
 /// Receives the learner's progress events.
 pub trait Progress {
@@ -14,8 +14,9 @@ pub trait Progress {
     fn message(&mut self, text: &str);
     /// An epoch of `steps` optimizer steps begins.
     fn epoch_start(&mut self, epoch: usize, epochs: usize, steps: usize);
-    /// Step `step` (1-based within the epoch) is done; `sums` holds the epoch so far.
-    fn step(&mut self, step: usize, sums: &MetricSums);
+    /// Step `step` (1-based within the epoch) is done; `running` reads the epoch's running
+    /// loss, accuracy and images so far (it waits for the device: call it only to show them).
+    fn step(&mut self, step: usize, running: &dyn Fn() -> (f64, f64, usize));
     /// The epoch's metrics are final.
     fn epoch_end(&mut self, metrics: &EpochMetrics, epochs: usize);
     /// The run is over: final weights saved and evaluated on the test split.
@@ -37,7 +38,7 @@ pub struct Silent;
 impl Progress for Silent {
     fn message(&mut self, _: &str) {}
     fn epoch_start(&mut self, _: usize, _: usize, _: usize) {}
-    fn step(&mut self, _: usize, _: &MetricSums) {}
+    fn step(&mut self, _: usize, _: &dyn Fn() -> (f64, f64, usize)) {}
     fn epoch_end(&mut self, _: &EpochMetrics, _: usize) {}
 }
 
@@ -82,17 +83,16 @@ impl Progress for Console {
         self.bar = Some(bar);
     }
 
-    fn step(&mut self, step: usize, sums: &MetricSums) {
+    fn step(&mut self, step: usize, running: &dyn Fn() -> (f64, f64, usize)) {
         let Some(bar) = &self.bar else { return };
         bar.set_position(step as u64);
         // Reading the loss makes the host wait for the device: only do it for a visible bar.
         if !bar.is_hidden() && step.is_multiple_of(BAR_METRICS_EVERY) {
             let secs = bar.elapsed().as_secs_f64().max(1e-9);
+            let (loss, accuracy, images) = running();
             bar.set_message(format!(
-                "loss {:.4} accuracy {:.4} {:.0} img/s",
-                sums.mean_loss(),
-                sums.accuracy(),
-                sums.images() as f64 / secs
+                "loss {loss:.4} accuracy {accuracy:.4} {:.0} img/s",
+                images as f64 / secs
             ));
         }
     }
@@ -141,7 +141,7 @@ impl Progress for JsonLines {
         Self::emit("message", serde_json::json!({ "text": text }));
     }
     fn epoch_start(&mut self, _: usize, _: usize, _: usize) {}
-    fn step(&mut self, _: usize, _: &MetricSums) {}
+    fn step(&mut self, _: usize, _: &dyn Fn() -> (f64, f64, usize)) {}
     fn epoch_end(&mut self, metrics: &EpochMetrics, _: usize) {
         Self::emit(
             "epoch_end",

@@ -1,5 +1,6 @@
-//! One optimizer step and one evaluation pass: the two computations every loop of ember
-//! (training, `train evaluate`, the backend comparison, the benchmarks) is built from.
+//! The zoo's step for the engine's learner ([`classify`]: cross-entropy and accuracy), and one
+//! optimizer step and one evaluation pass outside it (`train evaluate` with its confusion
+//! matrix, the backend comparison, the benchmarks), with the same loss.
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
@@ -9,6 +10,12 @@ use ember_datasets::{BatchSource, ImageBatch};
 use ember_models::Model;
 
 use crate::learner::metrics::MetricSums;
+
+/// The learner's step for the zoo: logits of `batch.images` against `batch.targets`, mean
+/// cross-entropy as the loss and `accuracy` ([`ember_engine::Classification`]).
+pub fn classify(model: &Model, batch: ImageBatch) -> ember_engine::StepOutput {
+    ember_engine::Classification::new().output(model.forward(batch.images), batch.targets)
+}
 
 /// The detached outputs of a step, for metrics.
 #[derive(Debug, Clone)]
