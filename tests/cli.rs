@@ -617,6 +617,38 @@ fn resume_on_other_data_is_refused() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
+/// A checkpoint of the layout before the engine (format version 1) is refused with one line
+/// naming its version and this ember's, and it is left as it was.
+#[test]
+fn a_checkpoint_of_another_format_version_is_refused() {
+    let tmp = TempDir::new("oldformat");
+    let run = tmp.str("run");
+    let out = train(&[
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "300",
+        "--quiet",
+        "--run-dir",
+        &run,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dir = common::checkpoints(std::path::Path::new(&run))
+        .pop()
+        .expect("a checkpoint");
+    let state_path = dir.join("state.json");
+    let text = std::fs::read_to_string(&state_path).unwrap();
+    let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    state["format_version"] = 1.into();
+    let old = serde_json::to_vec_pretty(&state).unwrap();
+    std::fs::write(&state_path, &old).unwrap();
+    let out = train(&["--resume", &run, "--epochs", "2"]);
+    assert_clean_error(&out, &["format version 1", "reads version 2"]);
+    assert_eq!(std::fs::read(&state_path).unwrap(), old);
+}
+
 /// A misspelled key inside a `--config` table (optimizer, schedule, callbacks, logging) is an
 /// error naming the key, not a setting silently ignored.
 #[test]

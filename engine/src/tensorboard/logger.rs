@@ -73,7 +73,7 @@ pub struct TensorBoardLogger {
 
 impl TensorBoardLogger {
     /// The subdirectory of a run directory that holds the event files.
-    pub const DIR: &'static str = "tensorboard";
+    pub const DIR: &'static str = crate::layout::TENSORBOARD_DIR;
 
     /// Opens new event files in `<run_dir>/tensorboard/train` and
     /// `<run_dir>/tensorboard/validation`, creating the directories.
