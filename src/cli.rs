@@ -16,6 +16,9 @@ use crate::backend::{BackendKind, DeviceChoice};
 use crate::toy::{StartPoint, TestFunction};
 use ember_optim::{OptimizerConfig, RpropVariant};
 
+/// The model of `train` without `--model`.
+pub const DEFAULT_MODEL: ModelKind = ModelKind::Lenet;
+
 /// ember: train MNIST-family models on Burn, CPU or GPU.
 #[derive(Debug, Parser)]
 #[command(

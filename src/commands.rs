@@ -12,6 +12,7 @@ use ember_datasets::{DatasetKind, ImageBatcher, InMemoryDataset, Split, load, lo
 use ember_models::ModelKind;
 
 use crate::backend::{self, BackendKind, DeviceChoice};
+use crate::cli::DEFAULT_MODEL;
 use crate::cli::{Cli, Command, CompareArgs, DeviceArgs, EvaluateArgs, TrainArgs};
 use crate::config::LogFormat;
 use crate::config::TrainConfig;
@@ -19,14 +20,13 @@ use crate::data::load_run_data;
 use crate::evaluation::evaluate_model;
 use crate::learner::checkpoint::{self, Checkpoint};
 use crate::learner::progress::{Console, JsonLines, Progress};
-use crate::learner::{CONFIG_FILE, FINAL_MODEL_FILE, FitOptions, FitOutcome, fit};
+use crate::learner::{FitOptions, FitOutcome, fit};
 use crate::overrides::{apply_callback_args, apply_logging_args};
+use crate::run_files::{CONFIG_FILE, FINAL_MODEL_FILE};
 use ember_optim::OptimizerConfig;
 
 /// Root of the default run directories.
 pub const RUNS_DIR: &str = "runs";
-/// The model of `train` without `--model`.
-pub const DEFAULT_MODEL: ModelKind = ModelKind::Lenet;
 
 /// Exit status of a run stopped by SIGINT/SIGTERM after writing its checkpoint (128 + SIGINT,
 /// the shell's convention).
@@ -40,7 +40,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Some(Command::Evaluate(args)) => evaluate(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Plot(args)) => crate::plot::runs::command(&args).map(|()| ExitCode::SUCCESS),
-        Some(Command::Toy(args)) => crate::toy::command(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::Toy(args)) => crate::toy::command::command(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Compare(args)) => compare(&args).map(|()| ExitCode::SUCCESS),
         None => train(&cli.train),
     }

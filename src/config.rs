@@ -8,7 +8,7 @@ use ember_models::ModelKind;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
-use crate::learner::metrics::CSV_COLUMNS;
+use crate::metrics::CSV_COLUMNS;
 use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
 use ember_engine::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpointConfig, SaveFreq};
 use ember_engine::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};

@@ -8,6 +8,7 @@ use ember_datasets::{
 
 use crate::backend::{Backend, BackendKind};
 use crate::config::TrainConfig;
+use ember_engine::text::format_bytes;
 
 /// The three splits of a run.
 #[derive(Debug, Clone)]
@@ -133,14 +134,4 @@ fn resident(split: &InMemoryDataset, backend: &Backend) -> bool {
         && backend
             .max_buffer_bytes
             .is_none_or(|limit| BatchSource::device_bytes(split) <= limit)
-}
-
-/// `bytes` in MiB with one decimal ("128.0 MiB"), or in bytes below 1 MiB.
-pub fn format_bytes(bytes: u64) -> String {
-    const MIB: u64 = 1 << 20;
-    if bytes < MIB {
-        format!("{bytes} bytes")
-    } else {
-        format!("{:.1} MiB", bytes as f64 / MIB as f64)
-    }
 }

@@ -17,7 +17,7 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Mutex;
 
-use crate::data::format_bytes;
+use ember_engine::text::format_bytes;
 
 /// The adapter the process brought up last, recorded by [`crate::backend::select`].
 static ADAPTER: Mutex<Option<Adapter>> = Mutex::new(None);

@@ -23,6 +23,8 @@ pub mod data;
 pub mod evaluation;
 pub mod gpu_error;
 pub mod learner;
+pub mod metrics;
 pub mod overrides;
 pub mod plot;
+pub mod run_files;
 pub mod toy;

@@ -6,7 +6,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use ember::learner::metrics::read_csv;
+use ember::metrics::read_csv;
 
 #[test]
 fn unknown_model_and_optimizer_are_rejected() {
@@ -293,7 +293,7 @@ const SHORT_JOB: [&str; 10] = [
 /// An uninterrupted run of the short job: where it is, and what it ended with.
 struct Reference {
     dir: std::path::PathBuf,
-    rows: Vec<ember::learner::metrics::EpochMetrics>,
+    rows: Vec<ember::metrics::EpochMetrics>,
     summary: serde_json::Value,
 }
 
@@ -365,8 +365,8 @@ fn weights(path: &std::path::Path) -> Vec<burn::tensor::TensorData> {
 }
 
 fn assert_same_training(
-    got: &[ember::learner::metrics::EpochMetrics],
-    want: &[ember::learner::metrics::EpochMetrics],
+    got: &[ember::metrics::EpochMetrics],
+    want: &[ember::metrics::EpochMetrics],
 ) {
     assert_eq!(got.len(), want.len(), "{got:?}");
     for (a, b) in got.iter().zip(want) {

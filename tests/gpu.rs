@@ -15,7 +15,7 @@
 mod common;
 
 use common::*;
-use ember::learner::metrics::read_csv;
+use ember::metrics::read_csv;
 use serde_json::Value;
 
 /// Whether a failed run failed only for want of an adapter (then the test skips, unless wgpu is

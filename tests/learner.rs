@@ -9,8 +9,8 @@ use common::*;
 use ember::config::TrainConfig;
 use ember::learner::EVAL_BATCH_SIZE;
 use ember::learner::checkpoint::load_weights;
-use ember::learner::metrics::read_csv;
 use ember::learner::step::evaluate;
+use ember::metrics::read_csv;
 use ember_datasets::{BatchSource, ImageBatcher};
 
 /// A deep MLP at a high learning rate on 2,000 images overfits within a few epochs: early

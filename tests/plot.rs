@@ -8,7 +8,7 @@ mod png;
 use std::path::Path;
 
 use common::{TempDir, assert_clean_error, stderr, stdout, train};
-use ember::learner::metrics::EpochMetrics;
+use ember::metrics::EpochMetrics;
 use ember::plot::{TABLEAU10, write_training_curves};
 
 fn epoch(epoch: usize, loss: f64, accuracy: f64, val_loss: f64, val_accuracy: f64) -> EpochMetrics {

@@ -15,3 +15,13 @@ pub fn shorten(s: &str, max: usize) -> String {
         format!("{}...", s.chars().take(max).collect::<String>())
     }
 }
+
+/// `bytes` in MiB with one decimal ("128.0 MiB"), or in bytes below 1 MiB.
+pub fn format_bytes(bytes: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    if bytes < MIB {
+        format!("{bytes} bytes")
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    }
+}

@@ -53,10 +53,7 @@ pub fn job_from_args(args: &CompareArgs) -> anyhow::Result<CompareJob> {
                 .unwrap_or(OptimizerConfig::AdaBelief(Default::default())),
         )
         .map_err(anyhow::Error::msg)?;
-    let mut config = TrainConfig::new(
-        args.model.unwrap_or(crate::commands::DEFAULT_MODEL),
-        optimizer,
-    );
+    let mut config = TrainConfig::new(args.model.unwrap_or(crate::cli::DEFAULT_MODEL), optimizer);
     config.epochs = args.epochs.unwrap_or(1);
     if let Some(batch) = args.batch_size {
         config.batch_size = batch.images();

@@ -4,7 +4,7 @@
 //! batch 1000 and `summary.json`.
 //!
 //! - [`step`]: the zoo's step (cross-entropy and accuracy) and the test-set evaluation.
-//! - [`metrics`]: the epoch metrics `train` logs, as a typed row of the engine's history.
+//! - [`summary`]: what `summary.json` holds.
 //! - [`checkpoint`]: the engine's checkpoints with the run's configuration in them.
 //! - [`progress`]: the progress bar and epoch lines.
 //!
@@ -14,9 +14,9 @@
 //! the final weights are saved and evaluated on the test split.
 
 pub mod checkpoint;
-pub mod metrics;
 pub mod progress;
 pub mod step;
+pub mod summary;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -38,29 +38,21 @@ use ember_engine::{
     LearnerConfig, PlateauScheduler, Scheduler, TensorBoard, Timing,
 };
 use ember_models::{Model, ModelKind};
-use serde::{Deserialize, Serialize};
 
 pub use ember_engine::epoch_seed;
-pub use ember_engine::layout::{METRICS_FILE, METRICS_JSONL_FILE};
 
 use crate::backend::Backend;
 use crate::config::TrainConfig;
 use crate::data::RunData;
+use crate::metrics::EpochMetrics;
+use crate::run_files::{CONFIG_FILE, FINAL_MODEL_FILE, PLOTS_DIR, SUMMARY_FILE};
 use checkpoint::{Checkpoint, RunRecord};
-use metrics::EpochMetrics;
 use progress::Progress;
 use step::{classify, evaluate};
+pub use summary::Summary;
 
 /// Batch size of validation and test passes (no gradients, so larger than training batches).
 pub const EVAL_BATCH_SIZE: usize = 1000;
-/// File name of the final weights in a run directory.
-pub const FINAL_MODEL_FILE: &str = "model.bpk";
-/// File name of the resolved configuration in a run directory.
-pub const CONFIG_FILE: &str = "config.toml";
-/// Sub-directory of a run holding the end-of-run plots.
-pub const PLOTS_DIR: &str = "plots";
-/// File name of the run summary in a run directory.
-pub const SUMMARY_FILE: &str = "summary.json";
 /// The epoch metrics written to TensorBoard (Keras logs the model's metrics and the learning
 /// rate; the timing is not).
 const TENSORBOARD_METRICS: [&str; 5] = [
@@ -70,39 +62,6 @@ const TENSORBOARD_METRICS: [&str; 5] = [
     "val_loss",
     "val_accuracy",
 ];
-
-/// The end of a run, as written to `summary.json`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Summary {
-    /// Model name.
-    pub model: ModelKind,
-    /// Optimizer name.
-    pub optimizer: String,
-    /// Dataset name.
-    pub dataset: String,
-    /// Backend name.
-    pub backend: String,
-    /// Device the backend ran on.
-    pub device: String,
-    /// Epochs completed.
-    pub epochs: usize,
-    /// Optimizer steps taken.
-    pub global_step: usize,
-    /// Metrics of the last epoch (absent if no epoch ran).
-    pub last_epoch: Option<EpochMetrics>,
-    /// Why early stopping ended the run, if it did.
-    pub stopped_early: Option<String>,
-    /// The epoch whose weights were kept by `restore_best_weights`, if any.
-    pub restored_epoch: Option<usize>,
-    /// Cross-entropy on the test split.
-    pub test_loss: f64,
-    /// Accuracy on the test split, in [0, 1].
-    pub test_accuracy: f64,
-    /// Images in the test split.
-    pub test_images: usize,
-    /// Wall-clock seconds of this process's part of the run (training and evaluation).
-    pub wall_seconds: f64,
-}
 
 /// How [`fit`] runs.
 #[derive(Debug, Clone, Default)]

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::learner::Summary;
-use crate::learner::metrics::EpochMetrics;
+use crate::learner::summary::Summary;
+use crate::metrics::EpochMetrics;
 
 /// Receives the learner's progress events.
 pub trait Progress {

@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor};
 use ember_datasets::{BatchSource, ImageBatch};
 use ember_models::Model;
 
-use crate::learner::metrics::MetricSums;
+use crate::metrics::MetricSums;
 
 /// The learner's step for the zoo: logits of `batch.images` against `batch.targets`, mean
 /// cross-entropy as the loss and `accuracy` ([`ember_engine::Classification`]).

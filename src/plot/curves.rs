@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::learner::metrics::EpochMetrics;
+use crate::metrics::EpochMetrics;
 use crate::plot::{Figure, drawing_error, finite_range, font, png_and_svg, save, series_color};
 
 /// Title of the figure.

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::bail;
 
-use crate::learner::metrics::{EpochMetrics, read_csv};
-use crate::learner::{CONFIG_FILE, METRICS_FILE};
+use crate::metrics::{EpochMetrics, read_csv};
 use crate::plot::write_training_curves;
+use crate::run_files::{CONFIG_FILE, METRICS_FILE};
 
 /// Output stem of `train plot` over several runs without `--out`: `plot.png`/`plot.svg` in the
 /// current directory.
