@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 use criterion::{BenchmarkId, SamplingMode};
 use ember::backend::{self, BackendKind};
 use ember::learner::init_model;
-use ember::learner::step::{loss_fn, train_step};
+use ember::learner::step::train_step;
 use ember_datasets::{DatasetKind, ImageBatcher, Split, load, locate};
 use ember_models::ModelKind;
 use ember_optim::OptimizerConfig;
@@ -67,7 +67,6 @@ fn main() {
                         )
                     })
                     .collect();
-                let loss = loss_fn(&device);
                 let start_again = || {
                     let optimizer = OptimizerConfig::AdaBelief(Default::default()).init();
                     (Some(init_model(model_kind, 1, &device)), optimizer)
@@ -86,7 +85,7 @@ fn main() {
                             steps += 1;
                             let model = slot.take().expect("put back after each step");
                             let started = Instant::now();
-                            let (next, out) = train_step(model, &mut optimizer, &loss, batch, 1e-3);
+                            let (next, out) = train_step(model, &mut optimizer, batch, 1e-3);
                             // Reading the loss waits for asynchronous backends (wgpu).
                             let _: f32 = out.loss.into_scalar();
                             let elapsed = started.elapsed();

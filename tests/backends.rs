@@ -17,7 +17,7 @@ use ember::backend::{self, BackendKind};
 use ember::config::TrainConfig;
 use ember::learner::checkpoint::{self, CheckpointState, FORMAT_VERSION};
 use ember::learner::init_model;
-use ember::learner::step::{loss_fn, train_step};
+use ember::learner::step::train_step;
 use ember_datasets::{DatasetKind, ImageBatcher, MnistData, Split, load, locate};
 use ember_models::{Model, ModelKind};
 use ember_optim::OptimizerConfig;
@@ -40,7 +40,6 @@ fn run_steps(
     device: &Device,
 ) -> Vec<f64> {
     let batcher = ImageBatcher::new(DatasetKind::Mnist);
-    let loss = loss_fn(device);
     let mut losses = Vec::with_capacity(steps.len());
     for i in steps {
         let batch = batcher.batch_raw(
@@ -49,7 +48,7 @@ fn run_steps(
             device,
         );
         let current = model.take().expect("model");
-        let (next, out) = train_step(current, optimizer, &loss, &batch, 1e-3);
+        let (next, out) = train_step(current, optimizer, &batch, 1e-3);
         *model = Some(next);
         losses.push(out.loss.into_scalar::<f64>());
     }

@@ -6,7 +6,7 @@ use ember::backend::{self, BackendKind};
 use ember::config::TrainConfig;
 use ember::data::load_run_data;
 use ember::learner::progress::Silent;
-use ember::learner::step::{evaluate, loss_fn, train_step};
+use ember::learner::step::{evaluate, train_step};
 use ember::learner::{FitOptions, FitOutcome, fit, init_model};
 use ember_datasets::{
     BatchSource, DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate,
@@ -44,11 +44,10 @@ fn every_model_and_optimizer_lowers_the_loss() {
             let mut model = init_model(model_kind, 7, &device);
             let before = evaluate(&model, &source, 512, &device, |_, _| {}).mean_loss();
             let mut optimizer = optimizer_config.init();
-            let loss = loss_fn(&device);
             for _ in 0..3 {
                 for batch in &batches {
                     let lr = optimizer_config.default_lr();
-                    (model, _) = train_step(model, &mut optimizer, &loss, batch, lr);
+                    (model, _) = train_step(model, &mut optimizer, batch, lr);
                 }
             }
             let after = evaluate(&model, &source, 512, &device, |_, _| {}).mean_loss();

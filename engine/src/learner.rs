@@ -303,9 +303,14 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     source,
                 })?;
                 run.hook(&model, &sums, &optimizer, |c, ctx| c.on_step_begin(ctx))?;
-                let out = step.step(&model, batch);
-                let grads = GradientsParams::from_grads(out.loss.backward(), &model);
-                model = optimizer.step(run.state.learning_rate, model, grads);
+                let out;
+                (model, out) = optimize(
+                    step.as_ref(),
+                    model,
+                    &mut optimizer,
+                    batch,
+                    run.state.learning_rate,
+                );
                 run.step_loss = Some(out.loss.clone().detach());
                 add(&mut sums, out);
                 run.state.global_step += 1;
@@ -386,6 +391,26 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             callback_states,
         })))
     }
+}
+
+/// One optimization step, the body of the learner's loop: `step` on `batch`, backward, and
+/// `optimizer`'s update at `learning_rate`. Returns the updated model and the step's output
+/// (its loss still the graph's; detach it to keep it).
+///
+/// The model is taken by value and returned updated, so that no second handle keeps the old
+/// weights alive while the optimizer writes the new ones. `batch` must live on the model's
+/// (autodiff) device. Benchmarks and tests that time or check single steps call this, so they
+/// measure what the learner runs.
+pub fn optimize<M: Module, B>(
+    step: &dyn TrainStep<M, B>,
+    model: M,
+    optimizer: &mut ModuleOptimizer,
+    batch: B,
+    learning_rate: f64,
+) -> (M, StepOutput) {
+    let out = step.step(&model, batch);
+    let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+    (optimizer.step(learning_rate, model, grads), out)
 }
 
 /// The loss and metrics of `model` over `source` (in storage order, batches of `batch_size`),

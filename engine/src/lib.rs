@@ -36,6 +36,6 @@ pub use builtin::{
 pub use callback::{Callback, Context};
 pub use data::{DataError, DatasetSource, EpochSource};
 pub use error::EngineError;
-pub use learner::{FitOutcome, FitResult, Learner, LearnerConfig, epoch_seed, evaluate};
+pub use learner::{FitOutcome, FitResult, Learner, LearnerConfig, epoch_seed, evaluate, optimize};
 pub use metrics::{EpochLogs, MetricSum};
 pub use step::{Classification, Regression, StepOutput, TrainStep};

@@ -4,7 +4,7 @@
 
 use burn::module::Module;
 use burn::nn::loss::{CrossEntropyLoss, CrossEntropyLossConfig};
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::{Device, Tensor};
 use ember_datasets::{BatchSource, ImageBatch};
 use ember_models::Model;
@@ -17,15 +17,6 @@ pub fn classify(model: &Model, batch: ImageBatch) -> ember_engine::StepOutput {
     ember_engine::Classification::new().output(model.forward(batch.images), batch.targets)
 }
 
-/// The detached outputs of a step, for metrics.
-#[derive(Debug, Clone)]
-pub struct StepOutput {
-    /// Mean cross-entropy of the batch before the update, shape `[1]`.
-    pub loss: Tensor<1>,
-    /// Logits of the batch before the update, `[batch, 10]`.
-    pub logits: Tensor<2>,
-}
-
 /// The loss of every model of the zoo, on `device`: mean cross-entropy between logits
 /// `[batch, classes]` and class indices `[batch]` (log-softmax + negative log-likelihood, as
 /// `torch.nn.CrossEntropyLoss`).
@@ -33,29 +24,17 @@ pub fn loss_fn(device: &Device) -> CrossEntropyLoss {
     CrossEntropyLossConfig::new().init(device)
 }
 
-/// Forward, backward and one update of `model` on `batch` with learning rate `lr`.
-///
-/// The model is taken by value and returned updated, so that no second handle keeps the old
-/// weights alive while the optimizer writes the new ones. `batch` must live on `model`'s
-/// (autodiff) device.
+/// Forward, backward and one update of `model` on `batch` with learning rate `lr`: the
+/// learner's own step ([`ember_engine::optimize`] with [`classify`]), for the benchmarks and
+/// tests that run single steps. The output's loss is the batch's mean cross-entropy before
+/// the update.
 pub fn train_step(
     model: Model,
     optimizer: &mut ModuleOptimizer,
-    loss: &CrossEntropyLoss,
     batch: &ImageBatch,
     lr: f64,
-) -> (Model, StepOutput) {
-    let logits = model.forward(batch.images.clone());
-    let value = loss.forward(logits.clone(), batch.targets.clone());
-    let grads = GradientsParams::from_grads(value.backward(), &model);
-    let model = optimizer.step(lr, model, grads);
-    (
-        model,
-        StepOutput {
-            loss: value.detach(),
-            logits: logits.detach(),
-        },
-    )
+) -> (Model, ember_engine::StepOutput) {
+    ember_engine::optimize(&classify, model, optimizer, batch.clone(), lr)
 }
 
 /// Loss and accuracy of `model` over the batches of `source` (in order, `batch_size` images),
