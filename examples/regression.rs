@@ -4,7 +4,7 @@
 //!
 //! The data source implements ember's [`EpochSource`] itself (instead of Burn's `Dataset` and
 //! `Batcher`, as `examples/library.rs` does): each batch is cut from tensors already on the
-//! device, in the order [`ember_engine::data::permutation`] gives for the epoch's seed.
+//! device, in the order [`ember_engine::data::batch_order`] gives for the epoch's seed.
 //!
 //! ```text
 //! cargo run --release --example regression
@@ -13,7 +13,7 @@
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig, Tanh};
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use ember_engine::data::{Batches, DataError, permutation};
+use ember_engine::data::{Batches, DataError, batch_order};
 use ember_engine::{
     ConsoleLogger, EngineError, EpochLogs, EpochSource, FitOutcome, Learner, LearnerConfig,
     Regression, StepOutput,
@@ -94,17 +94,13 @@ impl EpochSource for CurveData {
         device: &Device,
     ) -> Result<Batches<'_, Pairs>, DataError> {
         let n = self.len();
-        let order = match shuffle {
-            Some(seed) => permutation(n, seed),
-            None => (0..n).collect(),
-        };
-        let order: Vec<i64> = order.into_iter().map(|i| i as i64).collect();
         let x = Tensor::<2>::from_data(TensorData::new(self.x.clone(), [n, 1]), device);
         let y = Tensor::<2>::from_data(TensorData::new(self.y.clone(), [n, 1]), device);
-        let chunks: Vec<Vec<i64>> = order.chunks(batch_size).map(<[i64]>::to_vec).collect();
         let device = device.clone();
+        let chunks = batch_order(n, batch_size, shuffle);
         Ok(Box::new(chunks.into_iter().skip(skip).map(move |rows| {
             let k = rows.len();
+            let rows: Vec<i64> = rows.into_iter().map(|i| i as i64).collect();
             let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [k]), &device);
             Ok(Pairs {
                 x: x.clone().select(0, rows.clone()),

@@ -78,13 +78,8 @@ impl<I, O, D: Dataset<I>, T: Batcher<I, O>> EpochSource for DatasetSource<I, O, 
         skip: usize,
         device: &Device,
     ) -> Result<Batches<'_, O>, DataError> {
-        let batch_size = batch_size.max(1);
-        let order = match shuffle {
-            Some(seed) => permutation(self.dataset.len(), seed),
-            None => (0..self.dataset.len()).collect(),
-        };
         let device = device.clone();
-        let chunks: Vec<Vec<usize>> = order.chunks(batch_size).map(<[usize]>::to_vec).collect();
+        let chunks = batch_order(self.dataset.len(), batch_size, shuffle);
         Ok(Box::new(chunks.into_iter().skip(skip).map(
             move |indices| {
                 let items = indices
@@ -95,6 +90,20 @@ impl<I, O, D: Dataset<I>, T: Batcher<I, O>> EpochSource for DatasetSource<I, O, 
             },
         )))
     }
+}
+
+/// The example indices of each batch of an epoch over `len` examples: `0..len` in the order
+/// [`permutation`] gives for `shuffle` (storage order for `None`), cut into batches of
+/// `batch_size` (the last one shorter). What [`DatasetSource`] uses; a source of its own can too.
+pub fn batch_order(len: usize, batch_size: usize, shuffle: Option<u64>) -> Vec<Vec<usize>> {
+    let order = match shuffle {
+        Some(seed) => permutation(len, seed),
+        None => (0..len).collect(),
+    };
+    order
+        .chunks(batch_size.max(1))
+        .map(<[usize]>::to_vec)
+        .collect()
 }
 
 /// A uniformly random permutation of `0..n` fixed by `seed`: Fisher-Yates driven by SplitMix64
