@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 
 use crate::callback::{Callback, Context, Counters};
 use crate::checkpoint::{
@@ -311,8 +311,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     batch,
                     run.state.learning_rate,
                 );
-                run.step_loss = Some(out.loss.clone().detach());
-                add(&mut sums, out);
+                run.step_loss = Some(add(&mut sums, out));
                 run.state.global_step += 1;
                 run.state.epoch_step = skip + i + 1;
                 run.hook(&model, &sums, &optimizer, |c, ctx| c.on_step_end(ctx))?;
@@ -446,20 +445,23 @@ where
 }
 
 /// Adds a step's loss (weighted by its batch size) and metrics to the epoch's sums.
-fn add(sums: &mut MetricSums, out: StepOutput) {
+/// Returns the loss, detached (the `step_loss` callbacks see).
+fn add(sums: &mut MetricSums, out: StepOutput) -> Tensor<1> {
     let StepOutput {
         loss,
         batch_size,
         metrics,
     } = out;
+    let loss = loss.detach();
     sums.add(MetricSum {
         name: "loss".into(),
-        sum: loss.detach().mul_scalar(batch_size as f64),
+        sum: loss.clone().mul_scalar(batch_size as f64),
         count: batch_size,
     });
     for metric in metrics {
         sums.add(metric);
     }
+    loss
 }
 
 /// Whether the run has taken its `max_steps`.
@@ -484,7 +486,7 @@ struct Run<'a, 'c, M> {
     /// Checkpoints asked for and not yet written.
     pending: Vec<PathBuf>,
     /// The last step's mean loss, detached, while its `on_step_end` runs.
-    step_loss: Option<burn::tensor::Tensor<1>>,
+    step_loss: Option<Tensor<1>>,
 }
 
 impl<M: Module> Run<'_, '_, M> {
