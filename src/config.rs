@@ -14,7 +14,7 @@ use ember_engine::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpoint
 use ember_engine::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
 use ember_engine::callbacks::template::format_filename;
 use ember_engine::callbacks::{Logs, monitored_value};
-use ember_engine::schedule::{LrSchedule, ScheduleUnit};
+use ember_engine::schedule::{LrSchedule, ScheduleError, ScheduleUnit};
 use ember_engine::text::one_line;
 use ember_optim::OptimizerConfig;
 
@@ -217,7 +217,9 @@ impl TrainConfig {
         if self.checkpoint_every == Some(0) {
             return Err("--checkpoint-every must be at least 1".into());
         }
-        self.lr_schedule.validate()?;
+        self.lr_schedule
+            .validate()
+            .map_err(|e| schedule_error(&e))?;
         // Every metric an epoch logs, with placeholder values: metric names and the checkpoint
         // file-name template are checked now, not after the first epoch has trained.
         let epoch_logs: Logs = CSV_COLUMNS[1..]
@@ -281,6 +283,15 @@ impl TrainConfig {
         // Serializing plain data to TOML cannot fail: every field is a number, string, bool or
         // table, and `None` fields are left out.
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# not serializable: {e}\n"))
+    }
+}
+
+/// A schedule error as `train` says it: after the flag ("--lr-schedule step needs step_size,
+/// ..."; "--lr-schedule: unknown learning-rate schedule ...").
+pub fn schedule_error(e: &ScheduleError) -> String {
+    match e {
+        ScheduleError::Unknown { .. } => format!("--lr-schedule: {e}"),
+        ScheduleError::Parameter(_) => format!("--lr-schedule {e}"),
     }
 }
 

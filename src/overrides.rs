@@ -3,7 +3,7 @@
 //! leaves the configured value. Any flag of a callback's group turns that callback on.
 
 use crate::cli::{CallbackArgs, LoggingArgs};
-use crate::config::{LogFormat, TrainConfig};
+use crate::config::{LogFormat, TrainConfig, schedule_error};
 use ember_engine::callbacks::early_stopping::EarlyStoppingConfig;
 use ember_engine::callbacks::model_checkpoint::{ModelCheckpointConfig, SaveFreq};
 use ember_engine::callbacks::monitor::Mode;
@@ -117,14 +117,7 @@ pub fn apply_callback_args(config: &mut TrainConfig, a: &CallbackArgs) -> Result
     }
 
     if let Some(spec) = &a.lr_schedule {
-        config.lr_schedule = spec.parse::<LrSchedule>().map_err(|e| {
-            // Most parse errors already start with the flag's name.
-            if e.starts_with("--lr-schedule") {
-                e
-            } else {
-                format!("--lr-schedule: {e}")
-            }
-        })?;
+        config.lr_schedule = spec.parse::<LrSchedule>().map_err(|e| schedule_error(&e))?;
     }
     if let Some(unit) = &a.schedule_unit {
         config.schedule_unit = match unit.as_str() {

@@ -19,6 +19,31 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// A schedule the engine cannot run. The messages name the schedule and its parameter, not
+/// how the application spells its setting (the `train` command prefixes `--lr-schedule`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// A name that is not one of [`LrSchedule::NAMES`].
+    #[error("unknown learning-rate schedule '{name}' (expected one of: {expected})")]
+    Unknown {
+        /// The name given.
+        name: String,
+        /// The known names, comma-separated.
+        expected: String,
+    },
+    /// A parameter that is missing, malformed or out of range, e.g. "step needs step_size,
+    /// e.g. step:step_size=10" or "cosine: max_update must be at least 1" (the message starts
+    /// with the schedule's name).
+    #[error("{0}")]
+    Parameter(String),
+}
+
+impl ScheduleError {
+    fn parameter(message: impl Into<String>) -> Self {
+        Self::Parameter(message.into())
+    }
+}
+
 /// A learning-rate schedule; see the module documentation for the formulas.
 #[derive(Clone, Debug, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
@@ -168,33 +193,35 @@ impl LrSchedule {
     /// Checks every parameter's range.
     ///
     /// # Errors
-    /// A one-line message naming the parameter and the allowed range.
-    pub fn validate(&self) -> Result<(), String> {
+    /// [`ScheduleError::Parameter`], naming the schedule, the parameter and the allowed range.
+    pub fn validate(&self) -> Result<(), ScheduleError> {
         let positive = |name: &str, v: f64| {
             if v.is_finite() && v > 0.0 {
                 Ok(())
             } else {
-                Err(format!(
-                    "--lr-schedule {}: {name} must be a positive number, got {v}",
+                Err(ScheduleError::parameter(format!(
+                    "{}: {name} must be a positive number, got {v}",
                     self.name()
-                ))
+                )))
             }
         };
         let non_negative = |name: &str, v: f64| {
             if v.is_finite() && v >= 0.0 {
                 Ok(())
             } else {
-                Err(format!(
-                    "--lr-schedule {}: {name} must be a non-negative number, got {v}",
+                Err(ScheduleError::parameter(format!(
+                    "{}: {name} must be a non-negative number, got {v}",
                     self.name()
-                ))
+                )))
             }
         };
         match *self {
             LrSchedule::Constant => Ok(()),
             LrSchedule::Step { step_size, gamma } => {
                 if step_size == 0 {
-                    return Err("--lr-schedule step: step_size must be at least 1".into());
+                    return Err(ScheduleError::parameter(
+                        "step: step_size must be at least 1",
+                    ));
                 }
                 positive("gamma", gamma)
             }
@@ -207,12 +234,14 @@ impl LrSchedule {
                 warmup_begin_lr,
             } => {
                 if max_update == 0 {
-                    return Err("--lr-schedule cosine: max_update must be at least 1".into());
+                    return Err(ScheduleError::parameter(
+                        "cosine: max_update must be at least 1",
+                    ));
                 }
                 if warmup_steps >= max_update {
-                    return Err(format!(
-                        "--lr-schedule cosine: warmup_steps ({warmup_steps}) must be below max_update ({max_update})"
-                    ));
+                    return Err(ScheduleError::parameter(format!(
+                        "cosine: warmup_steps ({warmup_steps}) must be below max_update ({max_update})"
+                    )));
                 }
                 non_negative("final_lr", final_lr)?;
                 non_negative("warmup_begin_lr", warmup_begin_lr)
@@ -257,7 +286,7 @@ impl fmt::Display for LrSchedule {
 }
 
 impl FromStr for LrSchedule {
-    type Err = String;
+    type Err = ScheduleError;
 
     /// `name` or `name:key=value,key=value`, e.g. `cosine:max_update=20,warmup_steps=5`;
     /// parameters left out take their defaults (see [`LrSchedule`]); the result is validated.
@@ -276,54 +305,58 @@ impl FromStr for LrSchedule {
             _ => {
                 // As the CLI spells them (either spelling is accepted).
                 let names = Self::NAMES.map(|n| n.replace('_', "-"));
-                return Err(format!(
-                    "unknown learning-rate schedule '{name}' (expected one of: {})",
-                    names.join(", ")
-                ));
+                return Err(ScheduleError::Unknown {
+                    name,
+                    expected: names.join(", "),
+                });
             }
         };
         let mut values: Vec<(&str, &str)> = vec![];
         for pair in params.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((key, value)) = pair.split_once('=') else {
-                return Err(format!(
-                    "--lr-schedule {name}: '{pair}' is not key=value (e.g. {name}:{}=...)",
+                return Err(ScheduleError::parameter(format!(
+                    "{name}: '{pair}' is not key=value (e.g. {name}:{}=...)",
                     allowed.first().unwrap_or(&"key")
-                ));
+                )));
             };
             let (key, value) = (key.trim(), value.trim());
             if !allowed.contains(&key) {
-                return Err(format!(
-                    "--lr-schedule {name} has no parameter '{key}' ({})",
+                return Err(ScheduleError::parameter(format!(
+                    "{name} has no parameter '{key}' ({})",
                     if allowed.is_empty() {
                         "it takes none".to_string()
                     } else {
                         format!("its parameters: {}", allowed.join(", "))
                     }
-                ));
+                )));
             }
             if values.iter().any(|(k, _)| *k == key) {
-                return Err(format!("--lr-schedule {name}: '{key}' is given twice"));
+                return Err(ScheduleError::parameter(format!(
+                    "{name}: '{key}' is given twice"
+                )));
             }
             values.push((key, value));
         }
         let get = |key: &str| values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
-        let float = |key: &str, default: Option<f64>| -> Result<f64, String> {
+        let float = |key: &str, default: Option<f64>| -> Result<f64, ScheduleError> {
             match get(key) {
                 Some(v) => v.parse().map_err(|_| {
-                    format!("--lr-schedule {name}: {key} must be a number, got '{v}'")
+                    ScheduleError::parameter(format!("{name}: {key} must be a number, got '{v}'"))
                 }),
                 None => default.ok_or_else(|| {
-                    format!("--lr-schedule {name} needs {key}, e.g. {name}:{key}=0.5")
+                    ScheduleError::parameter(format!("{name} needs {key}, e.g. {name}:{key}=0.5"))
                 }),
             }
         };
-        let int = |key: &str, default: Option<usize>| -> Result<usize, String> {
+        let int = |key: &str, default: Option<usize>| -> Result<usize, ScheduleError> {
             match get(key) {
                 Some(v) => v.parse().map_err(|_| {
-                    format!("--lr-schedule {name}: {key} must be a whole number, got '{v}'")
+                    ScheduleError::parameter(format!(
+                        "{name}: {key} must be a whole number, got '{v}'"
+                    ))
                 }),
                 None => default.ok_or_else(|| {
-                    format!("--lr-schedule {name} needs {key}, e.g. {name}:{key}=10")
+                    ScheduleError::parameter(format!("{name} needs {key}, e.g. {name}:{key}=10"))
                 }),
             }
         };
@@ -574,68 +607,66 @@ mod tests {
                 "warm",
                 "unknown learning-rate schedule 'warm' (expected one of: constant, step, exponential, inverse-time-decay, cosine)",
             ),
-            (
-                "step",
-                "--lr-schedule step needs step_size, e.g. step:step_size=10",
-            ),
-            (
-                "step:step_size=0",
-                "--lr-schedule step: step_size must be at least 1",
-            ),
+            ("step", "step needs step_size, e.g. step:step_size=10"),
+            ("step:step_size=0", "step: step_size must be at least 1"),
             (
                 "step:step_size=2.5",
-                "--lr-schedule step: step_size must be a whole number, got '2.5'",
+                "step: step_size must be a whole number, got '2.5'",
             ),
             (
                 "step:step_size=2,gamma=x",
-                "--lr-schedule step: gamma must be a number, got 'x'",
+                "step: gamma must be a number, got 'x'",
             ),
             (
                 "step:step_size=2,gamma=0",
-                "--lr-schedule step: gamma must be a positive number, got 0",
+                "step: gamma must be a positive number, got 0",
             ),
             (
                 "step:step_size=2,step_size=3",
-                "--lr-schedule step: 'step_size' is given twice",
+                "step: 'step_size' is given twice",
             ),
             (
                 "step:size=2",
-                "--lr-schedule step has no parameter 'size' (its parameters: step_size, gamma)",
+                "step has no parameter 'size' (its parameters: step_size, gamma)",
             ),
             (
                 "constant:gamma=1",
-                "--lr-schedule constant has no parameter 'gamma' (it takes none)",
+                "constant has no parameter 'gamma' (it takes none)",
             ),
             (
                 "exponential:0.9",
-                "--lr-schedule exponential: '0.9' is not key=value (e.g. exponential:gamma=...)",
+                "exponential: '0.9' is not key=value (e.g. exponential:gamma=...)",
             ),
             (
                 "exponential:gamma=inf",
-                "--lr-schedule exponential: gamma must be a positive number, got inf",
+                "exponential: gamma must be a positive number, got inf",
             ),
             (
                 "inverse_time_decay:decay=-1",
-                "--lr-schedule inverse_time_decay: decay must be a non-negative number, got -1",
+                "inverse_time_decay: decay must be a non-negative number, got -1",
             ),
             (
                 "cosine:final_lr=0",
-                "--lr-schedule cosine needs max_update, e.g. cosine:max_update=10",
+                "cosine needs max_update, e.g. cosine:max_update=10",
             ),
             (
                 "cosine:max_update=5,warmup_steps=5",
-                "--lr-schedule cosine: warmup_steps (5) must be below max_update (5)",
+                "cosine: warmup_steps (5) must be below max_update (5)",
             ),
             (
                 "cosine:max_update=0",
-                "--lr-schedule cosine: max_update must be at least 1",
+                "cosine: max_update must be at least 1",
             ),
             (
                 "cosine:max_update=5,final_lr=-0.1",
-                "--lr-schedule cosine: final_lr must be a non-negative number, got -0.1",
+                "cosine: final_lr must be a non-negative number, got -0.1",
             ),
         ] {
-            assert_eq!(text.parse::<LrSchedule>().unwrap_err(), expected, "{text}");
+            assert_eq!(
+                text.parse::<LrSchedule>().unwrap_err().to_string(),
+                expected,
+                "{text}"
+            );
         }
     }
 }
