@@ -108,9 +108,7 @@ impl EpochMetrics {
             ("images_per_second".to_string(), self.images_per_second),
         ])
     }
-}
 
-impl EpochMetrics {
     /// The typed row of an engine history row.
     ///
     /// # Errors

@@ -51,8 +51,6 @@ pub struct Checkpoint {
     pub config: TrainConfig,
     /// The fingerprint of the data it was trained on.
     pub data_fingerprint: String,
-    /// The checkpoint as the engine resumes it.
-    pub engine: ember_engine::checkpoint::Checkpoint,
 }
 
 impl Checkpoint {
@@ -67,12 +65,19 @@ impl Checkpoint {
                 }
             })?;
         Ok(Self {
-            dir: checkpoint.dir.clone(),
-            state: checkpoint.state.clone(),
+            dir: checkpoint.dir,
+            state: checkpoint.state,
             config: record.config,
             data_fingerprint: record.data_fingerprint,
-            engine: checkpoint,
         })
+    }
+
+    /// The checkpoint as the engine resumes it.
+    pub fn into_engine(self) -> ember_engine::checkpoint::Checkpoint {
+        ember_engine::checkpoint::Checkpoint {
+            dir: self.dir,
+            state: self.state,
+        }
     }
 }
 

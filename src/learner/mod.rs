@@ -26,7 +26,6 @@ use std::time::Instant;
 use anyhow::Context as _;
 use burn::module::Module;
 use burn::tensor::Device;
-use ember_datasets::ImageBatch;
 use ember_engine::callbacks::Logs;
 use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingState};
 use ember_engine::callbacks::model_checkpoint::ModelCheckpoint;
@@ -246,7 +245,7 @@ pub fn fit(
             learner = learner.stop_flag(stop);
         }
         if let Some(ck) = options.resume {
-            learner = learner.resume(ck.engine)?;
+            learner = learner.resume(ck.into_engine())?;
         }
         learner.fit(&train_source, Some(&val_source))?
     };
@@ -391,6 +390,3 @@ impl Callback<Model> for Console<'_> {
         self.progress.message(text);
     }
 }
-
-/// The zoo's training batch type, for the step's signature.
-pub type Batch = ImageBatch;
