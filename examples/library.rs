@@ -55,16 +55,15 @@ pub struct SpiralNet {
 
 impl SpiralNet {
     /// Weights drawn from `seed` on the CPU and moved to `device`, so every backend starts from
-    /// the same ones.
+    /// the same ones. [`ember_engine::init::seeded`] keeps the draws to this seed when other
+    /// threads initialize models at the same time (Burn's generator is one per process).
     pub fn new(seed: u64, device: &Device) -> Self {
-        let cpu = Device::flex();
-        cpu.seed(seed);
-        let net = Self {
-            input: LinearConfig::new(2, HIDDEN).init(&cpu),
-            hidden: LinearConfig::new(HIDDEN, HIDDEN).init(&cpu),
-            output: LinearConfig::new(HIDDEN, CLASSES).init(&cpu),
+        let net = ember_engine::init::seeded(seed, |cpu| Self {
+            input: LinearConfig::new(2, HIDDEN).init(cpu),
+            hidden: LinearConfig::new(HIDDEN, HIDDEN).init(cpu),
+            output: LinearConfig::new(HIDDEN, CLASSES).init(cpu),
             activation: Relu::new(),
-        };
+        });
         // A device move keeps tensors untracked; `train` turns autodiff on.
         net.to_device(device).train()
     }

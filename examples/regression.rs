@@ -30,15 +30,17 @@ pub struct Curve {
 }
 
 impl Curve {
-    /// Weights drawn from `seed` on `device`.
+    /// Weights drawn from `seed` (on the CPU, under [`ember_engine::init::seeded`]'s lock) and
+    /// moved to `device`.
     pub fn new(seed: u64, device: &Device) -> Self {
-        device.seed(seed);
-        Self {
-            input: LinearConfig::new(1, 32).init(device),
-            hidden: LinearConfig::new(32, 32).init(device),
-            output: LinearConfig::new(32, 1).init(device),
+        let curve = ember_engine::init::seeded(seed, |cpu| Self {
+            input: LinearConfig::new(1, 32).init(cpu),
+            hidden: LinearConfig::new(32, 32).init(cpu),
+            output: LinearConfig::new(32, 1).init(cpu),
             activation: Tanh::new(),
-        }
+        });
+        // A device move keeps tensors untracked; `train` turns autodiff on.
+        curve.to_device(device).train()
     }
 
     /// `[batch, 1]` inputs to `[batch, 1]` predictions.

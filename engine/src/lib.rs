@@ -8,6 +8,7 @@
 //! - [`schedule`]: learning-rate schedules (torch's StepLR and ExponentialLR, Keras' inverse
 //!   time decay, d2l's cosine with warm-up).
 //! - [`tensorboard`]: TensorBoard event files, written and read back, laid out like Keras'.
+//! - [`init`]: seeded weight initialization that holds under threads.
 //! - [`fsutil`]: atomic writes (temporary file, fsync, rename); [`text`]: one-line messages.
 //!
 //! The crate has no command-line parsing and no plotting; the `train` application (the `ember`
@@ -21,6 +22,7 @@ pub mod checksum;
 pub mod data;
 pub mod error;
 pub mod fsutil;
+pub mod init;
 pub mod layout;
 pub mod learner;
 pub mod metrics;

@@ -94,9 +94,7 @@ pub enum FitOutcome {
 /// The weights are always drawn on the flex CPU device and then moved, so every backend starts
 /// from the same initial weights for the same seed.
 pub fn init_model(kind: ModelKind, seed: u64, device: &Device) -> Model {
-    let cpu = Device::flex();
-    cpu.seed(seed);
-    let model = kind.init(&cpu).to_device(device);
+    let model = ember_engine::init::seeded(seed, |cpu| kind.init(cpu)).to_device(device);
     // A device move keeps tensors untracked; `train` is Burn's transition to autodiff.
     if device.is_autodiff() {
         model.train()

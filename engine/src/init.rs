@@ -1,0 +1,71 @@
+//! Seeded weight initialization that holds when several threads of one process initialize
+//! models at once (a test binary's tests, a committee trained in parallel).
+//!
+//! Burn 0.22's random generator is one per backend and process, not one per device or thread:
+//! `Device::seed` documents it as reproducible "in a single-threaded program". Two threads that
+//! each seed and then draw interleave their draws, and each model gets some of the other's
+//! numbers. [`seeded`] seeds the flex CPU device and runs the initialization under one
+//! process-wide lock, so the weights depend only on the seed. Weights are drawn on the CPU and
+//! moved by the caller, so every backend starts from the same ones for the same seed.
+
+use std::sync::{Mutex, PoisonError};
+
+use burn::tensor::Device;
+
+/// Held while a seeded initialization draws from Burn's process-wide generator.
+static GENERATOR: Mutex<()> = Mutex::new(());
+
+/// Runs `init` on the flex CPU device right after seeding Burn's generator with `seed`, under a
+/// process-wide lock; returns what `init` built (on the CPU: move it with `to_device`).
+///
+/// Only initializations that go through this function are serialized: code elsewhere in the
+/// process that draws from Burn's generator at the same time (`Tensor::random`) still
+/// interleaves with it.
+///
+/// ```
+/// use burn::nn::LinearConfig;
+/// let a = ember_engine::init::seeded(7, |cpu| LinearConfig::new(2, 3).init(cpu));
+/// let b = ember_engine::init::seeded(7, |cpu| LinearConfig::new(2, 3).init(cpu));
+/// assert_eq!(a.weight.val().into_data(), b.weight.val().into_data());
+/// ```
+pub fn seeded<T>(seed: u64, init: impl FnOnce(&Device) -> T) -> T {
+    // A panic in another initialization leaves nothing half-done that this one relies on.
+    let _draws = GENERATOR.lock().unwrap_or_else(PoisonError::into_inner);
+    let cpu = Device::flex();
+    cpu.seed(seed);
+    init(&cpu)
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::LinearConfig;
+    use burn::tensor::TensorData;
+
+    use super::seeded;
+
+    fn weights(seed: u64) -> TensorData {
+        seeded(seed, |cpu| LinearConfig::new(64, 64).init(cpu))
+            .weight
+            .val()
+            .into_data()
+    }
+
+    /// Threads that initialize with different seeds at the same time each get their seed's
+    /// weights, as a single thread does (without the lock, their draws interleave).
+    #[test]
+    fn concurrent_initializations_keep_their_seeds() {
+        let alone: Vec<TensorData> = (0..4).map(weights).collect();
+        let together: Vec<Vec<TensorData>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|seed| scope.spawn(move || (0..20).map(|_| weights(seed)).collect()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for (seed, runs) in together.iter().enumerate() {
+            for run in runs {
+                assert_eq!(run, &alone[seed], "seed {seed}");
+            }
+        }
+        assert_ne!(alone[0], alone[1]);
+    }
+}
