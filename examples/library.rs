@@ -224,16 +224,14 @@ pub fn train(run: Run) -> Result<FitOutcome<SpiralNet>, EngineError> {
         min_delta: 1e-3,
         restore_best_weights: true,
         ..Default::default()
-    })
-    .map_err(EngineError::Config)?;
+    })?;
     let top_two = ModelCheckpoint::new(ModelCheckpointConfig {
         filename: "epoch{epoch:02d}-acc{val_accuracy:.3f}".into(),
         monitor: Some("val_accuracy".into()),
         save_top_k: Some(2),
         save_weights_only: true,
         ..Default::default()
-    })
-    .map_err(EngineError::Config)?;
+    })?;
     let mut learner = Learner::new(
         SpiralNet::new(42, &device),
         AdamConfig::default().init(),

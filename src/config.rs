@@ -13,7 +13,7 @@ use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig
 use ember_engine::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpointConfig, SaveFreq};
 use ember_engine::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
 use ember_engine::callbacks::template::format_filename;
-use ember_engine::callbacks::{Logs, monitored_value};
+use ember_engine::callbacks::{CallbackError, CallbackKind, Logs, Setting, monitored_value};
 use ember_engine::schedule::{LrSchedule, ScheduleError, ScheduleUnit};
 use ember_engine::text::one_line;
 use ember_optim::OptimizerConfig;
@@ -230,20 +230,27 @@ impl TrainConfig {
             if self.lr_schedule != LrSchedule::Constant {
                 return Err("--reduce-lr-on-plateau cannot be combined with --lr-schedule (both set the learning rate); use one".into());
             }
-            ReduceLrOnPlateau::new(plateau.clone())?;
+            ReduceLrOnPlateau::new(plateau.clone()).map_err(callback_error)?;
             monitored_value(
                 "ReduceLROnPlateau",
-                "--plateau-monitor",
+                Setting::plateau("monitor"),
                 &plateau.monitor,
                 &epoch_logs,
-            )?;
+            )
+            .map_err(callback_error)?;
         }
         if let Some(es) = &self.early_stopping {
-            EarlyStopping::new(es.clone())?;
-            monitored_value("early stopping", "--monitor", &es.monitor, &epoch_logs)?;
+            EarlyStopping::new(es.clone()).map_err(callback_error)?;
+            monitored_value(
+                "early stopping",
+                Setting::early_stopping("monitor"),
+                &es.monitor,
+                &epoch_logs,
+            )
+            .map_err(callback_error)?;
         }
         if let Some(mc) = &self.model_checkpoint {
-            let checkpoint = ModelCheckpoint::new(mc.clone())?;
+            let checkpoint = ModelCheckpoint::new(mc.clone()).map_err(callback_error)?;
             // Saves every N steps see the epoch-so-far's loss and accuracy only.
             let save_logs = match mc.save_freq {
                 SaveFreq::Epoch => epoch_logs.clone(),
@@ -263,12 +270,13 @@ impl TrainConfig {
                 };
                 monitored_value(
                     "checkpoint selection",
-                    "--checkpoint-monitor",
+                    Setting::model_checkpoint("monitor"),
                     &monitor.monitor,
                     logs,
-                )?;
+                )
+                .map_err(callback_error)?;
             }
-            format_filename(&mc.filename, 1, 1, &save_logs)?;
+            format_filename(&mc.filename, 1, 1, &save_logs).map_err(callback_error)?;
         }
         if self.logging.update_freq == Some(0) {
             return Err("--update-freq must be 'epoch' or at least 1".into());
@@ -295,6 +303,27 @@ pub fn schedule_error(e: &ScheduleError) -> String {
     }
 }
 
+/// The flag of `train` that sets a callback's setting: `--plateau-` and the field for
+/// ReduceLROnPlateau's (`--min-lr` for its floor), `--checkpoint-` and the field for the
+/// checkpoint selection's metric, mode and template, `--` and the field otherwise (`_` as `-`).
+/// A test checks that each setting's flag is one `train` has.
+pub fn callback_flag(setting: Setting) -> String {
+    let field = setting.field.replace('_', "-");
+    match (setting.callback, setting.field) {
+        (CallbackKind::ReduceLrOnPlateau, "min_lr") => "--min-lr".into(),
+        (CallbackKind::ReduceLrOnPlateau, _) => format!("--plateau-{field}"),
+        (CallbackKind::ModelCheckpoint, "monitor" | "mode" | "filename") => {
+            format!("--checkpoint-{field}")
+        }
+        _ => format!("--{field}"),
+    }
+}
+
+/// A callback's error as `train` says it: naming the flag ([`callback_flag`]).
+pub fn callback_error(e: CallbackError) -> String {
+    e.message(&callback_flag)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,6 +335,51 @@ mod tests {
         config.data_dir = Some("/tmp/x".into());
         let back: TrainConfig = toml::from_str(&config.to_toml()).unwrap();
         assert_eq!(back, config);
+    }
+
+    /// Every field of the three callbacks' configurations is named by a flag `train` has (the
+    /// checkpoint's starting threshold is set in a config file only).
+    #[test]
+    fn every_callback_setting_has_its_flag() {
+        use clap::CommandFactory;
+        let command = crate::cli::Cli::command();
+        let flags: Vec<String> = command
+            .get_arguments()
+            .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
+            .collect();
+        let fields = |config: serde_json::Value| -> Vec<String> {
+            config.as_object().unwrap().keys().cloned().collect()
+        };
+        let settings = [
+            (
+                CallbackKind::EarlyStopping,
+                fields(serde_json::to_value(EarlyStoppingConfig::default()).unwrap()),
+            ),
+            (
+                CallbackKind::ModelCheckpoint,
+                fields(serde_json::to_value(ModelCheckpointConfig::default()).unwrap()),
+            ),
+            (
+                CallbackKind::ReduceLrOnPlateau,
+                fields(serde_json::to_value(ReduceLrOnPlateauConfig::default()).unwrap()),
+            ),
+        ];
+        let mut checked = 0;
+        for (callback, names) in settings {
+            for name in names {
+                if name == "initial_value_threshold" {
+                    continue;
+                }
+                let field: &'static str = Box::leak(name.into_boxed_str());
+                let flag = callback_flag(Setting { callback, field });
+                assert!(
+                    flags.contains(&flag),
+                    "{callback:?}.{field}: no flag {flag}"
+                );
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 10 + 8 + 7);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! leaves the configured value. Any flag of a callback's group turns that callback on.
 
 use crate::cli::{CallbackArgs, LoggingArgs};
-use crate::config::{LogFormat, TrainConfig, schedule_error};
+use crate::config::{LogFormat, TrainConfig, callback_error, schedule_error};
 use ember_engine::callbacks::early_stopping::EarlyStoppingConfig;
 use ember_engine::callbacks::model_checkpoint::{ModelCheckpointConfig, SaveFreq};
 use ember_engine::callbacks::monitor::Mode;
@@ -106,7 +106,7 @@ pub fn apply_callback_args(config: &mut TrainConfig, a: &CallbackArgs) -> Result
             mc.save_weights_only = true;
         }
         if let Some(f) = &a.save_freq {
-            mc.save_freq = f.parse()?;
+            mc.save_freq = f.parse().map_err(callback_error)?;
         }
         if a.save_top_k.is_some() {
             mc.save_top_k = a.save_top_k;

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::callbacks::CallbackError;
 use crate::checkpoint::CheckpointError;
 use crate::data::DataError;
 
@@ -14,6 +15,9 @@ pub enum EngineError {
     /// A callback refused (a monitored metric that is not logged, a bad state).
     #[error("{0}")]
     Callback(String),
+    /// A built-in callback's setting out of its range (its message names the setting's field).
+    #[error(transparent)]
+    CallbackSetting(#[from] CallbackError),
     /// Reading a checkpoint, or writing one.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),

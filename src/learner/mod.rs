@@ -41,7 +41,7 @@ use ember_models::{Model, ModelKind};
 pub use ember_engine::epoch_seed;
 
 use crate::backend::Backend;
-use crate::config::TrainConfig;
+use crate::config::{TrainConfig, callback_error};
 use crate::data::RunData;
 use crate::metrics::EpochMetrics;
 use crate::run_files::{CONFIG_FILE, FINAL_MODEL_FILE, PLOTS_DIR, SUMMARY_FILE};
@@ -125,15 +125,18 @@ fn callbacks<'a>(
         }));
     }
     if let Some(c) = &config.early_stopping {
-        let early = EarlyStopping::new(c.clone()).map_err(anyhow::Error::msg)?;
+        let early =
+            EarlyStopping::new(c.clone()).map_err(|e| anyhow::Error::msg(callback_error(e)))?;
         list.push(Box::new(EarlyStopper::new(early)));
     }
     if let Some(c) = &config.reduce_lr_on_plateau {
-        let plateau = ReduceLrOnPlateau::new(c.clone()).map_err(anyhow::Error::msg)?;
+        let plateau =
+            ReduceLrOnPlateau::new(c.clone()).map_err(|e| anyhow::Error::msg(callback_error(e)))?;
         list.push(Box::new(PlateauScheduler::new(plateau)));
     }
     if let Some(c) = &config.model_checkpoint {
-        let selection = ModelCheckpoint::new(c.clone()).map_err(anyhow::Error::msg)?;
+        let selection =
+            ModelCheckpoint::new(c.clone()).map_err(|e| anyhow::Error::msg(callback_error(e)))?;
         list.push(Box::new(CheckpointSelector::new(selection)));
     }
     list.push(Box::new(CsvLogger::default()));

@@ -26,6 +26,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use super::error::{CallbackError, CallbackKind, Setting};
 use super::monitor::{Mode, Monitor};
 use super::{Logs, exact_f64, monitored_value, short};
 
@@ -241,7 +242,7 @@ impl EarlyStopping {
     ///
     /// # Errors
     /// A monitor auto mode cannot place, or a non-finite `min_delta`, `baseline` or threshold.
-    pub fn new(config: EarlyStoppingConfig) -> Result<Self, String> {
+    pub fn new(config: EarlyStoppingConfig) -> Result<Self, CallbackError> {
         Self::with_state(config, EarlyStoppingState::default())
     }
 
@@ -252,17 +253,26 @@ impl EarlyStopping {
     pub fn with_state(
         config: EarlyStoppingConfig,
         state: EarlyStoppingState,
-    ) -> Result<Self, String> {
-        let monitor = Monitor::new(&config.monitor, config.mode, config.min_delta)?;
-        for (flag, value) in [
-            ("--baseline", config.baseline),
-            ("--stopping-threshold", config.stopping_threshold),
-            ("--divergence-threshold", config.divergence_threshold),
+    ) -> Result<Self, CallbackError> {
+        let monitor = Monitor::new(
+            CallbackKind::EarlyStopping,
+            &config.monitor,
+            config.mode,
+            config.min_delta,
+        )?;
+        for (field, value) in [
+            ("baseline", config.baseline),
+            ("stopping_threshold", config.stopping_threshold),
+            ("divergence_threshold", config.divergence_threshold),
         ] {
             if let Some(v) = value
                 && !v.is_finite()
             {
-                return Err(format!("{flag} must be a finite number, got {v}"));
+                return Err(CallbackError::Invalid {
+                    setting: Setting::early_stopping(field),
+                    requirement: "a finite number",
+                    value: v.to_string(),
+                });
             }
         }
         Ok(Self {
@@ -285,8 +295,13 @@ impl EarlyStopping {
         &mut self,
         epoch: usize,
         logs: &Logs,
-    ) -> Result<EarlyStoppingDecision, String> {
-        let current = monitored_value("early stopping", "--monitor", &self.monitor.monitor, logs)?;
+    ) -> Result<EarlyStoppingDecision, CallbackError> {
+        let current = monitored_value(
+            "early stopping",
+            Setting::early_stopping("monitor"),
+            &self.monitor.monitor,
+            logs,
+        )?;
         let mut decision = EarlyStoppingDecision {
             new_best: false,
             stop: None,
@@ -854,16 +869,17 @@ mod tests {
         let mut es = EarlyStopping::new(EarlyStoppingConfig::default()).unwrap();
         let err = es.on_epoch_end(1, &logs("loss", 0.1)).unwrap_err();
         assert_eq!(
-            err,
-            "early stopping monitors 'val_loss', which is not among the metrics (loss); pass --monitor with one of them"
+            err.to_string(),
+            "early stopping monitors 'val_loss', which is not among the metrics (loss); pass EarlyStoppingConfig.monitor with one of them"
         );
         let err = EarlyStopping::new(EarlyStoppingConfig {
             monitor: "lr".into(),
             ..Default::default()
         })
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
-            err.starts_with("--mode auto cannot tell whether 'lr'"),
+            err.starts_with("EarlyStoppingConfig.mode auto cannot tell whether 'lr'"),
             "{err}"
         );
         let err = EarlyStopping::new(EarlyStoppingConfig {
@@ -871,7 +887,16 @@ mod tests {
             ..Default::default()
         })
         .unwrap_err();
-        assert_eq!(err, "--baseline must be a finite number, got NaN");
+        assert_eq!(
+            err.to_string(),
+            "EarlyStoppingConfig.baseline must be a finite number, got NaN"
+        );
+        // An application names the setting its own way.
+        let flag = |s: Setting| format!("--{}", s.field.replace('_', "-"));
+        assert_eq!(
+            err.message(&flag),
+            "--baseline must be a finite number, got NaN"
+        );
     }
 
     #[test]

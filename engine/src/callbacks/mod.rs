@@ -3,6 +3,7 @@
 //! that come out (stop, snapshot or restore weights, write or delete a checkpoint file, set a
 //! new learning rate).
 //!
+//! - [`error`]: their typed errors, naming the setting to change.
 //! - [`monitor`]: Keras' `MonitorCallback` mechanism (monitor, mode, min_delta), shared by all.
 //! - [`early_stopping`]: Keras 3 `EarlyStopping` plus Lightning's `check_finite`,
 //!   `stopping_threshold` and `divergence_threshold`.
@@ -74,10 +75,11 @@
 //!     "Early stopping at epoch 4: val_loss did not improve for 2 epochs (patience 2); best 0.5. \
 //!      Best val_loss 0.5 at epoch 2; restoring the weights of epoch 2."
 //! );
-//! # Ok::<(), String>(())
+//! # Ok::<(), ember_engine::callbacks::CallbackError>(())
 //! ```
 
 pub mod early_stopping;
+pub mod error;
 pub mod model_checkpoint;
 pub mod monitor;
 pub mod plateau;
@@ -85,27 +87,35 @@ pub mod template;
 
 use std::collections::BTreeMap;
 
+pub use error::{CallbackError, CallbackKind, Setting};
+
 /// The metrics of one epoch (or one step): metric name → value, e.g. `"loss"`, `"accuracy"`,
 /// `"val_loss"`, `"val_accuracy"`, `"learning_rate"` (Keras' `logs` dict).
 pub type Logs = BTreeMap<String, f64>;
 
-/// The value of `monitor` in `logs`, or the one-line error that names the missing metric, the
-/// callback that needs it (`who`, e.g. "early stopping"), and the metrics that are available.
+/// The value of `monitor` in `logs`, or [`CallbackError::MissingMetric`] naming the missing
+/// metric, the callback that needs it (`who`, e.g. "early stopping"), the `setting` that chose
+/// it, and the metrics that are available.
 ///
 /// Keras warns and skips the epoch; ember refuses instead, as Lightning does with its default
 /// `strict=True`, since a callback that silently never acts is a misconfiguration.
-pub fn monitored_value(who: &str, flag: &str, monitor: &str, logs: &Logs) -> Result<f64, String> {
-    logs.get(monitor).copied().ok_or_else(|| {
-        let available: Vec<&str> = logs.keys().map(String::as_str).collect();
-        format!(
-            "{who} monitors '{monitor}', which is not among the metrics ({}); pass {flag} with one of them",
-            if available.is_empty() {
-                "none logged".to_string()
-            } else {
-                available.join(", ")
-            }
-        )
-    })
+///
+/// # Errors
+/// `monitor` is not in `logs`.
+pub fn monitored_value(
+    who: &'static str,
+    setting: Setting,
+    monitor: &str,
+    logs: &Logs,
+) -> Result<f64, CallbackError> {
+    logs.get(monitor)
+        .copied()
+        .ok_or_else(|| CallbackError::MissingMetric {
+            setting,
+            who,
+            monitor: monitor.to_string(),
+            available: logs.keys().cloned().collect(),
+        })
 }
 
 /// Serde for `f64` fields of callback states: written as the shortest decimal string that reads
@@ -214,22 +224,26 @@ mod tests {
     #[test]
     fn missing_metric_error_lists_the_available_ones() {
         let logs: Logs = [("loss".to_string(), 0.5), ("accuracy".to_string(), 0.9)].into();
+        let monitor = Setting::early_stopping("monitor");
         assert_eq!(
-            monitored_value("early stopping", "--monitor", "loss", &logs),
+            monitored_value("early stopping", monitor, "loss", &logs),
             Ok(0.5)
         );
         assert_eq!(
-            monitored_value("early stopping", "--monitor", "val_loss", &logs).unwrap_err(),
-            "early stopping monitors 'val_loss', which is not among the metrics (accuracy, loss); pass --monitor with one of them"
+            monitored_value("early stopping", monitor, "val_loss", &logs)
+                .unwrap_err()
+                .to_string(),
+            "early stopping monitors 'val_loss', which is not among the metrics (accuracy, loss); pass EarlyStoppingConfig.monitor with one of them"
         );
         assert!(
             monitored_value(
                 "ReduceLROnPlateau",
-                "--plateau-monitor",
+                Setting::plateau("monitor"),
                 "val_loss",
                 &Logs::new()
             )
             .unwrap_err()
+            .to_string()
             .contains("(none logged)")
         );
     }

@@ -30,7 +30,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::monitor::{Mode, Monitor, MonitorFlags};
+use super::error::{CallbackError, CallbackKind, Setting};
+use super::monitor::{Mode, Monitor};
 use super::template::check_template;
 pub use super::template::format_filename;
 use super::{Logs, exact_f64, monitored_value};
@@ -49,8 +50,11 @@ pub enum SaveFreq {
     Steps(usize),
 }
 
+/// What `save_freq` must be, in its error.
+const SAVE_FREQ_RANGE: &str = "'epoch' or a positive number of steps";
+
 impl FromStr for SaveFreq {
-    type Err = String;
+    type Err = CallbackError;
 
     /// `"epoch"` or a positive number of steps.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -59,9 +63,11 @@ impl FromStr for SaveFreq {
         }
         match s.parse::<usize>() {
             Ok(n) if n > 0 => Ok(SaveFreq::Steps(n)),
-            _ => Err(format!(
-                "--save-freq must be 'epoch' or a positive number of steps, got '{s}'"
-            )),
+            _ => Err(CallbackError::Invalid {
+                setting: Setting::model_checkpoint("save_freq"),
+                requirement: SAVE_FREQ_RANGE,
+                value: format!("'{s}'"),
+            }),
         }
     }
 }
@@ -215,7 +221,7 @@ impl ModelCheckpoint {
     ///
     /// # Errors
     /// See [`ModelCheckpoint::with_state`].
-    pub fn new(config: ModelCheckpointConfig) -> Result<Self, String> {
+    pub fn new(config: ModelCheckpointConfig) -> Result<Self, CallbackError> {
         let state = ModelCheckpointState {
             best: config.initial_value_threshold,
             ..Default::default()
@@ -232,37 +238,45 @@ impl ModelCheckpoint {
     pub fn with_state(
         config: ModelCheckpointConfig,
         state: ModelCheckpointState,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, CallbackError> {
         check_template(&config.filename)?;
         if config.save_freq == SaveFreq::Steps(0) {
-            return Err("--save-freq must be 'epoch' or a positive number of steps, got 0".into());
+            return Err(CallbackError::Invalid {
+                setting: Setting::model_checkpoint("save_freq"),
+                requirement: SAVE_FREQ_RANGE,
+                value: "0".into(),
+            });
         }
         if let Some(v) = config.initial_value_threshold
             && !v.is_finite()
         {
-            return Err(format!(
-                "--initial-value-threshold must be a finite number, got {v}"
-            ));
+            return Err(CallbackError::Invalid {
+                setting: Setting::model_checkpoint("initial_value_threshold"),
+                requirement: "a finite number",
+                value: v.to_string(),
+            });
         }
         let monitor =
-            |name: &str| Monitor::with_flags(name, config.mode, 0.0, &MonitorFlags::CHECKPOINT);
+            |name: &str| Monitor::new(CallbackKind::ModelCheckpoint, name, config.mode, 0.0);
         let policy = match (config.save_top_k, config.save_best_only) {
             (Some(_), true) => {
-                return Err("--save-best-only and --save-top-k both choose which checkpoints to keep; pass only one".into());
+                return Err(CallbackError::Exclusive {
+                    first: Setting::model_checkpoint("save_best_only"),
+                    second: Setting::model_checkpoint("save_top_k"),
+                    why: "both choose which checkpoints to keep",
+                });
             }
             (Some(k), false) if k < -1 => {
-                return Err(format!(
-                    "--save-top-k must be -1 (keep all), 0 (none) or a positive count, got {k}"
-                ));
+                return Err(CallbackError::Invalid {
+                    setting: Setting::model_checkpoint("save_top_k"),
+                    requirement: "-1 (keep all), 0 (none) or a positive count",
+                    value: k.to_string(),
+                });
             }
             (Some(k), false) => match &config.monitor {
                 Some(name) => Policy::TopK(k, monitor(name)?),
                 None if matches!(k, -1..=1) => Policy::Latest(k),
-                None => {
-                    return Err(format!(
-                        "--save-top-k {k} needs --checkpoint-monitor (or --monitor) to rank checkpoints (without one only -1, 0 or 1 are valid, as in Lightning)"
-                    ));
-                }
+                None => return Err(CallbackError::TopKWithoutMonitor { k }),
             },
             (None, true) => {
                 Policy::BestOnly(monitor(config.monitor.as_deref().unwrap_or("val_loss"))?)
@@ -316,7 +330,7 @@ impl ModelCheckpoint {
         epoch: usize,
         step: usize,
         logs: &Logs,
-    ) -> Result<SaveDecision, String> {
+    ) -> Result<SaveDecision, CallbackError> {
         let mut decision = SaveDecision::default();
         if self.state.last_saved_step == Some(step) {
             return Ok(decision);
@@ -360,7 +374,7 @@ impl ModelCheckpoint {
                 let k = *k;
                 let current = monitored_value(
                     "the checkpoint top-k ranking",
-                    "--checkpoint-monitor",
+                    Setting::model_checkpoint("monitor"),
                     &monitor.monitor,
                     logs,
                 )?;
@@ -793,8 +807,9 @@ mod tests {
         assert_eq!(
             lightning
                 .on_save_point(1, 10, &logs("loss", 0.5))
-                .unwrap_err(),
-            "the checkpoint top-k ranking monitors 'val_loss', which is not among the metrics (loss, loss_other); pass --checkpoint-monitor with one of them"
+                .unwrap_err()
+                .to_string(),
+            "the checkpoint top-k ranking monitors 'val_loss', which is not among the metrics (loss, loss_other); pass ModelCheckpointConfig.monitor with one of them"
         );
         let err = lightning.on_save_point(1, 10, &logs("val_loss", 0.5));
         assert!(err.is_ok());
@@ -803,6 +818,7 @@ mod tests {
             bad_template
                 .on_save_point(1, 1, &logs("val_loss", 0.5))
                 .unwrap_err()
+                .to_string()
                 .contains("{val_acc}")
         );
     }
@@ -812,44 +828,48 @@ mod tests {
         let cases = [
             (
                 top_k("e", 2, None),
-                "--save-top-k 2 needs --checkpoint-monitor (or --monitor) to rank checkpoints (without one only -1, 0 or 1 are valid, as in Lightning)",
+                "ModelCheckpointConfig.save_top_k 2 needs ModelCheckpointConfig.monitor to rank checkpoints (without one only -1, 0 or 1 are valid, as in Lightning)",
             ),
             (
                 top_k("e", -2, Some("val_loss")),
-                "--save-top-k must be -1 (keep all), 0 (none) or a positive count, got -2",
+                "ModelCheckpointConfig.save_top_k must be -1 (keep all), 0 (none) or a positive count, got -2",
             ),
             (
                 ModelCheckpointConfig {
                     save_best_only: true,
                     ..top_k("e", 1, Some("val_loss"))
                 },
-                "--save-best-only and --save-top-k both choose which checkpoints to keep; pass only one",
+                "ModelCheckpointConfig.save_best_only and ModelCheckpointConfig.save_top_k both choose which checkpoints to keep; pass only one",
             ),
             (
                 ModelCheckpointConfig {
                     save_freq: SaveFreq::Steps(0),
                     ..Default::default()
                 },
-                "--save-freq must be 'epoch' or a positive number of steps, got 0",
+                "ModelCheckpointConfig.save_freq must be 'epoch' or a positive number of steps, got 0",
             ),
             (
                 ModelCheckpointConfig {
                     initial_value_threshold: Some(f64::INFINITY),
                     ..Default::default()
                 },
-                "--initial-value-threshold must be a finite number, got inf",
+                "ModelCheckpointConfig.initial_value_threshold must be a finite number, got inf",
             ),
             (
                 top_k("e", 1, Some("learning_rate")),
-                "--checkpoint-mode auto cannot tell whether 'learning_rate' should go up or down; pass --checkpoint-mode min or --checkpoint-mode max",
+                "ModelCheckpointConfig.mode auto cannot tell whether 'learning_rate' should go up or down; pass ModelCheckpointConfig.mode min or ModelCheckpointConfig.mode max",
             ),
         ];
         for (config, expected) in cases {
-            assert_eq!(ModelCheckpoint::new(config).unwrap_err(), expected);
+            assert_eq!(
+                ModelCheckpoint::new(config).unwrap_err().to_string(),
+                expected
+            );
         }
         assert!(
             ModelCheckpoint::new(config("e}"))
                 .unwrap_err()
+                .to_string()
                 .contains("single '}'")
         );
         assert!(ModelCheckpoint::new(config("")).is_err());
@@ -863,7 +883,8 @@ mod tests {
             assert!(
                 bad.parse::<SaveFreq>()
                     .unwrap_err()
-                    .starts_with("--save-freq must be"),
+                    .to_string()
+                    .starts_with("ModelCheckpointConfig.save_freq must be"),
                 "{bad}"
             );
         }

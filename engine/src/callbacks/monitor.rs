@@ -9,6 +9,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use super::Logs;
+use super::error::{CallbackError, CallbackKind, Setting};
 
 /// The direction in which the monitored metric improves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -61,39 +62,6 @@ pub struct Monitor {
     pub min_delta: f64,
 }
 
-/// The command-line flags that set a monitoring callback's metric, mode and `min_delta`, so
-/// that its errors name the flag to change.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct MonitorFlags {
-    /// The flag naming the metric, e.g. `--monitor`.
-    pub monitor: &'static str,
-    /// The flag of the direction, e.g. `--mode`.
-    pub mode: &'static str,
-    /// The flag of the smallest improvement, e.g. `--min-delta`.
-    pub min_delta: &'static str,
-}
-
-impl MonitorFlags {
-    /// Early stopping's flags.
-    pub const EARLY_STOPPING: Self = Self {
-        monitor: "--monitor",
-        mode: "--mode",
-        min_delta: "--min-delta",
-    };
-    /// Checkpoint selection's flags (it has no `min_delta`; --monitor also sets its metric).
-    pub const CHECKPOINT: Self = Self {
-        monitor: "--checkpoint-monitor",
-        mode: "--checkpoint-mode",
-        min_delta: "--min-delta",
-    };
-    /// ReduceLROnPlateau's flags.
-    pub const PLATEAU: Self = Self {
-        monitor: "--plateau-monitor",
-        mode: "--plateau-mode",
-        min_delta: "--plateau-min-delta",
-    };
-}
-
 impl Monitor {
     /// Resolves `mode` for `monitor`.
     ///
@@ -102,33 +70,29 @@ impl Monitor {
     /// compiled metric objects for their direction instead; ember's metrics are the loss and the
     /// accuracy, so the name decides.
     ///
-    /// # Errors
-    /// An empty monitor name, a non-finite `min_delta`, or a name auto mode cannot place.
-    pub fn new(monitor: &str, mode: Mode, min_delta: f64) -> Result<Self, String> {
-        Self::with_flags(monitor, mode, min_delta, &MonitorFlags::EARLY_STOPPING)
-    }
-
-    /// [`Monitor::new`] for a callback configured by `flags`, which its errors name.
+    /// `callback` names the settings in its errors (its `monitor`, `mode` and `min_delta`
+    /// fields).
     ///
     /// # Errors
-    /// As [`Monitor::new`].
-    pub fn with_flags(
+    /// An empty monitor name, a non-finite `min_delta`, or a name auto mode cannot place.
+    pub fn new(
+        callback: CallbackKind,
         monitor: &str,
         mode: Mode,
         min_delta: f64,
-        flags: &MonitorFlags,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, CallbackError> {
+        let setting = |field| Setting { callback, field };
         if monitor.is_empty() {
-            return Err(format!(
-                "{} must name a metric, e.g. val_loss",
-                flags.monitor
-            ));
+            return Err(CallbackError::EmptyMonitor {
+                setting: setting("monitor"),
+            });
         }
         if !min_delta.is_finite() {
-            return Err(format!(
-                "{} must be a finite number, got {min_delta}",
-                flags.min_delta
-            ));
+            return Err(CallbackError::Invalid {
+                setting: setting("min_delta"),
+                requirement: "a finite number",
+                value: min_delta.to_string(),
+            });
         }
         let mode = match mode {
             Mode::Auto => {
@@ -138,10 +102,10 @@ impl Monitor {
                 } else if name.contains("acc") {
                     Mode::Max
                 } else {
-                    return Err(format!(
-                        "{m} auto cannot tell whether '{monitor}' should go up or down; pass {m} min or {m} max",
-                        m = flags.mode
-                    ));
+                    return Err(CallbackError::UnknownDirection {
+                        setting: setting("mode"),
+                        monitor: monitor.to_string(),
+                    });
                 }
             }
             resolved => resolved,
@@ -220,6 +184,8 @@ pub fn reached(value: f64, floor: f64) -> bool {
 mod tests {
     use super::*;
 
+    const ES: CallbackKind = CallbackKind::EarlyStopping;
+
     #[test]
     fn auto_mode_reads_the_name() {
         for (name, mode) in [
@@ -231,26 +197,30 @@ mod tests {
             ("val_acc", Mode::Max),
         ] {
             assert_eq!(
-                Monitor::new(name, Mode::Auto, 0.0).unwrap().mode,
+                Monitor::new(ES, name, Mode::Auto, 0.0).unwrap().mode,
                 mode,
                 "{name}"
             );
         }
         assert_eq!(
-            Monitor::new("learning_rate", Mode::Auto, 0.0).unwrap_err(),
-            "--mode auto cannot tell whether 'learning_rate' should go up or down; pass --mode min or --mode max"
+            Monitor::new(ES, "learning_rate", Mode::Auto, 0.0)
+                .unwrap_err()
+                .to_string(),
+            "EarlyStoppingConfig.mode auto cannot tell whether 'learning_rate' should go up or down; pass EarlyStoppingConfig.mode min or EarlyStoppingConfig.mode max"
         );
         // An explicit mode wins over the name.
         assert_eq!(
-            Monitor::new("val_loss", Mode::Max, 0.0).unwrap().mode,
+            Monitor::new(ES, "val_loss", Mode::Max, 0.0).unwrap().mode,
             Mode::Max
         );
         assert_eq!(
-            Monitor::new("learning_rate", Mode::Min, 0.0).unwrap().mode,
+            Monitor::new(ES, "learning_rate", Mode::Min, 0.0)
+                .unwrap()
+                .mode,
             Mode::Min
         );
-        assert!(Monitor::new("", Mode::Min, 0.0).is_err());
-        assert!(Monitor::new("loss", Mode::Min, f64::NAN).is_err());
+        assert!(Monitor::new(ES, "", Mode::Min, 0.0).is_err());
+        assert!(Monitor::new(ES, "loss", Mode::Min, f64::NAN).is_err());
     }
 
     #[test]
@@ -287,7 +257,7 @@ mod tests {
             (Mode::Min, 100.0, 1100.0, 1200.0),
         ];
         for (mode, min_delta, current, reference) in exact {
-            let monitor = Monitor::new("m", mode, min_delta).unwrap();
+            let monitor = Monitor::new(ES, "m", mode, min_delta).unwrap();
             assert!(
                 !monitor.is_improvement(current, Some(reference)),
                 "{mode} min_delta={min_delta}: {reference} -> {current} is exactly min_delta"
@@ -305,7 +275,7 @@ mod tests {
             );
         }
         // Every decimal pair 0.00..=1.00 a tenth apart, both ways round.
-        let tenth = Monitor::new("m", Mode::Min, 0.1).unwrap();
+        let tenth = Monitor::new(ES, "m", Mode::Min, 0.1).unwrap();
         for i in 0..=90 {
             let current = f64::from(i) / 100.0;
             let reference = f64::from(i + 10) / 100.0;
@@ -352,7 +322,7 @@ mod tests {
             (Mode::Max, 0.1, f64::INFINITY, Some(f64::INFINITY), false),
         ];
         for (mode, min_delta, current, reference, expected) in cases {
-            let monitor = Monitor::new("m", mode, min_delta).unwrap();
+            let monitor = Monitor::new(ES, "m", mode, min_delta).unwrap();
             assert_eq!(monitor.min_delta, min_delta.abs());
             assert_eq!(
                 monitor.is_improvement(current, reference),

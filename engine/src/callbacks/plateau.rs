@@ -13,7 +13,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::monitor::{Mode, Monitor, MonitorFlags, reached};
+use super::error::{CallbackError, CallbackKind, Setting};
+use super::monitor::{Mode, Monitor, reached};
 use super::{Logs, exact_f64, monitored_value};
 
 /// Settings of [`ReduceLrOnPlateau`]; defaults are Keras'.
@@ -82,7 +83,7 @@ impl ReduceLrOnPlateau {
     ///
     /// # Errors
     /// See [`ReduceLrOnPlateau::with_state`].
-    pub fn new(config: ReduceLrOnPlateauConfig) -> Result<Self, String> {
+    pub fn new(config: ReduceLrOnPlateauConfig) -> Result<Self, CallbackError> {
         Self::with_state(config, ReduceLrOnPlateauState::default())
     }
 
@@ -94,24 +95,26 @@ impl ReduceLrOnPlateau {
     pub fn with_state(
         config: ReduceLrOnPlateauConfig,
         state: ReduceLrOnPlateauState,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, CallbackError> {
         if !(config.factor > 0.0 && config.factor < 1.0) {
-            return Err(format!(
-                "--plateau-factor must be in (0, 1) (the learning rate is multiplied by it), got {}",
-                config.factor
-            ));
+            return Err(CallbackError::Invalid {
+                setting: Setting::plateau("factor"),
+                requirement: "in (0, 1) (the learning rate is multiplied by it)",
+                value: config.factor.to_string(),
+            });
         }
         if !(config.min_lr.is_finite() && config.min_lr >= 0.0) {
-            return Err(format!(
-                "--min-lr must be a non-negative number, got {}",
-                config.min_lr
-            ));
+            return Err(CallbackError::Invalid {
+                setting: Setting::plateau("min_lr"),
+                requirement: "a non-negative number",
+                value: config.min_lr.to_string(),
+            });
         }
-        let monitor = Monitor::with_flags(
+        let monitor = Monitor::new(
+            CallbackKind::ReduceLrOnPlateau,
             &config.monitor,
             config.mode,
             config.min_delta,
-            &MonitorFlags::PLATEAU,
         )?;
         Ok(Self {
             config,
@@ -137,13 +140,13 @@ impl ReduceLrOnPlateau {
         epoch: usize,
         logs: &Logs,
         current_lr: f64,
-    ) -> Result<Option<f64>, String> {
+    ) -> Result<Option<f64>, CallbackError> {
         let _ = epoch; // Kept for symmetry with the other callbacks and future messages.
         let mut logs = logs.clone();
         logs.insert("learning_rate".into(), current_lr);
         let current = monitored_value(
             "ReduceLROnPlateau",
-            "--plateau-monitor",
+            Setting::plateau("monitor"),
             &self.monitor.monitor,
             &logs,
         )?;
@@ -374,21 +377,31 @@ mod tests {
         let mut rop = ReduceLrOnPlateau::new(ReduceLrOnPlateauConfig::default()).unwrap();
         assert_eq!(
             rop.on_epoch_end(1, &[("loss".to_string(), 1.0)].into(), 0.1)
-                .unwrap_err(),
-            "ReduceLROnPlateau monitors 'val_loss', which is not among the metrics (learning_rate, loss); pass --plateau-monitor with one of them"
+                .unwrap_err()
+                .to_string(),
+            "ReduceLROnPlateau monitors 'val_loss', which is not among the metrics (learning_rate, loss); pass ReduceLrOnPlateauConfig.monitor with one of them"
         );
         for (factor, min_lr, part) in [
-            (1.0, 0.0, "--plateau-factor must be in (0, 1)"),
-            (0.0, 0.0, "--plateau-factor must be in (0, 1)"),
-            (f64::NAN, 0.0, "--plateau-factor must be in (0, 1)"),
-            (0.5, -1.0, "--min-lr must be a non-negative number, got -1"),
+            (1.0, 0.0, "ReduceLrOnPlateauConfig.factor must be in (0, 1)"),
+            (0.0, 0.0, "ReduceLrOnPlateauConfig.factor must be in (0, 1)"),
+            (
+                f64::NAN,
+                0.0,
+                "ReduceLrOnPlateauConfig.factor must be in (0, 1)",
+            ),
+            (
+                0.5,
+                -1.0,
+                "ReduceLrOnPlateauConfig.min_lr must be a non-negative number, got -1",
+            ),
         ] {
             let err = ReduceLrOnPlateau::new(ReduceLrOnPlateauConfig {
                 factor,
                 min_lr,
                 ..Default::default()
             })
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
             assert!(err.starts_with(part), "{err}");
         }
     }

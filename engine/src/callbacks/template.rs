@@ -16,6 +16,7 @@
 //! a missing name is an error, as Keras' `KeyError`.
 
 use super::Logs;
+use super::error::{CallbackError, Setting};
 
 /// A value substituted into a template: `epoch` and `step` are integers, metrics are floats
 /// (as in Keras, where logs hold Python floats).
@@ -56,7 +57,11 @@ pub fn format_filename(
     epoch: usize,
     step: usize,
     logs: &Logs,
-) -> Result<String, String> {
+) -> Result<String, CallbackError> {
+    fill(template, epoch, step, logs).map_err(CallbackError::Template)
+}
+
+fn fill(template: &str, epoch: usize, step: usize, logs: &Logs) -> Result<String, String> {
     let mut out = String::new();
     for piece in parse(template)? {
         match piece {
@@ -99,11 +104,13 @@ pub fn format_filename(
 ///
 /// # Errors
 /// As the parsing part of [`format_filename`].
-pub fn check_template(template: &str) -> Result<(), String> {
+pub fn check_template(template: &str) -> Result<(), CallbackError> {
     if template.is_empty() {
-        return Err("the checkpoint file name template is empty; pass e.g. --checkpoint-filename 'epoch{epoch:03d}'".into());
+        return Err(CallbackError::EmptyTemplate {
+            setting: Setting::model_checkpoint("filename"),
+        });
     }
-    parse(template).map(|_| ())
+    parse(template).map(|_| ()).map_err(CallbackError::Template)
 }
 
 fn parse(template: &str) -> Result<Vec<Piece>, String> {
@@ -506,7 +513,9 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        let err = format_filename("{epoch}-{val_acc:.2f}", 1, 1, &logs()).unwrap_err();
+        let err = format_filename("{epoch}-{val_acc:.2f}", 1, 1, &logs())
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "checkpoint file name template '{epoch}-{val_acc:.2f}' uses {val_acc}, which is not available; use one of: epoch, step, accuracy, loss, neg, tiny, val_loss"
@@ -531,7 +540,9 @@ mod tests {
             ("{epoch:.}", "'.' without a precision"),
             ("{epoch:3d3}", "invalid format spec '3d3'"),
         ] {
-            let err = format_filename(template, 1, 1, &logs()).unwrap_err();
+            let err = format_filename(template, 1, 1, &logs())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(part), "{template}: {err}");
             assert!(!err.contains('\n'), "{err}");
         }
@@ -542,7 +553,9 @@ mod tests {
             "{epoch:/>3}",
             "..",
         ] {
-            let err = format_filename(template, 1, 1, &logs()).unwrap_err();
+            let err = format_filename(template, 1, 1, &logs())
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("not a file name"), "{template}: {err}");
         }
         assert!(check_template("").is_err());
