@@ -11,6 +11,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, Args, Parser, Subcommand};
 use ember_datasets::DatasetKind;
 use ember_models::ModelKind;
+use serde::Serialize;
 
 use crate::backend::{BackendKind, DeviceChoice};
 use crate::toy::{StartPoint, TestFunction};
@@ -355,7 +356,12 @@ pub struct LoggingArgs {
 /// Optimizer hyperparameter flags. Each sets the parameter of the same name (`-` for `_`) of
 /// the chosen optimizer; unset ones keep the reference defaults (docs/optimizers.md). A flag
 /// the optimizer does not have is an error.
-#[derive(Debug, Clone, Default, Args)]
+///
+/// A field here is the flag of the `ember_optim` configuration field of the same name: the
+/// given flags serialize (serde) to exactly the map of parameter names to values that
+/// [`OptimizerConfig::with_parameters`] takes, and a test checks that every optimizer's
+/// parameters have a flag and every flag is some optimizer's parameter.
+#[derive(Debug, Clone, Default, Args, Serialize)]
 #[command(next_help_heading = "Optimizer hyperparameters (defaults: the reference's)")]
 pub struct OptimizerArgs {
     /// β1, decay of the first moment (adam, adamw, adamax, nadam, adabelief).
@@ -384,6 +390,7 @@ pub struct OptimizerArgs {
     pub dampening: Option<f64>,
     /// SGD with Nesterov momentum (needs --momentum > 0 and dampening 0).
     #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub nesterov: bool,
     /// Weight decay (all but rprop): L2 on the gradient, or decoupled for adamw and with
     /// --decoupled-weight-decay / --weight-decouple.
@@ -391,6 +398,7 @@ pub struct OptimizerArgs {
     pub weight_decay: Option<f64>,
     /// AMSGrad's running maximum of the second moment (adam, adamw, adabelief).
     #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub amsgrad: bool,
     /// AdaBelief's RAdam rectification.
     #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
@@ -400,6 +408,7 @@ pub struct OptimizerArgs {
     pub weight_decouple: Option<bool>,
     /// AdaBelief: decoupled decay by weight_decay instead of lr·weight_decay.
     #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub fixed_decay: bool,
     /// AdaBelief: SGD-with-momentum steps while the rectification is off.
     #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
@@ -409,6 +418,7 @@ pub struct OptimizerArgs {
     pub alpha: Option<f64>,
     /// Centered RMSprop.
     #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub centered: bool,
     /// Adagrad's learning-rate decay.
     #[arg(long, allow_negative_numbers = true)]
@@ -421,6 +431,7 @@ pub struct OptimizerArgs {
     pub momentum_decay: Option<f64>,
     /// NAdam with decoupled (AdamW-style) weight decay.
     #[arg(long)]
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub decoupled_weight_decay: bool,
     /// Rprop variant: irprop-minus (torch.optim.Rprop) or rprop-plus (Riedmiller & Braun,
     /// with weight backtracking).
@@ -429,40 +440,16 @@ pub struct OptimizerArgs {
 }
 
 impl OptimizerArgs {
-    /// The flags given, as (parameter name, value), in the order of the flags above.
-    pub fn values(&self) -> Vec<(&'static str, serde_json::Value)> {
-        use serde_json::Value;
-        let number = |name, v: Option<f64>| v.map(|v| (name, Value::from(v)));
-        let switch = |name, on: bool| on.then_some((name, Value::Bool(true)));
-        let boolean = |name, v: Option<bool>| v.map(|v| (name, Value::Bool(v)));
-        let pair = |name, v: Option<(f64, f64)>| v.map(|(a, b)| (name, serde_json::json!([a, b])));
-        [
-            number("beta1", self.beta1),
-            number("beta2", self.beta2),
-            number("eps", self.eps),
-            number("rho", self.rho),
-            pair("etas", self.etas),
-            pair("step_sizes", self.step_sizes),
-            number("momentum", self.momentum),
-            number("dampening", self.dampening),
-            switch("nesterov", self.nesterov),
-            number("weight_decay", self.weight_decay),
-            switch("amsgrad", self.amsgrad),
-            boolean("rectify", self.rectify),
-            boolean("weight_decouple", self.weight_decouple),
-            switch("fixed_decay", self.fixed_decay),
-            boolean("degenerated_to_sgd", self.degenerated_to_sgd),
-            number("alpha", self.alpha),
-            switch("centered", self.centered),
-            number("lr_decay", self.lr_decay),
-            number("initial_accumulator_value", self.initial_accumulator_value),
-            number("momentum_decay", self.momentum_decay),
-            switch("decoupled_weight_decay", self.decoupled_weight_decay),
-            self.variant.map(|v| ("variant", Value::from(v.name()))),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+    /// The flags given, as (parameter name, value), by name: the fields set (a switch only
+    /// when on), serialized.
+    pub fn values(&self) -> Vec<(String, serde_json::Value)> {
+        match serde_json::to_value(self) {
+            Ok(serde_json::Value::Object(fields)) => {
+                fields.into_iter().filter(|(_, v)| !v.is_null()).collect()
+            }
+            // A struct of numbers, booleans, pairs and a unit enum is always an object.
+            _ => Vec::new(),
+        }
     }
 
     /// Whether no optimizer flag was given.
@@ -480,10 +467,11 @@ impl OptimizerArgs {
         configs: &[OptimizerConfig],
     ) -> Result<Vec<OptimizerConfig>, String> {
         let values = self.values();
-        if let Some((name, _)) = values
-            .iter()
-            .find(|(name, _)| !configs.iter().any(|c| c.parameters().contains(name)))
-        {
+        if let Some((name, _)) = values.iter().find(|(name, _)| {
+            !configs
+                .iter()
+                .any(|c| c.parameters().contains(name))
+        }) {
             let names: Vec<&str> = configs.iter().map(OptimizerConfig::name).collect();
             return Err(format!(
                 "--{} is not a parameter of {}",
@@ -494,7 +482,7 @@ impl OptimizerArgs {
         configs
             .iter()
             .map(|config| {
-                let own: Vec<(&'static str, serde_json::Value)> = values
+                let own: Vec<(String, serde_json::Value)> = values
                     .iter()
                     .filter(|(name, _)| config.parameters().contains(name))
                     .cloned()
@@ -511,8 +499,8 @@ impl OptimizerArgs {
     /// `config` with the given flags set, validated.
     ///
     /// # Errors
-    /// One line: "--rho is not a parameter of adam (its parameters: beta1, beta2, eps,
-    /// weight_decay, amsgrad)" for a flag the optimizer lacks, or the optimizer's range check,
+    /// One line: "--rho is not a parameter of adam (its parameters: amsgrad, beta1, beta2, eps,
+    /// weight_decay)" for a flag the optimizer lacks, or the optimizer's range check,
     /// e.g. "adadelta optimizer: rho must be in [0, 1], got 1.5".
     pub fn apply(&self, config: OptimizerConfig) -> Result<OptimizerConfig, String> {
         let values = self.values();
@@ -683,4 +671,69 @@ pub struct CompareArgs {
     /// Internal: where the worker writes its outcome.
     #[arg(long, hide = true)]
     pub worker_result: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use clap::Args as _;
+    use serde_json::json;
+
+    use super::*;
+
+    /// The optimizer flags are exactly the optimizers' parameters: each parameter of each
+    /// optimizer has its flag, and each flag is a parameter of some optimizer.
+    #[test]
+    fn optimizer_flags_are_the_optimizers_parameters() {
+        let command = OptimizerArgs::augment_args(clap::Command::new("flags"));
+        let flags: BTreeSet<String> = command
+            .get_arguments()
+            .filter_map(|arg| arg.get_long())
+            .map(|long| long.replace('-', "_"))
+            .collect();
+        let parameters: BTreeSet<String> = OptimizerConfig::NAMES
+            .iter()
+            .flat_map(|name| name.parse::<OptimizerConfig>().unwrap().parameters())
+            .map(|parameter| parameter.to_string())
+            .collect();
+        assert_eq!(flags, parameters);
+    }
+
+    /// The flags given, and only those, come out under their parameters' names with the
+    /// values the optimizer configurations read; a switch that is off is not given.
+    #[test]
+    fn given_flags_are_the_parameter_values() {
+        let cli = Cli::try_parse_from([
+            "train",
+            "--beta1",
+            "0.8",
+            "--etas",
+            "0.4,1.3",
+            "--nesterov",
+            "--rectify",
+            "false",
+            "--variant",
+            "rprop-plus",
+        ])
+        .unwrap();
+        let values = cli.train.optimizer_args.values();
+        let expected = [
+            ("beta1", json!(0.8)),
+            ("etas", json!([0.4, 1.3])),
+            ("nesterov", json!(true)),
+            ("rectify", json!(false)),
+            ("variant", json!("rprop-plus")),
+        ];
+        let expected: Vec<(String, serde_json::Value)> = expected
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect();
+        assert_eq!(values, expected);
+        assert!(OptimizerArgs::default().is_empty());
+        // Each value is one the configuration reads.
+        let rprop: OptimizerConfig = "rprop".parse().unwrap();
+        let etas: Vec<(String, serde_json::Value)> = values[1..2].to_vec();
+        assert!(rprop.with_parameters(&etas).is_ok());
+    }
 }

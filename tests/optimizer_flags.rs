@@ -67,7 +67,7 @@ fn a_flag_the_optimizer_lacks_is_refused() {
     assert_clean_error(
         &out,
         &[
-            "--rho is not a parameter of adam (its parameters: beta1, beta2, eps, weight_decay, amsgrad)",
+            "--rho is not a parameter of adam (its parameters: amsgrad, beta1, beta2, eps, weight_decay)",
         ],
     );
     assert_eq!(out.status.code(), Some(1));

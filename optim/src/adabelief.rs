@@ -80,19 +80,6 @@ impl Default for AdaBeliefConfig {
 }
 
 impl AdaBeliefConfig {
-    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
-    pub const PARAMETERS: &'static [&'static str] = &[
-        "beta1",
-        "beta2",
-        "eps",
-        "weight_decay",
-        "weight_decouple",
-        "fixed_decay",
-        "amsgrad",
-        "rectify",
-        "degenerated_to_sgd",
-    ];
-
     /// The reference's checks: 0 ≤ eps, 0 ≤ β1 < 1, 0 ≤ β2 < 1 (and 0 ≤ weight_decay).
     ///
     /// # Errors

@@ -52,9 +52,6 @@ impl Default for AdadeltaConfig {
 }
 
 impl AdadeltaConfig {
-    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
-    pub const PARAMETERS: &'static [&'static str] = &["rho", "eps", "weight_decay"];
-
     /// torch's checks: 0 ≤ rho ≤ 1, 0 ≤ eps, 0 ≤ weight_decay.
     ///
     /// # Errors

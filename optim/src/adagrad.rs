@@ -54,14 +54,6 @@ impl Default for AdagradConfig {
 }
 
 impl AdagradConfig {
-    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
-    pub const PARAMETERS: &'static [&'static str] = &[
-        "lr_decay",
-        "weight_decay",
-        "initial_accumulator_value",
-        "eps",
-    ];
-
     /// torch's checks: lr_decay, weight_decay, initial_accumulator_value and eps all ≥ 0.
     ///
     /// # Errors

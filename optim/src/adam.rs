@@ -65,10 +65,6 @@ impl Default for AdamConfig {
 }
 
 impl AdamConfig {
-    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
-    pub const PARAMETERS: &'static [&'static str] =
-        &["beta1", "beta2", "eps", "weight_decay", "amsgrad"];
-
     /// torch's checks: 0 ≤ eps, 0 ≤ β1 < 1, 0 ≤ β2 < 1, 0 ≤ weight_decay.
     ///
     /// # Errors

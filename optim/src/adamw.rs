@@ -49,9 +49,6 @@ impl Default for AdamWConfig {
 }
 
 impl AdamWConfig {
-    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
-    pub const PARAMETERS: &'static [&'static str] = AdamConfig::PARAMETERS;
-
     fn adam(&self) -> AdamConfig {
         AdamConfig {
             beta1: self.beta1,

@@ -66,16 +66,6 @@ impl Default for NAdamConfig {
 }
 
 impl NAdamConfig {
-    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
-    pub const PARAMETERS: &'static [&'static str] = &[
-        "beta1",
-        "beta2",
-        "eps",
-        "weight_decay",
-        "momentum_decay",
-        "decoupled_weight_decay",
-    ];
-
     /// torch's checks: 0 ≤ eps, 0 ≤ β1 < 1, 0 ≤ β2 < 1, 0 ≤ weight_decay, 0 ≤ momentum_decay.
     ///
     /// # Errors

@@ -58,10 +58,6 @@ impl Default for RmsPropConfig {
 }
 
 impl RmsPropConfig {
-    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
-    pub const PARAMETERS: &'static [&'static str] =
-        &["alpha", "eps", "weight_decay", "momentum", "centered"];
-
     /// torch's checks: eps, momentum, weight_decay and alpha all ≥ 0.
     ///
     /// # Errors

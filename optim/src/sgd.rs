@@ -50,10 +50,6 @@ impl Default for SgdConfig {
 }
 
 impl SgdConfig {
-    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
-    pub const PARAMETERS: &'static [&'static str] =
-        &["momentum", "dampening", "nesterov", "weight_decay"];
-
     /// torch's checks: momentum ≥ 0, weight_decay ≥ 0, nesterov only with momentum and no
     /// dampening.
     ///

@@ -108,9 +108,6 @@ impl Default for RpropConfig {
 }
 
 impl RpropConfig {
-    /// The hyperparameters' names, as serialized and as `train` flags (`_` → `-`).
-    pub const PARAMETERS: &'static [&'static str] = &["etas", "step_sizes", "variant"];
-
     /// torch's checks: 0 < η− < 1 < η+ (and Δmin ≤ Δmax).
     ///
     /// # Errors
