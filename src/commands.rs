@@ -187,6 +187,16 @@ fn new_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
         .optimizer_args
         .apply(config.optimizer)
         .map_err(anyhow::Error::msg)?;
+    apply_flags(&mut config, args)?;
+    Ok(config)
+}
+
+/// Every flag given, except the optimizer's, over `config` (a new run's defaults or file, or a
+/// resumed checkpoint's configuration).
+fn apply_flags(config: &mut TrainConfig, args: &TrainArgs) -> anyhow::Result<()> {
+    if let Some(model) = args.model {
+        config.model = model;
+    }
     if let Some(lr) = args.lr {
         config.lr = lr;
     }
@@ -217,8 +227,7 @@ fn new_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     if args.device.gpu_index.is_some() {
         config.gpu_index = args.device.gpu_index;
     }
-    apply_run_flags(&mut config, args)?;
-    Ok(config)
+    apply_run_flags(config, args)
 }
 
 /// The flags that may also change on resume: checkpoint frequency, callbacks, logging.
@@ -333,97 +342,106 @@ fn find_resume(args: &TrainArgs, target: &str) -> anyhow::Result<(PathBuf, Check
     )
 }
 
-/// The checkpoint's configuration with the flags that may change on resume applied; flags that
-/// would change what is being trained are refused with the list of differences. Also returns
-/// the settings that changed (as `key: old -> new`), to be shown once the resume is accepted.
+/// The top-level settings of a run's configuration (`config.toml`'s keys) that a resume may
+/// change: how long it runs, where it computes and finds its data, how often it checkpoints,
+/// its callbacks and its logging. Every other setting (the model, the optimizer and its
+/// hyperparameters, the learning rate, batch size, seed, dataset, validation split and training
+/// subset) fixes what is being trained, so a flag that changes one is refused; a setting added
+/// to [`TrainConfig`] later is fixed unless it is listed here.
+const MAY_CHANGE_ON_RESUME: [&str; 11] = [
+    "epochs",
+    "backend",
+    "gpu_index",
+    "data_dir",
+    "checkpoint_every",
+    "lr_schedule",
+    "schedule_unit",
+    "reduce_lr_on_plateau",
+    "early_stopping",
+    "model_checkpoint",
+    "logging",
+];
+
+/// The checkpoint's configuration with the flags applied, as a new run applies them over its
+/// defaults. A flag that changes a setting outside [`MAY_CHANGE_ON_RESUME`] is refused with
+/// the list of differences. Also returns the settings that changed (as `key: old -> new`), to
+/// be shown once the resume is accepted.
 fn resumed_config(
     args: &TrainArgs,
     checkpoint: &Checkpoint,
 ) -> anyhow::Result<(TrainConfig, Vec<String>)> {
-    let mut config = checkpoint.config.clone();
-    let mut differences = Vec::new();
-    let mut differs = |flag: &str, was: String, asked: String| {
-        if was != asked {
-            differences.push(format!("{flag} {was} (checkpoint) vs {asked}"));
-        }
-    };
-    if let Some(m) = args.model {
-        differs("--model", config.model.to_string(), m.to_string());
-    }
-    if let Some(o) = &args.optimizer {
-        differs("--opt", config.optimizer.name().into(), o.name().into());
-    }
-    // Optimizer flags describe the whole optimizer: `--opt` (or the checkpoint's optimizer)
-    // at its defaults with the flags set; each hyperparameter must match the checkpoint's.
-    if args.optimizer.is_some() || !args.optimizer_args.is_empty() {
-        let asked = args
-            .optimizer_args
-            .apply(args.optimizer.unwrap_or(config.optimizer))
-            .map_err(anyhow::Error::msg)?;
-        if asked.name() == config.optimizer.name() {
-            for (flag, was, now) in optimizer_differences(&config.optimizer, &asked) {
-                differs(&flag, was, now);
-            }
-        }
-    }
-    if let Some(lr) = args.lr {
-        differs("--lr", config.lr.to_string(), lr.to_string());
-    }
-    if let Some(b) = args.batch_size {
-        let show = |b: Option<usize>| b.map_or("full".to_string(), |n| n.to_string());
-        differs("--batch-size", show(config.batch_size), show(b.images()));
-    }
-    if let Some(s) = args.seed {
-        differs("--seed", config.seed.to_string(), s.to_string());
-    }
-    if let Some(d) = args.dataset {
-        differs("--dataset", config.dataset.to_string(), d.to_string());
-    }
-    if let Some(v) = args.val_split {
-        differs("--val-split", config.val_split.to_string(), v.to_string());
-    }
-    if args.limit_train.is_some() {
-        let show = |l: Option<usize>| l.map_or("none".to_string(), |n| n.to_string());
-        differs(
-            "--limit-train",
-            show(config.limit_train),
-            show(args.limit_train),
-        );
-    }
-    if !differences.is_empty() {
-        bail!(
-            "cannot resume {}: it was trained differently ({}); drop those flags or start a new run",
-            checkpoint.dir.display(),
-            differences.join(", ")
-        );
-    }
-    // What may change: the length of the run, where it computes, where the data lives.
-    if let Some(epochs) = args.epochs {
-        config.epochs = epochs;
-    }
-    if let Some(b) = chosen_backend(&args.device) {
-        config.backend = b;
-    }
-    if args.device.gpu_index.is_some() {
-        config.gpu_index = args.device.gpu_index;
-    }
-    if args.data_dir.is_some() {
-        config.data_dir = args.data_dir.clone();
-    }
     // Console settings belong to this invocation, not to the checkpoint.
-    config.logging.quiet = false;
-    config.logging.format = LogFormat::Text;
     let mut before = checkpoint.config.clone();
     before.logging.quiet = false;
     before.logging.format = LogFormat::Text;
-    apply_run_flags(&mut config, args)?;
-    let changes = diff_toml(&before, &config);
+    let mut config = before.clone();
+    // Optimizer flags describe the whole optimizer: `--opt` (or the checkpoint's optimizer)
+    // at its reference defaults with the flags set.
+    if args.optimizer.is_some() || !args.optimizer_args.is_empty() {
+        config.optimizer = args
+            .optimizer_args
+            .apply(args.optimizer.unwrap_or(config.optimizer))
+            .map_err(anyhow::Error::msg)?;
+    }
+    apply_flags(&mut config, args)?;
+    let (fixed, changes): (Vec<Difference>, Vec<Difference>) =
+        differences(&before, &config).into_iter().partition(|d| {
+            let top = d.key.split('.').next().unwrap_or_default();
+            !MAY_CHANGE_ON_RESUME.contains(&top)
+        });
+    // Another optimizer differs in every hyperparameter; its name says enough.
+    let other_optimizer = fixed.iter().any(|d| d.key == "optimizer.name");
+    let refused: Vec<String> = fixed
+        .iter()
+        .filter(|d| {
+            !(other_optimizer && d.key.starts_with("optimizer.") && d.key != "optimizer.name")
+        })
+        .map(|d| {
+            format!(
+                "{} {} (checkpoint) vs {}",
+                resume_flag(&d.key),
+                d.was,
+                d.now
+            )
+        })
+        .collect();
+    if !refused.is_empty() {
+        bail!(
+            "cannot resume {}: it was trained differently ({}); drop those flags or start a new run",
+            checkpoint.dir.display(),
+            refused.join(", ")
+        );
+    }
+    let changes = changes
+        .iter()
+        .map(|d| format!("{}: {} -> {}", d.key, d.was, d.now))
+        .collect();
     Ok((config, changes))
 }
 
-/// The settings that differ between two configurations, as `key: old -> new` with dotted
-/// keys for nested tables (`early_stopping.patience: 1 -> 4`).
-fn diff_toml(before: &TrainConfig, after: &TrainConfig) -> Vec<String> {
+/// The flag of `train` that sets a configuration key: `--opt` for the optimizer's name, the
+/// hyperparameter's flag for the optimizer's other keys, `--` and the key otherwise.
+fn resume_flag(key: &str) -> String {
+    match key.strip_prefix("optimizer.") {
+        Some("name") => "--opt".into(),
+        Some(parameter) => format!("--{}", parameter.replace('_', "-")),
+        None => format!("--{}", key.replace('_', "-")),
+    }
+}
+
+/// One setting that differs between two configurations.
+struct Difference {
+    /// The dotted key (`early_stopping.patience`, `optimizer.beta1`).
+    key: String,
+    /// The value before, as TOML writes it (strings unquoted); `none` when unset (`full` for
+    /// the batch size).
+    was: String,
+    /// The value after.
+    now: String,
+}
+
+/// The settings that differ between two configurations, by dotted key.
+fn differences(before: &TrainConfig, after: &TrainConfig) -> Vec<Difference> {
     fn flatten(prefix: &str, value: &toml::Value, out: &mut BTreeMap<String, String>) {
         match value {
             toml::Value::Table(table) => {
@@ -435,6 +453,9 @@ fn diff_toml(before: &TrainConfig, after: &TrainConfig) -> Vec<String> {
                     };
                     flatten(&key, v, out);
                 }
+            }
+            toml::Value::String(s) => {
+                out.insert(prefix.to_string(), s.clone());
             }
             other => {
                 out.insert(prefix.to_string(), other.to_string());
@@ -455,30 +476,13 @@ fn diff_toml(before: &TrainConfig, after: &TrainConfig) -> Vec<String> {
     keys.into_iter()
         .filter(|k| old.get(*k) != new.get(*k))
         .map(|k| {
-            let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "none".into());
-            format!("{k}: {} -> {}", show(old.get(k)), show(new.get(k)))
-        })
-        .collect()
-}
-
-/// The hyperparameters in which two configurations of the same optimizer differ, as
-/// (flag, value in `was`, value in `asked`).
-fn optimizer_differences(
-    was: &OptimizerConfig,
-    asked: &OptimizerConfig,
-) -> Vec<(String, String, String)> {
-    let (Ok(a), Ok(b)) = (serde_json::to_value(was), serde_json::to_value(asked)) else {
-        return Vec::new();
-    };
-    was.parameters()
-        .iter()
-        .filter(|p| a[**p] != b[**p])
-        .map(|p| {
-            (
-                format!("--{}", p.replace('_', "-")),
-                a[*p].to_string(),
-                b[*p].to_string(),
-            )
+            let unset = if k == "batch_size" { "full" } else { "none" };
+            let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| unset.into());
+            Difference {
+                key: k.clone(),
+                was: show(old.get(k)),
+                now: show(new.get(k)),
+            }
         })
         .collect()
 }
