@@ -10,13 +10,15 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use burn::tensor::Device;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Bool, Device, Int, Tensor};
 
 /// Held while a seeded initialization draws from Burn's process-wide generator.
 static GENERATOR: Mutex<()> = Mutex::new(());
 
-/// Runs `init` on the flex CPU device right after seeding Burn's generator with `seed`, under a
-/// process-wide lock; returns what `init` built (on the CPU: move it with `to_device`).
+/// Runs `init` on the flex CPU device right after seeding Burn's generator with `seed` and
+/// draws every parameter of the module it builds, under a process-wide lock; returns the module
+/// (on the CPU: move it with `to_device`).
 ///
 /// Only initializations that go through this function are serialized: code elsewhere in the
 /// process that draws from Burn's generator at the same time (`Tensor::random`) still
@@ -28,12 +30,31 @@ static GENERATOR: Mutex<()> = Mutex::new(());
 /// let b = ember_engine::init::seeded(7, |cpu| LinearConfig::new(2, 3).init(cpu));
 /// assert_eq!(a.weight.val().into_data(), b.weight.val().into_data());
 /// ```
-pub fn seeded<T>(seed: u64, init: impl FnOnce(&Device) -> T) -> T {
+pub fn seeded<M: Module>(seed: u64, init: impl FnOnce(&Device) -> M) -> M {
     // A panic in another initialization leaves nothing half-done that this one relies on.
     let _draws = GENERATOR.lock().unwrap_or_else(PoisonError::into_inner);
     let cpu = Device::flex();
     cpu.seed(seed);
-    init(&cpu)
+    let module = init(&cpu);
+    module.visit(&mut Materialize);
+    module
+}
+
+/// Draws each lazily initialized parameter now (`Param::val` fills its shared cell).
+struct Materialize;
+
+impl ModuleVisitor for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+
+    fn visit_int<const D: usize>(&mut self, param: &Param<Tensor<D, Int>>) {
+        let _ = param.val();
+    }
+
+    fn visit_bool<const D: usize>(&mut self, param: &Param<Tensor<D, Bool>>) {
+        let _ = param.val();
+    }
 }
 
 #[cfg(test)]
@@ -44,10 +65,12 @@ mod tests {
     use super::seeded;
 
     fn weights(seed: u64) -> TensorData {
-        seeded(seed, |cpu| LinearConfig::new(64, 64).init(cpu))
-            .weight
-            .val()
-            .into_data()
+        let linear = seeded(seed, |cpu| LinearConfig::new(64, 64).init(cpu));
+        assert!(
+            linear.weight.is_initialized(),
+            "drawn after the lock was released"
+        );
+        linear.weight.val().into_data()
     }
 
     /// Threads that initialize with different seeds at the same time each get their seed's
