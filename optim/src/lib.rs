@@ -151,9 +151,11 @@ impl OptimizerConfig {
     /// that they cannot drift from the configurations.
     pub fn parameters(&self) -> Vec<String> {
         match serde_json::to_value(self) {
-            Ok(serde_json::Value::Object(fields)) => {
-                fields.into_iter().map(|(k, _)| k).filter(|k| k != "name").collect()
-            }
+            Ok(serde_json::Value::Object(fields)) => fields
+                .into_iter()
+                .map(|(k, _)| k)
+                .filter(|k| k != "name")
+                .collect(),
             // An internally tagged enum of plain structs always serializes to an object.
             _ => Vec::new(),
         }
