@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::backend::{BackendKind, DeviceChoice};
 use crate::toy::{StartPoint, TestFunction};
+use ember_engine::callbacks::model_checkpoint::SaveFreq;
 use ember_optim::{OptimizerConfig, RpropVariant};
 
 /// The model of `train` without `--model`.
@@ -224,6 +225,11 @@ pub struct TrainArgs {
 
 /// Early stopping, checkpoint selection and learning-rate flags (Keras/Lightning names). Any
 /// flag of a group turns that callback on.
+///
+/// Each group's fields serialize (serde) under the names of its configuration's fields
+/// (`EarlyStoppingConfig`, `ModelCheckpointConfig`, `ReduceLrOnPlateauConfig`), flags not
+/// given left out, and `crate::overrides` sets exactly those fields: a setting is declared by
+/// its configuration field and its flag here, and nowhere else.
 #[derive(Debug, Clone, Default, Args)]
 pub struct CallbackArgs {
     /// Learning-rate schedule: constant, step:step_size=N,gamma=G, exponential:gamma=G,
@@ -233,40 +239,71 @@ pub struct CallbackArgs {
     /// Whether the schedule counts epochs or optimizer steps [default: epoch].
     #[arg(long, value_parser = ["epoch", "step"], help_heading = "Learning rate")]
     pub schedule_unit: Option<String>,
+    /// ReduceLROnPlateau.
+    #[command(flatten)]
+    pub plateau: PlateauArgs,
+    /// Early stopping.
+    #[command(flatten)]
+    pub stopping: EarlyStoppingArgs,
+    /// Checkpoint selection.
+    #[command(flatten)]
+    pub selection: CheckpointArgs,
+}
+
+/// Whether a switch is off (serde leaves an off switch out: it was not given).
+fn is_off(on: &bool) -> bool {
+    !*on
+}
+
+/// ReduceLROnPlateau's flags, serialized as `ReduceLrOnPlateauConfig`'s fields.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct PlateauArgs {
     /// Multiply the learning rate by --plateau-factor when --plateau-monitor stops improving
     /// (Keras' ReduceLROnPlateau).
     #[arg(long, help_heading = "Learning rate")]
+    #[serde(skip)]
     pub reduce_lr_on_plateau: bool,
     /// Metric ReduceLROnPlateau watches [default: val_loss].
     #[arg(long, value_name = "METRIC", help_heading = "Learning rate")]
+    #[serde(rename = "monitor")]
     pub plateau_monitor: Option<String>,
     /// Direction of --plateau-monitor: min, max or auto [default: auto].
     #[arg(long, value_parser = ["min", "max", "auto"], help_heading = "Learning rate")]
+    #[serde(rename = "mode")]
     pub plateau_mode: Option<String>,
     /// Factor the learning rate is multiplied by, < 1 [default: 0.1].
     #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
+    #[serde(rename = "factor")]
     pub plateau_factor: Option<f64>,
     /// Epochs without improvement before reducing [default: 10].
     #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
+    #[serde(rename = "patience")]
     pub plateau_patience: Option<usize>,
     /// Smallest change that counts as an improvement [default: 1e-4].
     #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
+    #[serde(rename = "min_delta")]
     pub plateau_min_delta: Option<f64>,
     /// Epochs to wait after a reduction before counting again [default: 0].
     #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
+    #[serde(rename = "cooldown")]
     pub plateau_cooldown: Option<usize>,
     /// Lower bound of the learning rate [default: 0].
     #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
     pub min_lr: Option<f64>,
+}
 
+/// Early stopping's flags, serialized as `EarlyStoppingConfig`'s fields.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct EarlyStoppingArgs {
     /// Stop when the monitored metric stops improving (Keras' EarlyStopping).
     #[arg(long, help_heading = "Early stopping")]
+    #[serde(skip)]
     pub early_stopping: bool,
     /// Metric early stopping watches: loss, accuracy, val_loss, val_accuracy, learning_rate
     /// [default: val_loss].
     #[arg(long, value_name = "METRIC", help_heading = "Early stopping")]
     pub monitor: Option<String>,
-    /// min (lower is better), max, or auto (from the name: *loss* -> min, *accuracy* -> max)
+    /// min (lower is better), max, or auto (from the name: *loss* -> min, *acc* -> max)
     /// [default: auto].
     #[arg(long, value_parser = ["min", "max", "auto"], help_heading = "Early stopping")]
     pub mode: Option<String>,
@@ -282,6 +319,7 @@ pub struct CallbackArgs {
     /// At the end of training keep the weights of the best epoch (whether or not training
     /// stopped early, as Keras 3).
     #[arg(long, help_heading = "Early stopping")]
+    #[serde(skip_serializing_if = "is_off")]
     pub restore_best_weights: bool,
     /// Epochs to wait before watching the metric [default: 0].
     #[arg(
@@ -300,27 +338,42 @@ pub struct CallbackArgs {
     /// Stop as soon as the metric is worse than this value (Lightning).
     #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
     pub divergence_threshold: Option<f64>,
+}
 
+/// `--save-freq`: `epoch` or a positive number of steps.
+fn save_freq_parser(s: &str) -> Result<SaveFreq, String> {
+    s.parse()
+        .map_err(|_| format!("expected 'epoch' or a positive number of steps, got '{s}'"))
+}
+
+/// Checkpoint selection's flags, serialized as `ModelCheckpointConfig`'s fields.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct CheckpointArgs {
     /// File name template of selected checkpoints in <run>/models/, Keras/Lightning style, e.g.
     /// 'epoch{epoch:03}-{val_loss:.4f}' (epochs 1-based).
     #[arg(long, value_name = "TEMPLATE", help_heading = "Checkpoint selection")]
+    #[serde(rename = "filename")]
     pub checkpoint_filename: Option<String>,
     /// Metric checkpoint selection ranks by [default: --monitor; --save-best-only falls back
     /// to val_loss, --save-top-k K > 1 needs one].
     #[arg(long, value_name = "METRIC", help_heading = "Checkpoint selection")]
+    #[serde(rename = "monitor")]
     pub checkpoint_monitor: Option<String>,
     /// Direction of --checkpoint-monitor: min, max or auto [default: auto].
     #[arg(long, value_parser = ["min", "max", "auto"], help_heading = "Checkpoint selection")]
+    #[serde(rename = "mode")]
     pub checkpoint_mode: Option<String>,
     /// Only save when the monitored metric improves (Keras).
     #[arg(long, help_heading = "Checkpoint selection")]
+    #[serde(skip_serializing_if = "is_off")]
     pub save_best_only: bool,
     /// Save the weights only (a .bpk file), not the full training state.
     #[arg(long, help_heading = "Checkpoint selection")]
+    #[serde(skip_serializing_if = "is_off")]
     pub save_weights_only: bool,
     /// When to save: 'epoch' or every N optimizer steps [default: epoch].
-    #[arg(long, value_name = "epoch|N", help_heading = "Checkpoint selection")]
-    pub save_freq: Option<String>,
+    #[arg(long, value_name = "epoch|N", value_parser = save_freq_parser, help_heading = "Checkpoint selection")]
+    pub save_freq: Option<SaveFreq>,
     /// Keep the K best checkpoints by the monitored metric; -1 keeps all, 0 none (Lightning).
     #[arg(
         long,
@@ -331,6 +384,7 @@ pub struct CallbackArgs {
     pub save_top_k: Option<i64>,
     /// Also keep a 'last' checkpoint, always the newest (Lightning).
     #[arg(long, help_heading = "Checkpoint selection")]
+    #[serde(skip_serializing_if = "is_off")]
     pub save_last: bool,
 }
 
@@ -390,7 +444,7 @@ pub struct OptimizerArgs {
     pub dampening: Option<f64>,
     /// SGD with Nesterov momentum (needs --momentum > 0 and dampening 0).
     #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(skip_serializing_if = "is_off")]
     pub nesterov: bool,
     /// Weight decay (all but rprop): L2 on the gradient, or decoupled for adamw and with
     /// --decoupled-weight-decay / --weight-decouple.
@@ -398,7 +452,7 @@ pub struct OptimizerArgs {
     pub weight_decay: Option<f64>,
     /// AMSGrad's running maximum of the second moment (adam, adamw, adabelief).
     #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(skip_serializing_if = "is_off")]
     pub amsgrad: bool,
     /// AdaBelief's RAdam rectification.
     #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
@@ -408,7 +462,7 @@ pub struct OptimizerArgs {
     pub weight_decouple: Option<bool>,
     /// AdaBelief: decoupled decay by weight_decay instead of lr·weight_decay.
     #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(skip_serializing_if = "is_off")]
     pub fixed_decay: bool,
     /// AdaBelief: SGD-with-momentum steps while the rectification is off.
     #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
@@ -418,7 +472,7 @@ pub struct OptimizerArgs {
     pub alpha: Option<f64>,
     /// Centered RMSprop.
     #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(skip_serializing_if = "is_off")]
     pub centered: bool,
     /// Adagrad's learning-rate decay.
     #[arg(long, allow_negative_numbers = true)]
@@ -431,7 +485,7 @@ pub struct OptimizerArgs {
     pub momentum_decay: Option<f64>,
     /// NAdam with decoupled (AdamW-style) weight decay.
     #[arg(long)]
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    #[serde(skip_serializing_if = "is_off")]
     pub decoupled_weight_decay: bool,
     /// Rprop variant: irprop-minus (torch.optim.Rprop) or rprop-plus (Riedmiller & Braun,
     /// with weight backtracking).
@@ -467,11 +521,10 @@ impl OptimizerArgs {
         configs: &[OptimizerConfig],
     ) -> Result<Vec<OptimizerConfig>, String> {
         let values = self.values();
-        if let Some((name, _)) = values.iter().find(|(name, _)| {
-            !configs
-                .iter()
-                .any(|c| c.parameters().contains(name))
-        }) {
+        if let Some((name, _)) = values
+            .iter()
+            .find(|(name, _)| !configs.iter().any(|c| c.parameters().contains(name)))
+        {
             let names: Vec<&str> = configs.iter().map(OptimizerConfig::name).collect();
             return Err(format!(
                 "--{} is not a parameter of {}",

@@ -2,17 +2,13 @@
 //! defaults, a `--config` file, or a resumed checkpoint's): a flag given wins, a flag absent
 //! leaves the configured value. Any flag of a callback's group turns that callback on.
 
-use crate::cli::{CallbackArgs, LoggingArgs};
-use crate::config::{LogFormat, TrainConfig, callback_error, schedule_error};
-use ember_engine::callbacks::early_stopping::EarlyStoppingConfig;
-use ember_engine::callbacks::model_checkpoint::{ModelCheckpointConfig, SaveFreq};
-use ember_engine::callbacks::monitor::Mode;
-use ember_engine::callbacks::plateau::ReduceLrOnPlateauConfig;
-use ember_engine::schedule::{LrSchedule, ScheduleUnit};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-fn mode(flag: &str, value: &str) -> Result<Mode, String> {
-    value.parse().map_err(|e| format!("{flag}: {e}"))
-}
+use crate::cli::{CallbackArgs, LoggingArgs};
+use crate::config::{LogFormat, TrainConfig, schedule_error};
+use ember_engine::callbacks::model_checkpoint::SaveFreq;
+use ember_engine::schedule::{LrSchedule, ScheduleUnit};
 
 /// `--update-freq`: `epoch` (None) or a positive number of steps, parsed as `--save-freq` is.
 fn update_freq(value: &str) -> Result<Option<usize>, String> {
@@ -25,97 +21,78 @@ fn update_freq(value: &str) -> Result<Option<usize>, String> {
     }
 }
 
-/// Applies the early-stopping, checkpoint-selection and learning-rate flags to `config`.
+/// The flags of one callback's group, serialized under its configuration's field names
+/// (flags not given left out).
+fn given(flags: &impl Serialize) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(flags) {
+        Ok(serde_json::Value::Object(fields)) => fields
+            .into_iter()
+            .filter(|(_, value)| !value.is_null())
+            .collect(),
+        // The groups are structs of numbers, strings and booleans: always objects.
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// `config` (or the callback's defaults, when it is off) with the `given` fields set; `None`
+/// when it is off and nothing is given.
 ///
 /// # Errors
-/// A one-line message naming the flag whose value cannot be parsed.
+/// A value the configuration does not read (clap has checked each value's form already).
+fn with_given<C: Default + Serialize + DeserializeOwned>(
+    config: Option<&C>,
+    turned_on: bool,
+    given: serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<C>, String> {
+    if !turned_on && given.is_empty() {
+        return Ok(None);
+    }
+    let base = match config {
+        Some(config) => serde_json::to_value(config),
+        None => serde_json::to_value(C::default()),
+    }
+    .map_err(|e| e.to_string())?;
+    let serde_json::Value::Object(mut fields) = base else {
+        return Err("a callback configuration is not a table".into());
+    };
+    fields.extend(given);
+    serde_json::from_value(serde_json::Value::Object(fields))
+        .map(Some)
+        .map_err(|e| e.to_string())
+}
+
+/// Applies the early-stopping, checkpoint-selection and learning-rate flags to `config`: each
+/// callback's group sets the fields of the same names in its configuration, and any flag of a
+/// group turns that callback on. `--monitor` also chooses checkpoint selection's metric when
+/// `--checkpoint-monitor` is not given.
+///
+/// # Errors
+/// A one-line message naming the flag whose value cannot be used.
 pub fn apply_callback_args(config: &mut TrainConfig, a: &CallbackArgs) -> Result<(), String> {
-    let es_flags = a.early_stopping
-        || a.monitor.is_some()
-        || a.mode.is_some()
-        || a.min_delta.is_some()
-        || a.patience.is_some()
-        || a.baseline.is_some()
-        || a.restore_best_weights
-        || a.start_from_epoch.is_some()
-        || a.check_finite.is_some()
-        || a.stopping_threshold.is_some()
-        || a.divergence_threshold.is_some();
-    if es_flags {
-        let es = config
-            .early_stopping
-            .get_or_insert_with(EarlyStoppingConfig::default);
-        if let Some(m) = &a.monitor {
-            es.monitor = m.clone();
-        }
-        if let Some(m) = &a.mode {
-            es.mode = mode("--mode", m)?;
-        }
-        if let Some(d) = a.min_delta {
-            es.min_delta = d;
-        }
-        if let Some(p) = a.patience {
-            es.patience = p;
-        }
-        if a.baseline.is_some() {
-            es.baseline = a.baseline;
-        }
-        if a.restore_best_weights {
-            es.restore_best_weights = true;
-        }
-        if let Some(s) = a.start_from_epoch {
-            es.start_from_epoch = s;
-        }
-        if let Some(c) = a.check_finite {
-            es.check_finite = c;
-        }
-        if a.stopping_threshold.is_some() {
-            es.stopping_threshold = a.stopping_threshold;
-        }
-        if a.divergence_threshold.is_some() {
-            es.divergence_threshold = a.divergence_threshold;
-        }
+    if let Some(es) = with_given(
+        config.early_stopping.as_ref(),
+        a.stopping.early_stopping,
+        given(&a.stopping),
+    )? {
+        config.early_stopping = Some(es);
     }
-
-    let mc_flags = a.checkpoint_filename.is_some()
-        || a.checkpoint_monitor.is_some()
-        || a.checkpoint_mode.is_some()
-        || a.save_best_only
-        || a.save_weights_only
-        || a.save_freq.is_some()
-        || a.save_top_k.is_some()
-        || a.save_last;
-    if mc_flags {
-        let monitor_default = a.monitor.clone();
-        let mc = config
-            .model_checkpoint
-            .get_or_insert_with(ModelCheckpointConfig::default);
-        if let Some(f) = &a.checkpoint_filename {
-            mc.filename = f.clone();
-        }
-        if let Some(m) = a.checkpoint_monitor.clone().or(monitor_default) {
-            mc.monitor = Some(m);
-        }
-        if let Some(m) = &a.checkpoint_mode {
-            mc.mode = mode("--checkpoint-mode", m)?;
-        }
-        if a.save_best_only {
-            mc.save_best_only = true;
-        }
-        if a.save_weights_only {
-            mc.save_weights_only = true;
-        }
-        if let Some(f) = &a.save_freq {
-            mc.save_freq = f.parse().map_err(callback_error)?;
-        }
-        if a.save_top_k.is_some() {
-            mc.save_top_k = a.save_top_k;
-        }
-        if a.save_last {
-            mc.save_last = true;
-        }
+    let mut selection = given(&a.selection);
+    if !selection.is_empty()
+        && !selection.contains_key("monitor")
+        && let Some(monitor) = &a.stopping.monitor
+    {
+        selection.insert("monitor".into(), monitor.clone().into());
     }
-
+    if let Some(mc) = with_given(config.model_checkpoint.as_ref(), false, selection)? {
+        config.model_checkpoint = Some(mc);
+    }
+    if let Some(plateau) = with_given(
+        config.reduce_lr_on_plateau.as_ref(),
+        a.plateau.reduce_lr_on_plateau,
+        given(&a.plateau),
+    )? {
+        config.reduce_lr_on_plateau = Some(plateau);
+    }
     if let Some(spec) = &a.lr_schedule {
         config.lr_schedule = spec.parse::<LrSchedule>().map_err(|e| schedule_error(&e))?;
     }
@@ -124,41 +101,6 @@ pub fn apply_callback_args(config: &mut TrainConfig, a: &CallbackArgs) -> Result
             "step" => ScheduleUnit::Step,
             _ => ScheduleUnit::Epoch,
         };
-    }
-
-    let plateau_flags = a.reduce_lr_on_plateau
-        || a.plateau_monitor.is_some()
-        || a.plateau_mode.is_some()
-        || a.plateau_factor.is_some()
-        || a.plateau_patience.is_some()
-        || a.plateau_min_delta.is_some()
-        || a.plateau_cooldown.is_some()
-        || a.min_lr.is_some();
-    if plateau_flags {
-        let p = config
-            .reduce_lr_on_plateau
-            .get_or_insert_with(ReduceLrOnPlateauConfig::default);
-        if let Some(m) = &a.plateau_monitor {
-            p.monitor = m.clone();
-        }
-        if let Some(m) = &a.plateau_mode {
-            p.mode = mode("--plateau-mode", m)?;
-        }
-        if let Some(f) = a.plateau_factor {
-            p.factor = f;
-        }
-        if let Some(n) = a.plateau_patience {
-            p.patience = n;
-        }
-        if let Some(d) = a.plateau_min_delta {
-            p.min_delta = d;
-        }
-        if let Some(c) = a.plateau_cooldown {
-            p.cooldown = c;
-        }
-        if let Some(m) = a.min_lr {
-            p.min_lr = m;
-        }
     }
     Ok(())
 }
@@ -188,4 +130,123 @@ pub fn apply_logging_args(
         config.logging.quiet = true;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use ember_engine::callbacks::early_stopping::EarlyStoppingConfig;
+    use ember_engine::callbacks::model_checkpoint::ModelCheckpointConfig;
+    use ember_engine::callbacks::monitor::Mode;
+    use ember_engine::callbacks::plateau::ReduceLrOnPlateauConfig;
+    use ember_models::ModelKind;
+
+    use super::*;
+    use crate::cli::Cli;
+
+    fn applied(flags: &[&str]) -> TrainConfig {
+        let cli =
+            Cli::try_parse_from(std::iter::once("train").chain(flags.iter().copied())).unwrap();
+        let mut config = TrainConfig::new(ModelKind::Mlp, "adam".parse().unwrap());
+        apply_callback_args(&mut config, &cli.train.callbacks).unwrap();
+        config
+    }
+
+    /// Every callback flag sets its configuration's field, and only its own.
+    #[test]
+    fn every_callback_flag_reaches_its_setting() {
+        let config = applied(&[
+            "--monitor=val_accuracy",
+            "--mode=max",
+            "--min-delta=0.01",
+            "--patience=4",
+            "--baseline=0.5",
+            "--restore-best-weights",
+            "--start-from-epoch=2",
+            "--check-finite=false",
+            "--stopping-threshold=0.99",
+            "--divergence-threshold=0.1",
+            "--checkpoint-filename=e{epoch}",
+            "--checkpoint-monitor=val_loss",
+            "--checkpoint-mode=min",
+            "--save-weights-only",
+            "--save-freq=50",
+            "--save-top-k=3",
+            "--save-last",
+            "--plateau-monitor=loss",
+            "--plateau-mode=min",
+            "--plateau-factor=0.5",
+            "--plateau-patience=2",
+            "--plateau-min-delta=0.001",
+            "--plateau-cooldown=1",
+            "--min-lr=1e-5",
+        ]);
+        assert_eq!(
+            config.early_stopping,
+            Some(EarlyStoppingConfig {
+                monitor: "val_accuracy".into(),
+                mode: Mode::Max,
+                min_delta: 0.01,
+                patience: 4,
+                baseline: Some(0.5),
+                restore_best_weights: true,
+                start_from_epoch: 2,
+                check_finite: false,
+                stopping_threshold: Some(0.99),
+                divergence_threshold: Some(0.1),
+            })
+        );
+        assert_eq!(
+            config.model_checkpoint,
+            Some(ModelCheckpointConfig {
+                filename: "e{epoch}".into(),
+                monitor: Some("val_loss".into()),
+                mode: Mode::Min,
+                save_weights_only: true,
+                save_freq: SaveFreq::Steps(50),
+                save_top_k: Some(3),
+                save_last: true,
+                ..Default::default()
+            })
+        );
+        assert_eq!(
+            config.reduce_lr_on_plateau,
+            Some(ReduceLrOnPlateauConfig {
+                monitor: "loss".into(),
+                mode: Mode::Min,
+                factor: 0.5,
+                patience: 2,
+                min_delta: 0.001,
+                cooldown: 1,
+                min_lr: 1e-5,
+            })
+        );
+    }
+
+    /// No flag, no callback; a group's switch alone turns it on at its defaults; `--monitor`
+    /// chooses checkpoint selection's metric when `--checkpoint-monitor` is not given.
+    #[test]
+    fn a_group_is_on_when_any_of_its_flags_is_given() {
+        let config = applied(&[]);
+        assert_eq!(
+            (
+                config.early_stopping,
+                config.model_checkpoint,
+                config.reduce_lr_on_plateau
+            ),
+            (None, None, None)
+        );
+        let config = applied(&["--early-stopping", "--reduce-lr-on-plateau"]);
+        assert_eq!(config.early_stopping, Some(EarlyStoppingConfig::default()));
+        assert_eq!(
+            config.reduce_lr_on_plateau,
+            Some(ReduceLrOnPlateauConfig::default())
+        );
+        assert_eq!(config.model_checkpoint, None);
+        let config = applied(&["--monitor", "val_accuracy", "--save-best-only"]);
+        let selection = config.model_checkpoint.unwrap();
+        assert_eq!(selection.monitor.as_deref(), Some("val_accuracy"));
+        assert!(selection.save_best_only);
+        assert_eq!(config.early_stopping.unwrap().monitor, "val_accuracy");
+    }
 }
