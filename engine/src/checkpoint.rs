@@ -69,7 +69,9 @@ pub enum CheckpointError {
         found: u32,
     },
     /// The run directory has no valid checkpoint.
-    #[error("no checkpoint to resume from in {run_dir}{skipped}; start a new run without --resume")]
+    #[error(
+        "no checkpoint to resume from in {run_dir}{skipped}; start a new run instead of resuming"
+    )]
     NoneValid {
         /// The run directory searched.
         run_dir: PathBuf,

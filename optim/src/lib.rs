@@ -416,7 +416,7 @@ mod tests {
             adam.with_parameters(&[("rho", 0.9.into())])
                 .unwrap_err()
                 .to_string(),
-            "rho is not a parameter of adam (its parameters: beta1, beta2, eps, weight_decay, amsgrad)"
+            "rho is not a parameter of adam (its parameters: amsgrad, beta1, beta2, eps, weight_decay)"
         );
         let rprop: OptimizerConfig = "rprop".parse().unwrap();
         let plus = rprop
