@@ -287,9 +287,10 @@ fn main() -> Result<(), EngineError> {
             "trained {} epochs ({} steps){}; last epoch: val_accuracy {:.4}, val_loss {:.4}; run directory {}",
             result.history.len(),
             result.global_step,
-            result
-                .stopped
-                .map_or(String::new(), |reason| format!(", stopped early: {reason}")),
+            result.stopped.map_or(String::new(), |reason| format!(
+                ", stopped early ({})",
+                reason.trim_end_matches('.')
+            )),
             last.map_or(f64::NAN, |l| l["val_accuracy"]),
             last.map_or(f64::NAN, |l| l["val_loss"]),
             dir.display()
