@@ -255,6 +255,20 @@ fn is_off(on: &bool) -> bool {
     !*on
 }
 
+/// The flags of a group that were given, serialized under the names of the settings they set
+/// (the group's serde names): an unset `Option` (null) and an off switch are left out.
+pub fn given_flags(flags: &impl Serialize) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(flags) {
+        Ok(serde_json::Value::Object(fields)) => fields
+            .into_iter()
+            .filter(|(_, value)| !value.is_null())
+            .collect(),
+        // The groups are structs of numbers, strings, booleans, pairs and unit enums: always
+        // objects.
+        _ => serde_json::Map::new(),
+    }
+}
+
 /// ReduceLROnPlateau's flags, serialized as `ReduceLrOnPlateauConfig`'s fields.
 #[derive(Debug, Clone, Default, Args, Serialize)]
 pub struct PlateauArgs {
@@ -497,13 +511,7 @@ impl OptimizerArgs {
     /// The flags given, as (parameter name, value), by name: the fields set (a switch only
     /// when on), serialized.
     pub fn values(&self) -> Vec<(String, serde_json::Value)> {
-        match serde_json::to_value(self) {
-            Ok(serde_json::Value::Object(fields)) => {
-                fields.into_iter().filter(|(_, v)| !v.is_null()).collect()
-            }
-            // A struct of numbers, booleans, pairs and a unit enum is always an object.
-            _ => Vec::new(),
-        }
+        given_flags(self).into_iter().collect()
     }
 
     /// Whether no optimizer flag was given.
@@ -557,15 +565,13 @@ impl OptimizerArgs {
     /// e.g. "adadelta optimizer: rho must be in [0, 1], got 1.5".
     pub fn apply(&self, config: OptimizerConfig) -> Result<OptimizerConfig, String> {
         let values = self.values();
-        if let Some((name, _)) = values
-            .iter()
-            .find(|(name, _)| !config.parameters().contains(name))
-        {
+        let parameters = config.parameters();
+        if let Some((name, _)) = values.iter().find(|(name, _)| !parameters.contains(name)) {
             return Err(format!(
                 "--{} is not a parameter of {} (its parameters: {})",
                 name.replace('_', "-"),
                 config.name(),
-                config.parameters().join(", ")
+                parameters.join(", ")
             ));
         }
         let config = config.with_parameters(&values).map_err(|e| e.to_string())?;

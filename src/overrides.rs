@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::cli::{CallbackArgs, LoggingArgs};
+use crate::cli::{CallbackArgs, LoggingArgs, given_flags};
 use crate::config::{LogFormat, TrainConfig, schedule_error};
 use ember_engine::callbacks::model_checkpoint::SaveFreq;
 use ember_engine::schedule::{LrSchedule, ScheduleUnit};
@@ -18,19 +18,6 @@ fn update_freq(value: &str) -> Result<Option<usize>, String> {
         Err(_) => Err(format!(
             "--update-freq must be 'epoch' or a positive number of steps, got '{value}'"
         )),
-    }
-}
-
-/// The flags of one callback's group, serialized under its configuration's field names
-/// (flags not given left out).
-fn given(flags: &impl Serialize) -> serde_json::Map<String, serde_json::Value> {
-    match serde_json::to_value(flags) {
-        Ok(serde_json::Value::Object(fields)) => fields
-            .into_iter()
-            .filter(|(_, value)| !value.is_null())
-            .collect(),
-        // The groups are structs of numbers, strings and booleans: always objects.
-        _ => serde_json::Map::new(),
     }
 }
 
@@ -72,11 +59,11 @@ pub fn apply_callback_args(config: &mut TrainConfig, a: &CallbackArgs) -> Result
     if let Some(es) = with_given(
         config.early_stopping.as_ref(),
         a.stopping.early_stopping,
-        given(&a.stopping),
+        given_flags(&a.stopping),
     )? {
         config.early_stopping = Some(es);
     }
-    let mut selection = given(&a.selection);
+    let mut selection = given_flags(&a.selection);
     if !selection.is_empty()
         && !selection.contains_key("monitor")
         && let Some(monitor) = &a.stopping.monitor
@@ -89,7 +76,7 @@ pub fn apply_callback_args(config: &mut TrainConfig, a: &CallbackArgs) -> Result
     if let Some(plateau) = with_given(
         config.reduce_lr_on_plateau.as_ref(),
         a.plateau.reduce_lr_on_plateau,
-        given(&a.plateau),
+        given_flags(&a.plateau),
     )? {
         config.reduce_lr_on_plateau = Some(plateau);
     }

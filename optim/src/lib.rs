@@ -234,7 +234,8 @@ impl OptimizerConfig {
         };
         for (name, value) in values {
             let name = name.as_ref();
-            if !self.parameters().iter().any(|p| p == name) {
+            // The serialized fields are the parameters, besides the `name` tag.
+            if name == "name" || !fields.contains_key(name) {
                 return Err(OptimizerError::UnknownParameter {
                     parameter: name.to_string(),
                     optimizer: self.name(),

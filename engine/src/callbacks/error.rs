@@ -20,15 +20,6 @@ pub enum CallbackKind {
 }
 
 impl CallbackKind {
-    /// Its name in messages: "early stopping", "checkpoint selection", "ReduceLROnPlateau".
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::EarlyStopping => "early stopping",
-            Self::ModelCheckpoint => "checkpoint selection",
-            Self::ReduceLrOnPlateau => "ReduceLROnPlateau",
-        }
-    }
-
     /// The name of its configuration struct, e.g. `EarlyStoppingConfig`.
     pub fn config_name(self) -> &'static str {
         match self {
