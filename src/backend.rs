@@ -200,9 +200,9 @@ fn select_wgpu(gpu_index: Option<usize>) -> Result<Backend, BackendError> {
     };
     if software && std::env::var_os(AUTOTUNE_ENV).is_none() {
         apply_autotune_level("minimal");
-        eprintln!(
+        ember_engine::console::err(&format!(
             "note: wgpu runs on a software (CPU) adapter: kernel autotuning is bounded with {AUTOTUNE_ENV}=minimal (--autotune overrides), and the first steps still spend a minute or more compiling kernels"
-        );
+        ));
     }
     // Bringing up a device can panic deep inside a driver; turn that into the same clean error.
     let init = quietly(|| {

@@ -72,13 +72,24 @@ fn variant_parser() -> impl TypedValueParser<Value = RpropVariant> {
         .try_map(|s| RpropVariant::from_str(&s))
 }
 
-/// `A,B`: two numbers (for `--etas`, `--step-sizes`).
+/// A finite number: every number flag. `inf` and `NaN` parse as `f64` but are no setting's
+/// value, and a configuration cannot store them (TOML merges go through JSON, which has no
+/// NaN), so they are refused here, naming the flag.
+fn finite(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(format!("expected a finite number, got '{s}'")),
+        Err(_) => Err(format!("expected a number, got '{s}'")),
+    }
+}
+
+/// `A,B`: two finite numbers (for `--etas`, `--step-sizes`).
 fn parse_pair(s: &str) -> Result<(f64, f64), String> {
     let numbers: Vec<&str> = s.split(',').map(str::trim).collect();
     match numbers[..] {
-        [a, b] => match (a.parse(), b.parse()) {
+        [a, b] => match (finite(a), finite(b)) {
             (Ok(a), Ok(b)) => Ok((a, b)),
-            _ => Err(format!("expected two numbers A,B, got '{s}'")),
+            _ => Err(format!("expected two finite numbers A,B, got '{s}'")),
         },
         _ => Err(format!("expected two numbers A,B, got '{s}'")),
     }
@@ -111,15 +122,35 @@ impl FromStr for BatchSize {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s == "full" {
-            return Ok(BatchSize::Full);
-        }
-        match s.parse::<usize>() {
-            Ok(0) | Err(_) => Err(format!(
-                "expected a positive number of images or 'full', got '{s}'"
-            )),
-            Ok(n) => Ok(BatchSize::Images(n)),
-        }
+        Ok(match count_or(s, "full", "images")? {
+            None => BatchSize::Full,
+            Some(n) => BatchSize::Images(n),
+        })
+    }
+}
+
+/// A positive count, or `word` for "no limit" (`None`).
+fn count_or(s: &str, word: &str, unit: &str) -> Result<Option<usize>, String> {
+    if s == word {
+        return Ok(None);
+    }
+    match s.parse::<usize>() {
+        Ok(0) | Err(_) => Err(format!(
+            "expected a positive number of {unit} or '{word}', got '{s}'"
+        )),
+        Ok(n) => Ok(Some(n)),
+    }
+}
+
+/// `--keep-checkpoints`: how many resume checkpoints a run keeps, or `all`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepCheckpoints(pub Option<usize>);
+
+impl FromStr for KeepCheckpoints {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        count_or(s, "all", "checkpoints").map(KeepCheckpoints)
     }
 }
 
@@ -174,7 +205,7 @@ pub struct TrainArgs {
     pub batch_size: Option<BatchSize>,
     /// Learning rate [default: the optimizer's reference default: adabelief/adam/adamw 1e-3,
     /// sgd/rprop/adagrad/rmsprop 1e-2, adamax/nadam 2e-3, adadelta 1.0].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Seed of weight initialization and shuffling [default: 42].
     #[arg(long, allow_negative_numbers = true)]
@@ -188,7 +219,7 @@ pub struct TrainArgs {
     pub data_dir: Option<PathBuf>,
     /// Fraction of the training images held out (from the end) for validation, as Keras'
     /// validation_split; 0 validates on the test split [default: 0.1].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub val_split: Option<f64>,
     /// Train on the first N training images only (quick runs, tests).
     #[arg(long, allow_negative_numbers = true, value_name = "N")]
@@ -202,9 +233,13 @@ pub struct TrainArgs {
     #[arg(long, value_name = "PATH|latest")]
     pub resume: Option<String>,
     /// Also write a checkpoint every N optimizer steps (one is always written at each epoch
-    /// end, and on Ctrl-C / SIGTERM).
+    /// end, and on Ctrl-C / SIGTERM / SIGHUP).
     #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub checkpoint_every: Option<usize>,
+    /// Resume checkpoints to keep: after each one is written the oldest beyond N are removed,
+    /// so a long run's disk use stays bounded ('all' keeps every one) [default: 3].
+    #[arg(long, value_name = "N|all")]
+    pub keep_checkpoints: Option<KeepCheckpoints>,
     /// Print only the per-epoch lines (no progress bar, no messages).
     #[arg(long)]
     pub quiet: bool,
@@ -286,7 +321,7 @@ pub struct PlateauArgs {
     #[serde(rename = "mode")]
     pub plateau_mode: Option<String>,
     /// Factor the learning rate is multiplied by, < 1 [default: 0.1].
-    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true, help_heading = "Learning rate")]
     #[serde(rename = "factor")]
     pub plateau_factor: Option<f64>,
     /// Epochs without improvement before reducing [default: 10].
@@ -294,7 +329,7 @@ pub struct PlateauArgs {
     #[serde(rename = "patience")]
     pub plateau_patience: Option<usize>,
     /// Smallest change that counts as an improvement [default: 1e-4].
-    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true, help_heading = "Learning rate")]
     #[serde(rename = "min_delta")]
     pub plateau_min_delta: Option<f64>,
     /// Epochs to wait after a reduction before counting again [default: 0].
@@ -302,7 +337,7 @@ pub struct PlateauArgs {
     #[serde(rename = "cooldown")]
     pub plateau_cooldown: Option<usize>,
     /// Lower bound of the learning rate [default: 0].
-    #[arg(long, allow_negative_numbers = true, help_heading = "Learning rate")]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true, help_heading = "Learning rate")]
     pub min_lr: Option<f64>,
 }
 
@@ -322,13 +357,13 @@ pub struct EarlyStoppingArgs {
     #[arg(long, value_parser = ["min", "max", "auto"], help_heading = "Early stopping")]
     pub mode: Option<String>,
     /// Smallest change that counts as an improvement (absolute value used) [default: 0].
-    #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true, help_heading = "Early stopping")]
     pub min_delta: Option<f64>,
     /// Epochs without improvement before stopping [default: 0].
     #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
     pub patience: Option<usize>,
     /// Value the metric must beat for the patience count to reset (does not seed the best).
-    #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true, help_heading = "Early stopping")]
     pub baseline: Option<f64>,
     /// At the end of training keep the weights of the best epoch (whether or not training
     /// stopped early, as Keras 3).
@@ -347,10 +382,10 @@ pub struct EarlyStoppingArgs {
     #[arg(long, value_name = "BOOL", help_heading = "Early stopping")]
     pub check_finite: Option<bool>,
     /// Stop as soon as the metric reaches this value (Lightning).
-    #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true, help_heading = "Early stopping")]
     pub stopping_threshold: Option<f64>,
     /// Stop as soon as the metric is worse than this value (Lightning).
-    #[arg(long, allow_negative_numbers = true, help_heading = "Early stopping")]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true, help_heading = "Early stopping")]
     pub divergence_threshold: Option<f64>,
 }
 
@@ -433,16 +468,16 @@ pub struct LoggingArgs {
 #[command(next_help_heading = "Optimizer hyperparameters (defaults: the reference's)")]
 pub struct OptimizerArgs {
     /// β1, decay of the first moment (adam, adamw, adamax, nadam, adabelief).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub beta1: Option<f64>,
     /// β2, decay of the second moment (adam, adamw, adamax, nadam, adabelief).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub beta2: Option<f64>,
     /// ε of the denominator (all but sgd and rprop).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub eps: Option<f64>,
     /// ρ, decay of Adadelta's running averages.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub rho: Option<f64>,
     /// Rprop's step-size factors η−,η+ (0 < η− < 1 < η+).
     #[arg(long, value_name = "A,B", value_parser = parse_pair, allow_negative_numbers = true)]
@@ -451,10 +486,10 @@ pub struct OptimizerArgs {
     #[arg(long, value_name = "A,B", value_parser = parse_pair, allow_negative_numbers = true)]
     pub step_sizes: Option<(f64, f64)>,
     /// Momentum factor (sgd, rmsprop).
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub momentum: Option<f64>,
     /// SGD's momentum dampening.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub dampening: Option<f64>,
     /// SGD with Nesterov momentum (needs --momentum > 0 and dampening 0).
     #[arg(long)]
@@ -462,7 +497,7 @@ pub struct OptimizerArgs {
     pub nesterov: bool,
     /// Weight decay (all but rprop): L2 on the gradient, or decoupled for adamw and with
     /// --decoupled-weight-decay / --weight-decouple.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub weight_decay: Option<f64>,
     /// AMSGrad's running maximum of the second moment (adam, adamw, adabelief).
     #[arg(long)]
@@ -482,20 +517,20 @@ pub struct OptimizerArgs {
     #[arg(long, value_name = "BOOL", action = ArgAction::Set)]
     pub degenerated_to_sgd: Option<bool>,
     /// RMSprop's smoothing constant α.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub alpha: Option<f64>,
     /// Centered RMSprop.
     #[arg(long)]
     #[serde(skip_serializing_if = "is_off")]
     pub centered: bool,
     /// Adagrad's learning-rate decay.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub lr_decay: Option<f64>,
     /// Adagrad's starting sum of squared gradients.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub initial_accumulator_value: Option<f64>,
     /// NAdam's momentum decay ψ.
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub momentum_decay: Option<f64>,
     /// NAdam with decoupled (AdamW-style) weight decay.
     #[arg(long)]
@@ -628,7 +663,7 @@ pub struct ToyArgs {
     /// 2/curvature (rosenbrock 1e-3, beale 1e-2, booth 5e-2, quadratic 0.4, himmelblau 1e-2,
     /// rastrigin 2e-3), adam/rprop a step length (1e-2 to 1e-1), adabelief the smaller of the two
     /// (its first steps are SGD steps), adadelta 1.0].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Start point [default: per function, e.g. -1.2,1 for rosenbrock].
     #[arg(long, value_name = "X,Y", allow_hyphen_values = true)]
@@ -675,7 +710,7 @@ pub struct CompareArgs {
     #[arg(long, value_name = "N|full")]
     pub batch_size: Option<BatchSize>,
     /// Learning rate [default: the optimizer's reference default].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub lr: Option<f64>,
     /// Seed of weight initialization and shuffling [default: 42].
     #[arg(long, allow_negative_numbers = true)]
@@ -687,7 +722,7 @@ pub struct CompareArgs {
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
     /// Fraction of the training images held out for validation [default: 0.1].
-    #[arg(long, allow_negative_numbers = true)]
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub val_split: Option<f64>,
     /// Train on the first N training images only.
     #[arg(long, allow_negative_numbers = true, value_name = "N")]

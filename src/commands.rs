@@ -23,6 +23,7 @@ use crate::learner::progress::{Console, JsonLines, Progress};
 use crate::learner::{FitOptions, FitOutcome, fit};
 use crate::overrides::{apply_callback_args, apply_logging_args};
 use crate::run_files::{CONFIG_FILE, FINAL_MODEL_FILE};
+use ember_engine::lock::{LockError, RunLock};
 use ember_optim::OptimizerConfig;
 
 /// Root of the default run directories.
@@ -46,12 +47,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// A flag that SIGINT and SIGTERM set, so the learner stops after the current step with a
-/// checkpoint; a second signal while the flag is set ends the process at once.
+/// A flag that SIGINT, SIGTERM and SIGHUP (the terminal closed) set, so the learner stops
+/// after the current step with a checkpoint; a second signal while the flag is set ends the
+/// process at once.
 fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let stop = Arc::new(AtomicBool::new(false));
-    for signal in [SIGINT, SIGTERM] {
+    for signal in [SIGINT, SIGTERM, SIGHUP] {
         signal_hook::flag::register_conditional_shutdown(
             signal,
             i32::from(EXIT_INTERRUPTED),
@@ -80,12 +82,14 @@ fn chosen_backend(args: &DeviceArgs) -> Option<BackendKind> {
 /// `train [FLAGS]`: a new run, or the continuation of one with `--resume`.
 fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     apply_autotune(&args.device);
-    let (config, run_dir, resume, changes) = match &args.resume {
+    // The run directory is locked before anything in it is read or written: a second process
+    // on the same run is refused here, naming the first.
+    let (config, run_dir, lock, resume, changes) = match &args.resume {
         None => {
             let config = new_config(args)?;
             config.validate().map_err(anyhow::Error::msg)?;
-            let run_dir = new_run_dir(args, &config)?;
-            (config, run_dir, None, Vec::new())
+            let (run_dir, lock) = new_run_dir(args, &config)?;
+            (config, run_dir, lock, None, Vec::new())
         }
         Some(target) => {
             if let Some(file) = &args.config {
@@ -94,13 +98,19 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
                     file.display()
                 );
             }
-            let (run_dir, checkpoint) = find_resume(args, target)?;
+            let (run_dir, lock, checkpoint) = find_resume(args, target)?;
             let (config, changes) = resumed_config(args, &checkpoint)?;
             config.validate().map_err(anyhow::Error::msg)?;
-            (config, run_dir, Some(checkpoint), changes)
+            (config, run_dir, lock, Some(checkpoint), changes)
         }
     };
     let data = load_run_data(&config)?;
+    let train_images = data.train.data().len();
+    if let Some(batch) = config.batch_size.filter(|&b| b > train_images) {
+        bail!(
+            "--batch-size {batch} is larger than the training split ({train_images} images); use at most {train_images}, or --batch-size full"
+        );
+    }
     if let Some(checkpoint) = &resume {
         let recorded = &checkpoint.data_fingerprint;
         if !recorded.is_empty() && *recorded != data.fingerprint {
@@ -127,6 +137,7 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         run_dir: run_dir.clone(),
         resume,
         stop: Some(stop_on_signals()?),
+        lock: Some(lock),
     };
     let outcome = crate::gpu_error::catch(|| fit(&config, &backend, &data, options, console.as_mut()))
         .map_err(|e| {
@@ -151,10 +162,10 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     match outcome {
         FitOutcome::Finished(_) => Ok(ExitCode::SUCCESS),
         FitOutcome::Interrupted { .. } => {
-            println!(
+            ember_engine::console::out(&format!(
                 "stopped; continue with: train --resume latest --run-dir {}",
                 run_dir.display()
-            );
+            ));
             Ok(ExitCode::from(EXIT_INTERRUPTED))
         }
     }
@@ -235,6 +246,9 @@ fn apply_run_flags(config: &mut TrainConfig, args: &TrainArgs) -> anyhow::Result
     if args.checkpoint_every.is_some() {
         config.checkpoint_every = args.checkpoint_every;
     }
+    if let Some(keep) = args.keep_checkpoints {
+        config.keep_checkpoints = keep.0;
+    }
     apply_callback_args(config, &args.callbacks).map_err(anyhow::Error::msg)?;
     apply_logging_args(config, &args.logging, args.quiet).map_err(anyhow::Error::msg)?;
     Ok(())
@@ -245,25 +259,49 @@ fn runs_of(model: ModelKind, optimizer: &OptimizerConfig) -> PathBuf {
     Path::new(RUNS_DIR).join(format!("{}-{}", model.name(), optimizer.name()))
 }
 
-/// `--run-dir`, refusing one that already holds checkpoints, or the next free
-/// `runs/<model>-<opt>/run-NNN`.
-fn new_run_dir(args: &TrainArgs, config: &TrainConfig) -> anyhow::Result<PathBuf> {
-    if let Some(dir) = &args.run_dir {
-        if checkpoint::has_checkpoints(dir) {
-            bail!(
-                "run directory {} already holds checkpoints; continue it with --resume latest, or choose another --run-dir",
-                dir.display()
-            );
-        }
-        return Ok(dir.clone());
+/// `--run-dir`, locked, refusing one that already holds checkpoints; or a new
+/// `runs/<model>-<opt>/run-NNN`, locked.
+fn new_run_dir(args: &TrainArgs, config: &TrainConfig) -> anyhow::Result<(PathBuf, RunLock)> {
+    let dir = match &args.run_dir {
+        Some(dir) => dir.clone(),
+        None => create_next_run_dir(&runs_of(config.model, &config.optimizer))?,
+    };
+    let lock = lock_run(&dir)?;
+    if checkpoint::has_checkpoints(&dir) {
+        bail!(
+            "run directory {} already holds checkpoints; continue it with --resume latest, or choose another --run-dir",
+            dir.display()
+        );
     }
-    Ok(next_run_dir(&runs_of(config.model, &config.optimizer)))
+    Ok((dir, lock))
 }
 
-/// The next free `parent/run-NNN`.
-fn next_run_dir(parent: &Path) -> PathBuf {
-    let next = numbered_runs(parent).last().map_or(1, |(n, _)| n + 1);
-    parent.join(format!("run-{next:03}"))
+/// The run directory's lock, or the one-line refusal naming the process that holds it.
+fn lock_run(dir: &Path) -> anyhow::Result<RunLock> {
+    RunLock::acquire(dir).map_err(|e| match e {
+        LockError::Busy { dir, holder } => anyhow::anyhow!(
+            "run directory {} is in use by another train process{holder}; wait for it to end, or choose another --run-dir",
+            dir.display()
+        ),
+        other => other.into(),
+    })
+}
+
+/// Creates the next free `parent/run-NNN` and returns it. The directory is created
+/// exclusively, so two processes starting together get two directories: the one that loses a
+/// number to the other takes the next.
+fn create_next_run_dir(parent: &Path) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let mut next = numbered_runs(parent).last().map_or(1, |(n, _)| n + 1);
+    loop {
+        let dir = parent.join(format!("run-{next:03}"));
+        match std::fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => next += 1,
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
+        }
+    }
 }
 
 /// `train compare`: the comparison, or (with the hidden worker flags) one backend's part of it.
@@ -280,12 +318,13 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let run_dir = match &args.run_dir {
         Some(dir) => dir.clone(),
         // runs/compare/<model>-<opt>/run-NNN
-        None => next_run_dir(&Path::new(RUNS_DIR).join("compare").join(format!(
+        None => create_next_run_dir(&Path::new(RUNS_DIR).join("compare").join(format!(
             "{}-{}",
             job.config.model.name(),
             job.config.optimizer.name()
-        ))),
+        )))?,
     };
+    let _lock = lock_run(&run_dir)?;
     let exe = std::env::current_exe().context("cannot locate the train binary")?;
     crate::compare::run(&job, &args.backends, &run_dir, &exe).map(|_| ())
 }
@@ -306,8 +345,22 @@ fn numbered_runs(parent: &Path) -> Vec<(u32, PathBuf)> {
     runs
 }
 
-/// The run directory and checkpoint that `--resume TARGET` names.
-fn find_resume(args: &TrainArgs, target: &str) -> anyhow::Result<(PathBuf, Checkpoint)> {
+/// The run directory that `--resume TARGET` names, locked, and the checkpoint to resume, read
+/// under the lock (so that no other writer changes it meanwhile).
+fn find_resume(args: &TrainArgs, target: &str) -> anyhow::Result<(PathBuf, RunLock, Checkpoint)> {
+    let (run_dir, _) = find_resume_unlocked(args, target)?;
+    let lock = lock_run(&run_dir)?;
+    // Read again under the lock: the process that held the run may have written a newer one.
+    let checkpoint = if target == "latest" {
+        checkpoint::latest(&run_dir)?
+    } else {
+        checkpoint::resolve(Path::new(target))?
+    };
+    Ok((run_dir, lock, checkpoint))
+}
+
+/// [`find_resume`] before the lock: the run directory and the checkpoint `TARGET` names.
+fn find_resume_unlocked(args: &TrainArgs, target: &str) -> anyhow::Result<(PathBuf, Checkpoint)> {
     if target != "latest" {
         let checkpoint = checkpoint::resolve(Path::new(target))?;
         let run_dir = match &args.run_dir {
@@ -348,12 +401,13 @@ fn find_resume(args: &TrainArgs, target: &str) -> anyhow::Result<(PathBuf, Check
 /// hyperparameters, the learning rate, batch size, seed, dataset, validation split and training
 /// subset) fixes what is being trained, so a flag that changes one is refused; a setting added
 /// to [`TrainConfig`] later is fixed unless it is listed here.
-const MAY_CHANGE_ON_RESUME: [&str; 11] = [
+const MAY_CHANGE_ON_RESUME: [&str; 12] = [
     "epochs",
     "backend",
     "gpu_index",
     "data_dir",
     "checkpoint_every",
+    "keep_checkpoints",
     "lr_schedule",
     "schedule_unit",
     "reduce_lr_on_plateau",
@@ -476,8 +530,7 @@ fn differences(before: &TrainConfig, after: &TrainConfig) -> Vec<Difference> {
     keys.into_iter()
         .filter(|k| old.get(*k) != new.get(*k))
         .map(|k| {
-            let unset = if k == "batch_size" { "full" } else { "none" };
-            let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| unset.into());
+            let show = |v: Option<&String>| v.cloned().unwrap_or_else(|| "none".into());
             Difference {
                 key: k.clone(),
                 was: show(old.get(k)),
@@ -519,13 +572,13 @@ fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     let dir = locate(dataset, data_dir.as_deref())?;
     let test = InMemoryDataset::new(load(&dir, Split::Test)?);
     let evaluation = evaluate_model(&trained, &test, ImageBatcher::new(dataset), &backend.device);
-    println!(
+    ember_engine::console::out(&format!(
         "{} ({model}) on the {dataset} test split, {} [{}]",
         weights.display(),
         backend.kind,
         backend.device_name
-    );
-    print!("{}", evaluation.report());
+    ));
+    ember_engine::console::out_text(&evaluation.report());
     Ok(())
 }
 

@@ -14,9 +14,14 @@ use ember_engine::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpoint
 use ember_engine::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
 use ember_engine::callbacks::template::format_filename;
 use ember_engine::callbacks::{CallbackError, CallbackKind, Logs, Setting, monitored_value};
+use ember_engine::learner::DEFAULT_KEEP_CHECKPOINTS;
 use ember_engine::schedule::{LrSchedule, ScheduleError, ScheduleUnit};
 use ember_engine::text::one_line;
 use ember_optim::OptimizerConfig;
+
+/// The most epochs a run may ask for: far beyond any real run, and small enough that every
+/// count derived from it (steps, checkpoint names) stays exact.
+pub const MAX_EPOCHS: usize = 1_000_000_000;
 
 /// Everything that determines a training run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,7 +35,9 @@ pub struct TrainConfig {
     pub lr: f64,
     /// Number of epochs (full passes over the training split).
     pub epochs: usize,
-    /// Images per optimizer step; `None` is full-batch (the whole training split in one step).
+    /// Images per optimizer step; `None` is full-batch (the whole training split in one step),
+    /// written `"full"` so that the file repeats it.
+    #[serde(with = "full_batch")]
     pub batch_size: Option<usize>,
     /// Seed of the weight initialization and of each epoch's shuffle.
     pub seed: u64,
@@ -51,6 +58,10 @@ pub struct TrainConfig {
     /// epoch end and on SIGINT/SIGTERM).
     #[serde(default)]
     pub checkpoint_every: Option<usize>,
+    /// Resume checkpoints kept (the newest); `None` keeps all, written `"all"`. Default
+    /// [`DEFAULT_KEEP_CHECKPOINTS`].
+    #[serde(default = "default_keep", with = "all_checkpoints")]
+    pub keep_checkpoints: Option<usize>,
     /// Learning-rate schedule (default constant).
     #[serde(default)]
     pub lr_schedule: LrSchedule,
@@ -69,6 +80,90 @@ pub struct TrainConfig {
     /// Metric logging: TensorBoard, plots, console format.
     #[serde(default)]
     pub logging: LoggingConfig,
+}
+
+fn default_keep() -> Option<usize> {
+    Some(DEFAULT_KEEP_CHECKPOINTS)
+}
+
+/// Serde for a count whose `None` is a word (`"full"`, `"all"`) rather than a missing key:
+/// TOML has no null, and a left-out key would read back as the default, not as `None`.
+mod count_or_word {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(
+        value: &Option<usize>,
+        word: &str,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(n) => s.serialize_u64(*n as u64),
+            None => s.serialize_str(word),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        word: &str,
+        d: D,
+    ) -> Result<Option<usize>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Count(usize),
+            Word(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Count(n) => Ok(Some(n)),
+            Raw::Word(w) if w == word => Ok(None),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected a number or \"{word}\", got \"{w}\""
+            ))),
+        }
+    }
+}
+
+/// `batch_size`: a number, or `"full"`.
+mod full_batch {
+    pub fn serialize<S: serde::Serializer>(v: &Option<usize>, s: S) -> Result<S::Ok, S::Error> {
+        super::count_or_word::serialize(v, "full", s)
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        super::count_or_word::deserialize("full", d)
+    }
+}
+
+/// `keep_checkpoints`: a number, or `"all"`.
+mod all_checkpoints {
+    pub fn serialize<S: serde::Serializer>(v: &Option<usize>, s: S) -> Result<S::Ok, S::Error> {
+        super::count_or_word::serialize(v, "all", s)
+    }
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<usize>, D::Error> {
+        super::count_or_word::deserialize("all", d)
+    }
+}
+
+/// The first float of `table` (searched depth first, in key order) that is `inf` or `nan`, with
+/// its dotted key: TOML allows them, no setting takes them.
+fn non_finite(table: &toml::Table, prefix: &str) -> Option<(String, f64)> {
+    fn walk(value: &toml::Value, key: String) -> Option<(String, f64)> {
+        match value {
+            toml::Value::Float(v) if !v.is_finite() => Some((key, *v)),
+            toml::Value::Table(t) => non_finite(t, &key),
+            toml::Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .find_map(|(i, v)| walk(v, format!("{key}[{i}]"))),
+            _ => None,
+        }
+    }
+    table.iter().find_map(|(k, v)| {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        walk(v, key)
+    })
 }
 
 /// How a run reports its metrics besides `metrics.csv` and `metrics.jsonl` (always written).
@@ -141,6 +236,7 @@ impl TrainConfig {
             backend: BackendKind::Flex,
             gpu_index: None,
             checkpoint_every: None,
+            keep_checkpoints: default_keep(),
             lr_schedule: LrSchedule::default(),
             schedule_unit: ScheduleUnit::default(),
             reduce_lr_on_plateau: None,
@@ -167,6 +263,12 @@ impl TrainConfig {
                 one_line(&e.to_string())
             )
         })?;
+        if let Some((key, value)) = non_finite(&table, "") {
+            return Err(format!(
+                "{}: {key} = {value} is not a finite number; give a finite value or leave the key out",
+                path.display()
+            ));
+        }
         let has_lr = table.contains_key("lr");
         let defaults = Self::new(
             ModelKind::Lenet,
@@ -199,8 +301,17 @@ impl TrainConfig {
         if !(self.lr.is_finite() && self.lr > 0.0) {
             return Err(format!("--lr must be a positive number, got {}", self.lr));
         }
-        if self.epochs == 0 {
-            return Err("--epochs must be at least 1".into());
+        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
+            return Err(format!(
+                "--epochs must be in [1, {MAX_EPOCHS}], got {}",
+                self.epochs
+            ));
+        }
+        if let Some(dir) = self.data_dir.as_ref().filter(|d| d.to_str().is_none()) {
+            return Err(format!(
+                "--data-dir {} is not valid UTF-8, which config.toml cannot record; rename the directory or link to it from a UTF-8 path",
+                dir.display()
+            ));
         }
         if self.batch_size == Some(0) {
             return Err("--batch-size must be at least 1 (or 'full')".into());
@@ -216,6 +327,9 @@ impl TrainConfig {
         }
         if self.checkpoint_every == Some(0) {
             return Err("--checkpoint-every must be at least 1".into());
+        }
+        if self.keep_checkpoints == Some(0) {
+            return Err("--keep-checkpoints must be at least 1 (or 'all')".into());
         }
         self.lr_schedule
             .validate()
@@ -335,6 +449,52 @@ mod tests {
         config.data_dir = Some("/tmp/x".into());
         let back: TrainConfig = toml::from_str(&config.to_toml()).unwrap();
         assert_eq!(back, config);
+    }
+
+    /// A run's `config.toml`, read back with `--config`, repeats the run: every setting comes
+    /// back, those whose `None` differs from the default (full batch, keep all checkpoints)
+    /// included, for each model, optimizer and callback.
+    #[test]
+    fn config_files_repeat_the_run() {
+        let dir = std::env::temp_dir().join(format!("ember-config-rt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut configs = Vec::new();
+        for (model, optimizer) in [
+            (ModelKind::Mlp, "rprop"),
+            (ModelKind::DeepMlp, "sgd"),
+            (ModelKind::Lenet, "adam"),
+        ] {
+            let mut config = TrainConfig::new(model, optimizer.parse().unwrap());
+            configs.push(config.clone());
+            config.batch_size = None;
+            config.keep_checkpoints = None;
+            config.limit_train = Some(1000);
+            config.checkpoint_every = Some(7);
+            config.lr = 0.1 + 0.2;
+            configs.push(config.clone());
+            config.early_stopping = Some(EarlyStoppingConfig {
+                baseline: Some(0.5),
+                ..Default::default()
+            });
+            config.model_checkpoint = Some(ModelCheckpointConfig::default());
+            config.reduce_lr_on_plateau = Some(ReduceLrOnPlateauConfig::default());
+            config.logging.update_freq = Some(3);
+            config.keep_checkpoints = Some(1);
+            configs.push(config.clone());
+            config.reduce_lr_on_plateau = None;
+            config.lr_schedule = "cosine:max_update=20,final_lr=0.01,warmup_steps=5"
+                .parse()
+                .unwrap();
+            config.logging.format = LogFormat::Json;
+            configs.push(config);
+        }
+        for (i, config) in configs.iter().enumerate() {
+            let path = dir.join(format!("{i}.toml"));
+            std::fs::write(&path, config.to_toml()).unwrap();
+            let back = TrainConfig::from_toml_file(&path).unwrap();
+            assert_eq!(&back, config, "{}", config.to_toml());
+        }
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     /// Every field of the three callbacks' configurations is named by a flag `train` has (the

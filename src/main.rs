@@ -15,6 +15,23 @@ use ember_engine::text::one_line;
 const DEFAULT_LOG_FILTER: &str =
     "warn,cubecl=off,burn_cubecl=off,burn_fusion=off,wgpu=off,wgpu_core=off,wgpu_hal=off,naga=off";
 
+/// `e` and its causes on one line, each cause once: a message that already quotes its cause
+/// ("cannot write X: No space left on device") is not followed by the cause again.
+fn message(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let cause = one_line(&cause.to_string());
+        if text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
+}
+
 fn main() -> ExitCode {
     // A panic is a bug in ember or a library; the user still gets one line, not a trace. A GPU
     // failure (an allocation the device refuses, a lost device) is not a bug: it is kept and
@@ -29,10 +46,10 @@ fn main() -> ExitCode {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        eprintln!(
+        ember_engine::console::err(&format!(
             "error: internal error: {}{place} (please report it)",
             one_line(&payload)
-        );
+        ));
     }));
     // Before any thread starts: see the function.
     let _runtime_dir = ember::backend::quiet_headless_vulkan();
@@ -58,14 +75,14 @@ fn main() -> ExitCode {
                 .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
                 .collect::<Vec<_>>()
                 .join(" ");
-            eprintln!("{line} (see train --help)");
+            ember_engine::console::err(&format!("{line} (see train --help)"));
             return ExitCode::from(2);
         }
     };
     match ember::gpu_error::catch(|| ember::commands::run(cli)) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", one_line(&format!("{e:#}")));
+            ember_engine::console::err(&format!("error: {}", message(&e)));
             ExitCode::FAILURE
         }
     }

@@ -39,7 +39,7 @@ fn missing_data_dir_names_the_place_and_the_fix() {
 #[test]
 fn no_gpu_adapter_is_a_clean_error() {
     let out = train_bin()
-        .args(["--device", "gpu", "--epochs", "1", "--limit-train", "64"])
+        .args(["--device", "gpu", "--epochs", "1", "--limit-train", "128"])
         .env("VK_ICD_FILENAMES", "/nonexistent/icd.json")
         .env("VK_DRIVER_FILES", "/nonexistent/icd.json")
         .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent/egl.json")
@@ -505,17 +505,18 @@ fn killed_at_random_moments(name: &str, optimizer: &str, extra: &[&str]) -> Temp
     tmp
 }
 
-/// Ctrl-C (SIGINT): the learner finishes the step, writes a checkpoint, says how to resume and
+/// Ctrl-C (SIGINT), and SIGHUP alike: the learner finishes the step, writes a checkpoint, says how to resume and
 /// exits with status 130; the resumed run ends exactly like an uninterrupted one. For each of
 /// ember's own optimizers, so that every optimizer state goes through a real stop.
 #[test]
 fn sigint_checkpoints_and_resume_continues() {
-    for optimizer in ["adabelief", "rprop", "adadelta"] {
-        sigint_then_resume(optimizer);
+    // SIGHUP (the terminal closed) is handled as SIGINT is.
+    for (optimizer, signal) in [("adabelief", "INT"), ("rprop", "INT"), ("adadelta", "HUP")] {
+        signal_then_resume(optimizer, signal);
     }
 }
 
-fn sigint_then_resume(optimizer: &str) {
+fn signal_then_resume(optimizer: &str, signal: &str) {
     let tmp = TempDir::new(&format!("sigint-{optimizer}"));
     let reference = uninterrupted(optimizer, &tmp.str("reference"), "100000");
     let run = tmp.str("run");
@@ -531,7 +532,7 @@ fn sigint_then_resume(optimizer: &str) {
     wait_for_checkpoint(&tmp.join("run"), 1, &mut child);
     std::thread::sleep(Duration::from_millis(200));
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -617,8 +618,8 @@ fn resume_on_other_data_is_refused() {
     assert!(out.status.success(), "{}", stderr(&out));
 }
 
-/// A checkpoint of the layout before the engine (format version 1) is refused with one line
-/// naming its version and this ember's, and it is left as it was.
+/// A checkpoint of an earlier layout (format version 2, which had no `state.json.sha256`) is
+/// refused with one line naming its version and this ember's, and it is left as it was.
 #[test]
 fn a_checkpoint_of_another_format_version_is_refused() {
     let tmp = TempDir::new("oldformat");
@@ -641,12 +642,14 @@ fn a_checkpoint_of_another_format_version_is_refused() {
     let state_path = dir.join("state.json");
     let text = std::fs::read_to_string(&state_path).unwrap();
     let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
-    state["format_version"] = 1.into();
+    state["format_version"] = 2.into();
     let old = serde_json::to_vec_pretty(&state).unwrap();
     std::fs::write(&state_path, &old).unwrap();
+    std::fs::remove_file(dir.join("state.json.sha256")).unwrap();
     let out = train(&["--resume", &run, "--epochs", "2"]);
-    assert_clean_error(&out, &["format version 1", "reads version 2"]);
+    assert_clean_error(&out, &["format version 2", "reads version 3"]);
     assert_eq!(std::fs::read(&state_path).unwrap(), old);
+    assert!(!dir.join("state.json.sha256").exists());
 }
 
 /// A misspelled key inside a `--config` table (optimizer, schedule, callbacks, logging) is an

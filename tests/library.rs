@@ -173,7 +173,16 @@ fn a_damaged_callback_state_is_a_one_line_error() {
     let text = std::fs::read_to_string(&state_path).unwrap();
     let mut state: serde_json::Value = serde_json::from_str(&text).unwrap();
     state["callbacks"]["records"] = serde_json::json!({"count": "many"});
-    std::fs::write(&state_path, serde_json::to_vec_pretty(&state).unwrap()).unwrap();
+    // Under a matching checksum, as a callback with a bug would have written it: the state
+    // itself, not the checksum, is what must be refused.
+    let bytes = serde_json::to_vec_pretty(&state).unwrap();
+    std::fs::write(&state_path, &bytes).unwrap();
+    let sum = ember_engine::checksum::sha256_parts(&[&bytes]);
+    std::fs::write(
+        checkpoint.join("state.json.sha256"),
+        format!("{sum}  state.json\n"),
+    )
+    .unwrap();
     let err = train(Run {
         dir: dir.clone(),
         resume: true,

@@ -69,6 +69,19 @@ pub enum DataError {
         reason: String,
     },
 
+    /// The data directory exists but lacks some of the dataset's files.
+    #[error("{dir} holds only part of dataset {dataset}: {missing} missing (raw or .gz); {hint}")]
+    Incomplete {
+        /// The directory.
+        dir: PathBuf,
+        /// Dataset name.
+        dataset: String,
+        /// The missing files' names, comma separated.
+        missing: String,
+        /// How to get the data.
+        hint: String,
+    },
+
     /// No directory holding the dataset was found.
     #[error("dataset {dataset} not found (looked in: {searched}); {hint}")]
     NotFound {

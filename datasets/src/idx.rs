@@ -3,12 +3,15 @@
 //! Format (LeCun et al., <http://yann.lecun.com/exdb/mnist/>): two zero bytes, one byte for the
 //! element type (`0x08` = unsigned byte, the only type the MNIST family uses), one byte for the
 //! number of dimensions `n`, then `n` big-endian `u32` sizes, then the elements in row-major
-//! order. Files starting with the gzip magic `1f 8b` are decompressed first (flate2).
+//! order. Files starting with the gzip magic `1f 8b` are decompressed first (flate2), all
+//! members of a multi-member stream (as `cat a.gz b.gz` or `pigz` make) in turn, and never
+//! beyond what the IDX header announces: a small file that inflates to gigabytes is refused
+//! after reading one byte more than its header promises.
 
 use std::io::Read;
 use std::path::Path;
 
-use flate2::read::GzDecoder;
+use flate2::read::MultiGzDecoder;
 
 use crate::error::{DataError, Result};
 
@@ -37,18 +40,50 @@ pub fn read_idx(path: &Path) -> Result<IdxArray> {
         source,
     })?;
     let bytes = if raw.starts_with(&GZIP_MAGIC) {
-        let mut out = Vec::with_capacity(raw.len() * 4);
-        GzDecoder::new(raw.as_slice())
-            .read_to_end(&mut out)
-            .map_err(|e| DataError::NotIdx {
-                path: path.to_path_buf(),
-                reason: format!("broken gzip stream: {e}"),
-            })?;
-        out
+        inflate(&raw, path)?
     } else {
         raw
     };
     parse_idx(&bytes, path)
+}
+
+/// The gzip stream `raw` inflated, but only as far as its IDX header allows: the header
+/// first, then the data bytes it announces and one more (so that [`parse_idx`] reports the
+/// excess), never more.
+fn inflate(raw: &[u8], path: &Path) -> Result<Vec<u8>> {
+    let broken = |e: std::io::Error| DataError::NotIdx {
+        path: path.to_path_buf(),
+        reason: format!("broken gzip stream: {e}"),
+    };
+    let mut stream = MultiGzDecoder::new(raw);
+    let mut out = Vec::new();
+    // The magic number, then the sizes of as many dimensions as it announces.
+    (&mut stream)
+        .take(4)
+        .read_to_end(&mut out)
+        .map_err(broken)?;
+    if out.len() == 4 {
+        let rank = u64::from(out[3]).min(255);
+        (&mut stream)
+            .take(4 * rank)
+            .read_to_end(&mut out)
+            .map_err(broken)?;
+    }
+    let header_len = out.len();
+    let announced = out
+        .get(4..)
+        .filter(|_| header_len >= 8)
+        .map(|sizes| {
+            sizes
+                .chunks_exact(4)
+                .map(|c| u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]])))
+                .try_fold(1u64, u64::checked_mul)
+        })
+        .unwrap_or(Some(0));
+    // A header whose sizes overflow is refused by parse_idx whatever follows: read nothing.
+    let limit = announced.map_or(0, |n| n.saturating_add(1));
+    stream.take(limit).read_to_end(&mut out).map_err(broken)?;
+    Ok(out)
 }
 
 /// Parses the bytes of an uncompressed IDX file; `path` only names the source in errors.
@@ -195,6 +230,51 @@ mod tests {
         let bytes = idx_bytes(&[2], &[1, 2, 3]);
         let err = parse_idx(&bytes, Path::new("x")).unwrap_err();
         assert!(matches!(err, DataError::NotIdx { .. }), "{err}");
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(bytes).unwrap();
+        enc.finish().unwrap()
+    }
+
+    fn read_gz(name: &str, gz: &[u8]) -> Result<IdxArray> {
+        let dir = std::env::temp_dir().join(format!("ember-idx-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("a.gz");
+        std::fs::write(&path, gz).unwrap();
+        let result = read_idx(&path);
+        std::fs::remove_dir_all(dir).unwrap();
+        result
+    }
+
+    /// `cat a.gz b.gz` is one valid gzip file (RFC 1952, section 2.2); `gzip -d` reads it whole.
+    #[test]
+    fn reads_every_member_of_a_multi_member_gzip() {
+        let bytes = idx_bytes(&[2, 3], &[1, 2, 3, 4, 5, 6]);
+        let mut gz = gzip(&bytes[..5]);
+        gz.extend(gzip(&bytes[5..11]));
+        gz.extend(gzip(&bytes[11..]));
+        assert_eq!(
+            read_gz("multi", &gz).unwrap(),
+            IdxArray {
+                dims: vec![2, 3],
+                data: vec![1, 2, 3, 4, 5, 6],
+            }
+        );
+    }
+
+    /// 64 MiB of zeros after a header announcing 6 bytes: inflation stops one byte past the
+    /// announced data, so the error counts exactly one extra byte, not 64 MiB.
+    #[test]
+    fn inflates_no_more_than_the_header_announces() {
+        let mut bytes = idx_bytes(&[2, 3], &[]);
+        bytes.resize(bytes.len() + (64 << 20), 0);
+        let err = read_gz("bomb", &gzip(&bytes)).unwrap_err().to_string();
+        assert!(
+            err.contains("1 bytes after the 6 the header announces"),
+            "{err}"
+        );
     }
 
     #[test]

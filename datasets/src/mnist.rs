@@ -165,14 +165,29 @@ pub fn locate(kind: DatasetKind, data_dir: Option<&Path>) -> Result<PathBuf> {
             dirs
         }
     };
+    let mut incomplete = None;
     for dir in &candidates {
-        if [Split::Train, Split::Test]
+        let missing: Vec<&str> = [Split::Train, Split::Test]
             .iter()
             .flat_map(|s| s.file_stems())
-            .all(|stem| find_file(dir, stem).is_some())
-        {
+            .filter(|stem| find_file(dir, stem).is_none())
+            .collect();
+        if missing.is_empty() {
             return Ok(dir.clone());
         }
+        // A directory with some of the files is where the user meant the data to be: name
+        // what it lacks rather than only "not found".
+        if missing.len() < 4 && incomplete.is_none() {
+            incomplete = Some(DataError::Incomplete {
+                dir: dir.clone(),
+                dataset: kind.name().to_string(),
+                missing: missing.join(", "),
+                hint: kind.install_hint().to_string(),
+            });
+        }
+    }
+    if let Some(e) = incomplete {
+        return Err(e);
     }
     Err(DataError::NotFound {
         dataset: kind.name().to_string(),
@@ -229,6 +244,12 @@ pub fn load(dir: &Path, split: Split) -> Result<MnistData> {
             format!("image dimensions {:?}, expected [n, 28, 28]", images.dims),
         ));
     }
+    if images.dims[0] == 0 {
+        return Err(contents(
+            &image_path,
+            "no images (dimensions [0, 28, 28])".into(),
+        ));
+    }
     if labels.dims.len() != 1 || labels.dims[0] != images.dims[0] {
         return Err(contents(
             &label_path,
@@ -250,7 +271,9 @@ pub fn load(dir: &Path, split: Split) -> Result<MnistData> {
 /// Parses `dir/SHA256SUMS` (`<hex>  <file name>` per line) when present.
 fn read_sha256sums(dir: &Path) -> Result<HashMap<String, String>> {
     let path = dir.join("SHA256SUMS");
-    if !path.is_file() {
+    // Only an absent file turns verification off: anything else under the name (a directory,
+    // an unreadable file) is an error when it is read below.
+    if std::fs::symlink_metadata(&path).is_err() {
         return Ok(HashMap::new());
     }
     let text = std::fs::read_to_string(&path).map_err(|source| DataError::Io {

@@ -10,8 +10,12 @@
 //!     state.json       counters, the unfinished epoch's metric sums, the learning rate, each
 //!                      callback's state under its name, the application's own state, the
 //!                      format version and the SHA-256 of every other file (checked on read)
+//!     state.json.sha256  the SHA-256 of state.json, in `sha256sum`'s format (checked first)
 //!     ...              files callbacks add (early stopping's best weights)
 //! ```
+//!
+//! So every byte of every file is covered by a hash: a change anywhere makes the checkpoint
+//! [`CheckpointError::Damaged`], and [`latest`] falls back to the one before it.
 //!
 //! It is written into a temporary sibling directory, every file fsynced, and renamed into
 //! place: a crash leaves either no checkpoint or a complete one, and never touches older ones.
@@ -24,18 +28,19 @@ use burn::optim::ModuleOptimizer;
 use serde::{Deserialize, Serialize};
 
 use crate::callbacks::exact_f64;
-use crate::checksum::sha256_file;
+use crate::checksum::{sha256_file, sha256_parts};
 use crate::fsutil::{replace_atomically, sync_dir, sync_file, write_atomic};
 use crate::layout::{
     CHECKPOINTS_DIR, HISTORY_FILE, MODEL_FILE, MODELS_DIR, OPTIMIZER_FILE, STATE_FILE,
+    STATE_SUM_FILE,
 };
 use crate::metrics::{EpochLogs, PartialSums, read_csv, write_csv};
 use crate::text::shorten;
 
 /// Version of the checkpoint layout written by this engine. Version 1 was the `train`
-/// application's own layout before the engine (fixed metrics, one set of callbacks); it is
-/// refused with a message naming both versions.
-pub const FORMAT_VERSION: u32 = 2;
+/// application's own layout before the engine (fixed metrics, one set of callbacks); version 2
+/// did not hash `state.json` itself. Both are refused with a message naming both versions.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Why a checkpoint could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -134,6 +139,19 @@ impl CheckpointState {
     }
 }
 
+/// The (epoch, global step) a checkpoint directory's name carries, `None` for a name that is
+/// not `epoch-E-step-S`. Checkpoints are ordered by these numbers, not by the names' text: from
+/// epoch 10000 on the names are wider than the four digits they are padded to.
+pub fn dir_order(name: &str) -> Option<(u64, u64)> {
+    let (epoch, step) = name.strip_prefix("epoch-")?.split_once("-step-")?;
+    let number = |s: &str| {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    Some((number(epoch)?, number(step)?))
+}
+
 /// What `state.json` holds: the state and the SHA-256 of every other file.
 #[derive(Serialize, Deserialize)]
 struct StateFile {
@@ -215,6 +233,7 @@ pub fn save_as<M: Module>(
     })
     .map_err(|e| write_err(e.into()))?;
     write_atomic(&tmp.join(STATE_FILE), &json).map_err(write_err)?;
+    write_atomic(&tmp.join(STATE_SUM_FILE), state_sum_line(&json).as_bytes()).map_err(write_err)?;
     if final_dir.exists() {
         // Re-writing the same checkpoint (a run resumed from an earlier one, or `last`): the
         // new copy is complete, so the old one can go.
@@ -244,12 +263,29 @@ pub fn read(dir: &Path) -> Result<Checkpoint, CheckpointError> {
         reason,
     };
     let bytes = std::fs::read(&state_path).map_err(|e| damaged(e.to_string()))?;
-    let version: VersionOnly =
-        serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
-    if version.format_version != FORMAT_VERSION {
+    let version = || -> Result<u32, CheckpointError> {
+        let version: VersionOnly =
+            serde_json::from_slice(&bytes).map_err(|e| damaged(e.to_string()))?;
+        Ok(version.format_version)
+    };
+    match std::fs::read(dir.join(STATE_SUM_FILE)) {
+        Ok(line) if line == state_sum_line(&bytes).as_bytes() => {}
+        Ok(_) => {
+            return Err(damaged(format!(
+                "its SHA-256 differs from the one recorded in {STATE_SUM_FILE}"
+            )));
+        }
+        // Versions before 3 have no such file: refuse them by their number.
+        Err(e) if version()? == FORMAT_VERSION => {
+            return Err(damaged(format!("cannot read {STATE_SUM_FILE}: {e}")));
+        }
+        Err(_) => {}
+    }
+    let found = version()?;
+    if found != FORMAT_VERSION {
         return Err(CheckpointError::Version {
             path: state_path,
-            found: version.format_version,
+            found,
         });
     }
     let StateFile { mut state, sha256 } =
@@ -290,14 +326,13 @@ pub fn read(dir: &Path) -> Result<Checkpoint, CheckpointError> {
 /// [`CheckpointError::NoneValid`] when there is none; [`CheckpointError::Version`] when the
 /// newest readable one has another layout version.
 pub fn latest(run_dir: &Path) -> Result<Checkpoint, CheckpointError> {
-    let mut dirs = epoch_dirs(run_dir);
-    dirs.sort();
+    let dirs = epoch_dirs(run_dir);
     let mut skipped: Vec<CheckpointError> = Vec::new();
     for dir in dirs.iter().rev() {
         match read(dir) {
             Ok(checkpoint) => {
                 for err in &skipped {
-                    eprintln!("warning: skipped damaged checkpoint: {err}");
+                    crate::console::err(&format!("warning: skipped damaged checkpoint: {err}"));
                 }
                 return Ok(checkpoint);
             }
@@ -356,7 +391,7 @@ pub fn remove_partial_writes(run_dir: &Path) -> std::io::Result<()> {
         };
         for entry in entries.filter_map(Result::ok) {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') && name.contains(".tmp-") {
+            if is_temporary(&name) {
                 let path = entry.path();
                 if path.is_dir() {
                     std::fs::remove_dir_all(path)?;
@@ -374,16 +409,50 @@ pub fn has_checkpoints(run_dir: &Path) -> bool {
     !epoch_dirs(run_dir).is_empty()
 }
 
+/// Whether `name` is a temporary of [`crate::fsutil`] or [`save_as`]: `.NAME.tmp-PID`.
+pub fn is_temporary(name: &str) -> bool {
+    name.strip_prefix('.')
+        .and_then(|rest| rest.rsplit_once(".tmp-"))
+        .is_some_and(|(stem, pid)| {
+            !stem.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())
+        })
+}
+
+/// The run's checkpoint directories, oldest first by [`dir_order`].
 fn epoch_dirs(run_dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(run_dir.join(CHECKPOINTS_DIR)) else {
         return Vec::new();
     };
-    entries
+    let mut dirs: Vec<((u64, u64), PathBuf)> = entries
         .filter_map(Result::ok)
-        .filter(|e| e.file_name().to_string_lossy().starts_with("epoch-"))
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect()
+        .filter_map(|e| Some((dir_order(e.file_name().to_str()?)?, e.path())))
+        .filter(|(_, p)| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Removes the run's oldest resume checkpoints so that `keep` remain up to and including
+/// `newest` (the one just written); checkpoints ordered after it (left by a run that was
+/// resumed from an earlier one) are not touched.
+///
+/// # Errors
+/// The I/O error of removing one.
+pub fn prune(run_dir: &Path, keep: usize, newest: &Path) -> std::io::Result<()> {
+    let dirs = epoch_dirs(run_dir);
+    let Some(at) = dirs.iter().position(|d| d == newest) else {
+        return Ok(());
+    };
+    let older = (at + 1).saturating_sub(keep.max(1));
+    for dir in &dirs[..older] {
+        std::fs::remove_dir_all(dir)?;
+    }
+    Ok(())
+}
+
+/// The line of [`STATE_SUM_FILE`]: `<sha256>  state.json`, as `sha256sum` writes it.
+fn state_sum_line(state_json: &[u8]) -> String {
+    format!("{}  {STATE_FILE}\n", sha256_parts(&[state_json]))
 }
 
 /// Writes `model`'s weights to `path` (burnpack) through a temporary file, fsync and rename.

@@ -18,6 +18,9 @@ pub enum EngineError {
     /// A built-in callback's setting out of its range (its message names the setting's field).
     #[error(transparent)]
     CallbackSetting(#[from] CallbackError),
+    /// Another process holds the run directory, or it cannot be locked.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
     /// Reading a checkpoint, or writing one.
     #[error(transparent)]
     Checkpoint(#[from] CheckpointError),

@@ -5,8 +5,10 @@
 //! <run>/metrics.jsonl          the same as JSON lines (JsonlLogger)
 //! <run>/tensorboard/{train,validation}/events.out.tfevents.*   (TensorBoard)
 //! <run>/checkpoints/epoch-EEEE-step-SSSSSSSSS/   resume checkpoints (crate::checkpoint):
-//!     model.bpk, optimizer.bpk, metrics.csv, state.json, best_model.bpk (EarlyStopping)
+//!     model.bpk, optimizer.bpk, metrics.csv, state.json, state.json.sha256,
+//!     best_model.bpk (EarlyStopping)
 //! <run>/models/NAME.bpk or NAME/   checkpoints selected by ModelCheckpoint
+//! <run>/.lock                  the run's lock (crate::lock), holding the writer's process id
 //! ```
 
 /// The epoch history as CSV, in the run directory and in each checkpoint.
@@ -19,12 +21,16 @@ pub const TENSORBOARD_DIR: &str = "tensorboard";
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
 /// Sub-directory of a run holding the checkpoints that ModelCheckpoint selects.
 pub const MODELS_DIR: &str = "models";
+/// The run directory's lock file ([`crate::lock::RunLock`]).
+pub const LOCK_FILE: &str = ".lock";
 /// Model weights in a checkpoint (burnpack).
 pub const MODEL_FILE: &str = "model.bpk";
 /// Optimizer state in a checkpoint (burnpack).
 pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
 /// Training state and file hashes in a checkpoint.
 pub const STATE_FILE: &str = "state.json";
+/// The SHA-256 of [`STATE_FILE`] in a checkpoint, as a `sha256sum` line.
+pub const STATE_SUM_FILE: &str = "state.json.sha256";
 /// The metric history in a checkpoint: CSV rather than JSON because its shortest round-trip
 /// decimals read back exactly with Rust's parser, while serde_json's default float parser can
 /// be one ulp off.

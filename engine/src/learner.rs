@@ -27,6 +27,7 @@ use crate::checkpoint::{
 use crate::data::EpochSource;
 use crate::error::EngineError;
 use crate::layout::{CHECKPOINTS_DIR, MODEL_FILE};
+use crate::lock::RunLock;
 use crate::metrics::{EpochLogs, MetricSum, MetricSums, PartialSums};
 use crate::step::{StepOutput, TrainStep};
 
@@ -48,7 +49,9 @@ pub struct LearnerConfig {
     pub seed: u64,
     /// Whether each epoch shuffles the training data (Keras' `shuffle=True`). Default true.
     pub shuffle: bool,
-    /// Where checkpoints go (`<run_dir>/checkpoints/`); none written without it. Default none.
+    /// Where checkpoints go (`<run_dir>/checkpoints/`); none written without it. `fit` holds
+    /// the directory's lock ([`RunLock`]) while it runs, so a second process on the same run
+    /// directory is refused. Default none.
     pub run_dir: Option<PathBuf>,
     /// Also write a checkpoint every N optimizer steps, mid-epoch included. Default none.
     pub checkpoint_every: Option<usize>,
@@ -56,6 +59,11 @@ pub struct LearnerConfig {
     /// middle of an epoch if need be: that epoch ends there (validation, callbacks) and the
     /// run finishes. Default none.
     pub max_steps: Option<usize>,
+    /// How many resume checkpoints to keep: after each one is written, the oldest beyond this
+    /// number are removed (never one newer than the checkpoint just written), so a long run's
+    /// disk use is bounded. `None` keeps all. Checkpoints that callbacks select
+    /// (`<run>/models/`) are not counted. Default `Some(3)`.
+    pub keep_checkpoints: Option<usize>,
 }
 
 impl Default for LearnerConfig {
@@ -70,9 +78,14 @@ impl Default for LearnerConfig {
             run_dir: None,
             checkpoint_every: None,
             max_steps: None,
+            keep_checkpoints: Some(DEFAULT_KEEP_CHECKPOINTS),
         }
     }
 }
+
+/// [`LearnerConfig::keep_checkpoints`]'s default: the newest three resume checkpoints, so that
+/// a damaged newest one still leaves two to fall back on.
+pub const DEFAULT_KEEP_CHECKPOINTS: usize = 3;
 
 /// The shuffle seed of `epoch`: a fixed function of the run seed, so that epoch `e` sees the
 /// same order whether or not the run was resumed before it.
@@ -123,6 +136,7 @@ pub struct Learner<'a, M, B> {
     resume: Option<Checkpoint>,
     stop: Option<Arc<AtomicBool>>,
     app: serde_json::Value,
+    lock: Option<&'a RunLock>,
 }
 
 impl<'a, M: Module, B> Learner<'a, M, B> {
@@ -145,6 +159,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             resume: None,
             stop: None,
             app: serde_json::Value::Null,
+            lock: None,
         }
     }
 
@@ -164,6 +179,15 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
     /// step with a checkpoint, and `fit` returns [`FitOutcome::Interrupted`].
     pub fn stop_flag(mut self, flag: Arc<AtomicBool>) -> Self {
         self.stop = Some(flag);
+        self
+    }
+
+    /// Uses `lock`, which the caller already holds, as the run directory's lock instead of
+    /// taking it in `fit`: for an application that writes files of its own into the run
+    /// directory before and after training (the `train` command's `config.toml`). Its
+    /// directory must be [`LearnerConfig::run_dir`].
+    pub fn run_lock(mut self, lock: &'a RunLock) -> Self {
+        self.lock = Some(lock);
         self
     }
 
@@ -206,6 +230,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             resume,
             stop,
             app,
+            lock,
         } = self;
         if config.batch_size == 0 || config.eval_batch_size == Some(0) {
             return Err(EngineError::Config(
@@ -215,6 +240,11 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
         if config.checkpoint_every == Some(0) {
             return Err(EngineError::Config(
                 "checkpoint_every must be at least 1 step".into(),
+            ));
+        }
+        if config.keep_checkpoints == Some(0) {
+            return Err(EngineError::Config(
+                "keep_checkpoints must be at least 1 (None keeps all)".into(),
             ));
         }
         if train.is_empty() {
@@ -229,11 +259,21 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             )));
         }
         let run_dir = config.run_dir.as_deref();
+        // Held until `fit` returns: no other process writes into the run directory meanwhile.
+        let _own_lock;
         if let Some(dir) = run_dir {
-            std::fs::create_dir_all(dir).map_err(|source| EngineError::Write {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+            match lock {
+                Some(lock) if lock.dir() == dir => {}
+                Some(lock) => {
+                    return Err(EngineError::Config(format!(
+                        "the lock given is for {}, the run directory is {}",
+                        lock.dir().display(),
+                        dir.display()
+                    )));
+                }
+                None => _own_lock = RunLock::acquire(dir)?,
+            }
+            // Under the lock, any temporary of a checkpoint write is a dead writer's.
             checkpoint::remove_partial_writes(dir).map_err(|source| EngineError::Write {
                 path: dir.to_path_buf(),
                 source,
@@ -256,11 +296,15 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                 history: Vec::new(),
             },
         };
-        let steps_per_epoch = train.len().div_ceil(config.batch_size);
+        // A batch larger than the data is the data (Keras' `fit` does the same); a source
+        // then never sizes a buffer by an absurd batch size.
+        let batch_size = config.batch_size.min(train.len());
+        let steps_per_epoch = train.len().div_ceil(batch_size);
         let mut run = Run {
             callbacks,
             state,
             run_dir,
+            keep_checkpoints: config.keep_checkpoints,
             epochs: config.epochs,
             steps_per_epoch,
             epoch: 0,
@@ -292,7 +336,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             run.hook(&model, &sums, &optimizer, |c, ctx| c.on_epoch_begin(ctx))?;
             let shuffle = config.shuffle.then(|| epoch_seed(config.seed, epoch));
             let batches = train
-                .batches(config.batch_size, shuffle, skip, &device)
+                .batches(batch_size, shuffle, skip, &device)
                 .map_err(|source| EngineError::Data {
                     split: "training",
                     source,
@@ -436,7 +480,7 @@ where
         source,
     };
     for batch in source
-        .batches(batch_size, None, 0, &device)
+        .batches(batch_size.min(source.len().max(1)), None, 0, &device)
         .map_err(data_err)?
     {
         add(&mut sums, step.step(&model, batch.map_err(data_err)?));
@@ -478,6 +522,7 @@ struct Run<'a, 'c, M> {
     callbacks: Vec<Box<dyn Callback<M> + 'c>>,
     state: CheckpointState,
     run_dir: Option<&'a Path>,
+    keep_checkpoints: Option<usize>,
     epochs: usize,
     steps_per_epoch: usize,
     /// The current epoch (1-based); `state.epoch` counts the completed ones.
@@ -593,6 +638,14 @@ impl<M: Module> Run<'_, '_, M> {
             callbacks.iter().try_for_each(|c| c.save_files(tmp))
         })?;
         tracing::debug!("checkpoint {}", path.display());
+        if let (Some(run_dir), Some(keep)) = (self.run_dir, self.keep_checkpoints)
+            && path.parent() == Some(run_dir.join(CHECKPOINTS_DIR).as_path())
+        {
+            checkpoint::prune(run_dir, keep, &path).map_err(|source| EngineError::Write {
+                path: run_dir.join(CHECKPOINTS_DIR),
+                source,
+            })?;
+        }
         Ok(path)
     }
 }

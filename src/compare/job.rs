@@ -111,7 +111,7 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
 
     let device = backend.device.clone().autodiff();
     for note in data.host_fallback_notes(&backend) {
-        eprintln!("{note}");
+        ember_engine::console::err(&note);
     }
     let train_source = data.source(&data.train, &backend, &device);
     let mut timer = StepTimer {

@@ -125,7 +125,7 @@ pub fn run(
         Some(steps) => format!("{steps} steps"),
         None => format!("{} epoch(s)", job.config.epochs),
     };
-    println!(
+    ember_engine::console::out(&format!(
         "comparing {} with {} (lr {}, batch {}, seed {}, {length}) on {}; run directory {}",
         job.config.model,
         job.config.optimizer.name(),
@@ -140,15 +140,15 @@ pub fn run(
             .collect::<Vec<_>>()
             .join(", "),
         run_dir.display()
-    );
+    ));
     let mut outcomes = Vec::with_capacity(unique.len());
     for backend in unique {
-        println!("{backend}: training ...");
+        ember_engine::console::out(&format!("{backend}: training ..."));
         let scratch = run_dir.join(format!(".{backend}-result.json"));
         outcomes.push((backend, worker::run_in_child(exe, job, backend, &scratch)?));
     }
     let report = CompareReport::new(job.clone(), outcomes);
-    print!("{}", report.table());
+    ember_engine::console::out_text(&report.table());
 
     let write = |name: &str, bytes: &[u8]| {
         let path = run_dir.join(name);
@@ -159,13 +159,13 @@ pub fn run(
     let chart = run_dir.join(CHART_FILE);
     chart::write_chart(&report, &chart)
         .map_err(|e| anyhow::anyhow!("cannot draw {}: {e}", chart.display()))?;
-    println!(
+    ember_engine::console::out(&format!(
         "wrote {}, {} and {} in {}",
         JSON_FILE,
         CSV_FILE,
         CHART_FILE,
         run_dir.display()
-    );
+    ));
     let failed: Vec<String> = report
         .backends
         .iter()

@@ -40,6 +40,8 @@ use ember_models::{Model, ModelKind};
 
 pub use ember_engine::epoch_seed;
 
+use ember_engine::lock::RunLock;
+
 use crate::backend::Backend;
 use crate::config::{TrainConfig, callback_error};
 use crate::data::RunData;
@@ -63,7 +65,7 @@ const TENSORBOARD_METRICS: [&str; 5] = [
 ];
 
 /// How [`fit`] runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct FitOptions {
     /// Directory for the configuration, metrics, checkpoints and final model.
     pub run_dir: PathBuf,
@@ -71,6 +73,9 @@ pub struct FitOptions {
     pub resume: Option<Checkpoint>,
     /// When set (by a SIGINT/SIGTERM handler), stop after the current step with a checkpoint.
     pub stop: Option<Arc<AtomicBool>>,
+    /// The run directory's lock, when the caller took it before choosing the checkpoint to
+    /// resume (the `train` command does); `None`: `fit` takes it before writing anything.
+    pub lock: Option<RunLock>,
 }
 
 /// How a [`fit`] call ended.
@@ -169,8 +174,15 @@ pub fn fit(
 ) -> anyhow::Result<FitOutcome> {
     let started = Instant::now();
     let run_dir = &options.run_dir;
-    std::fs::create_dir_all(run_dir)
-        .with_context(|| format!("cannot create run directory {}", run_dir.display()))?;
+    let lock = match options.lock {
+        Some(lock) if lock.dir() == run_dir.as_path() => lock,
+        Some(lock) => anyhow::bail!(
+            "the lock given is for {}, the run directory is {}",
+            lock.dir().display(),
+            run_dir.display()
+        ),
+        None => RunLock::acquire(run_dir)?,
+    };
     ember_engine::fsutil::write_atomic(&run_dir.join(CONFIG_FILE), config.to_toml().as_bytes())
         .with_context(|| format!("cannot write {}", run_dir.join(CONFIG_FILE).display()))?;
 
@@ -223,6 +235,7 @@ pub fn fit(
         run_dir: Some(run_dir.clone()),
         checkpoint_every: config.checkpoint_every,
         max_steps: None,
+        keep_checkpoints: config.keep_checkpoints,
     };
     let record = RunRecord {
         config: config.clone(),
@@ -236,7 +249,8 @@ pub fn fit(
         device.clone(),
         learner_config,
     )
-    .app_state(serde_json::to_value(&record)?);
+    .app_state(serde_json::to_value(&record)?)
+    .run_lock(&lock);
     // The console callback borrows `progress` for the run; messages after it use it again.
     let outcome = {
         for callback in callbacks(config, progress)? {

@@ -63,7 +63,7 @@ impl Console {
 impl Progress for Console {
     fn message(&mut self, text: &str) {
         if !self.quiet {
-            println!("{text}");
+            ember_engine::console::out(text);
         }
     }
 
@@ -101,7 +101,7 @@ impl Progress for Console {
         if let Some(bar) = self.bar.take() {
             bar.finish_and_clear();
         }
-        println!(
+        ember_engine::console::out(&format!(
             "epoch {}/{epochs}  loss {:.4}  accuracy {:.4}  val_loss {:.4}  val_accuracy {:.4}  lr {:.3e}  {:.1}s  {:.0} img/s",
             m.epoch,
             m.loss,
@@ -111,7 +111,7 @@ impl Progress for Console {
             m.learning_rate,
             m.epoch_seconds,
             m.images_per_second
-        );
+        ));
     }
 }
 
@@ -132,7 +132,7 @@ impl JsonLines {
             }
         };
         object.insert("event".into(), event.into());
-        println!("{}", serde_json::Value::Object(object));
+        ember_engine::console::out(&serde_json::Value::Object(object).to_string());
     }
 }
 

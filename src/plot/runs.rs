@@ -101,7 +101,7 @@ pub fn plot_runs(runs: &[PathBuf], out: Option<&Path>) -> anyhow::Result<Vec<Pat
 /// As [`plot_runs`].
 pub fn command(args: &crate::cli::PlotArgs) -> anyhow::Result<()> {
     for path in plot_runs(&args.runs, args.out.as_deref())? {
-        println!("wrote {}", path.display());
+        ember_engine::console::out(&format!("wrote {}", path.display()));
     }
     Ok(())
 }

@@ -45,10 +45,10 @@ pub fn command(args: &ToyArgs) -> anyhow::Result<()> {
     let choice = args.device.unwrap_or(DeviceChoice::Cpu);
     let backend = backend::select(choice.default_backend(), None)?;
     let device = backend.device;
-    println!(
+    ember_engine::console::out(&format!(
         "{}, {} steps, on {} ({})",
         args.function, args.steps, backend.kind, backend.device_name
-    );
+    ));
     let function = args.function;
     let start = args
         .start
@@ -65,10 +65,10 @@ pub fn command(args: &ToyArgs) -> anyhow::Result<()> {
     }
     write_csv(&args.out, &trajectories)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!("wrote {}", args.out.display());
+    ember_engine::console::out(&format!("wrote {}", args.out.display()));
     if let Some(plot) = &args.plot {
         crate::plot::save(&ContourPlot::new(function, &trajectories, &device), plot)?;
-        println!("wrote {}", plot.display());
+        ember_engine::console::out(&format!("wrote {}", plot.display()));
     }
     Ok(())
 }
@@ -77,17 +77,17 @@ pub fn command(args: &ToyArgs) -> anyhow::Result<()> {
 /// stderr when it diverged.
 fn report(function: TestFunction, t: &Trajectory) {
     let Some(last) = t.points.last() else {
-        eprintln!(
+        ember_engine::console::err(&format!(
             "warning: {} on {function}: f is not finite at the start point; choose another --start",
             t.optimizer
-        );
+        ));
         return;
     };
     if let Some(step) = t.diverged_at {
-        eprintln!(
+        ember_engine::console::err(&format!(
             "warning: {} (lr {}) diverged on {function} at step {step} (x, y or f became NaN or infinite); its path stops at step {}: lower --lr",
             t.optimizer, t.lr, last.step
-        );
+        ));
         return;
     }
     let distance = function
@@ -95,8 +95,8 @@ fn report(function: TestFunction, t: &Trajectory) {
         .iter()
         .map(|&(mx, my)| (f64::from(last.x) - mx).hypot(f64::from(last.y) - my))
         .fold(f64::INFINITY, f64::min);
-    println!(
+    ember_engine::console::out(&format!(
         "{:<10} lr {:<8} step {:>6}: (x, y) = ({:.6}, {:.6}), f = {:.6e}, distance to the nearest minimum {:.3e}",
         t.optimizer, t.lr, last.step, last.x, last.y, last.f, distance
-    );
+    ));
 }

@@ -257,11 +257,16 @@ impl<M> Callback<M> for ConsoleLogger {
 
     fn on_epoch_end(&mut self, ctx: &mut Context<'_, M>, logs: &mut Logs) -> Result<(), String> {
         let metrics: Vec<String> = logs.iter().map(|(n, v)| format!("{n} {v:.4}")).collect();
-        eprintln!("epoch {}/{}: {}", ctx.epoch, ctx.epochs, metrics.join(", "));
+        crate::console::err(&format!(
+            "epoch {}/{}: {}",
+            ctx.epoch,
+            ctx.epochs,
+            metrics.join(", ")
+        ));
         Ok(())
     }
 
     fn on_message(&mut self, text: &str) {
-        eprintln!("{text}");
+        crate::console::err(text);
     }
 }

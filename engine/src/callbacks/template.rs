@@ -58,7 +58,48 @@ pub fn format_filename(
     step: usize,
     logs: &Logs,
 ) -> Result<String, CallbackError> {
-    fill(template, epoch, step, logs).map_err(CallbackError::Template)
+    fill(template, epoch, step, logs)
+        .and_then(|name| check_name(template, name))
+        .map_err(CallbackError::Template)
+}
+
+/// The longest file name a template may produce, in bytes: file systems allow 255, less the
+/// extension (`.bpk`) and the temporary name a write goes through (`.NAME.tmp-PID`).
+pub const MAX_NAME_BYTES: usize = 200;
+
+/// `name` if it can be a file name in a run's `models/` directory: not empty, at most
+/// [`MAX_NAME_BYTES`], no `/`, `\` or NUL, not `.` or `..`, and not starting with `.` (hidden,
+/// and the temporaries that a resume removes start so).
+fn check_name(template: &str, name: String) -> Result<String, String> {
+    let problem = if name.is_empty() {
+        Some("is empty".to_string())
+    } else if name.len() > MAX_NAME_BYTES {
+        Some(format!(
+            "is {} bytes long, more than the {MAX_NAME_BYTES} a checkpoint name may have",
+            name.len()
+        ))
+    } else if name.contains(['/', '\\', '\0']) {
+        Some("contains '/', '\\' or a NUL character".into())
+    } else if name.starts_with('.') {
+        Some("starts with '.' (hidden files and ember's temporaries do)".into())
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(name),
+        Some(problem) => Err(format!(
+            "checkpoint file name template '{}' gives the name '{}', which {problem}; change the template",
+            shorten_name(template),
+            shorten_name(&name)
+        )),
+    }
+}
+
+/// The first 40 characters of `name`, escaped, for a message.
+fn shorten_name(name: &str) -> String {
+    let short: String = name.chars().take(40).collect();
+    let more = if short.len() < name.len() { "..." } else { "" };
+    format!("{}{more}", short.escape_debug())
 }
 
 fn fill(template: &str, epoch: usize, step: usize, logs: &Logs) -> Result<String, String> {
@@ -207,7 +248,11 @@ fn parse_spec(spec: &str) -> Result<Spec, String> {
         let digits: String = chars[start..i].iter().collect();
         out.width = digits
             .parse()
-            .map_err(|_| format!("width '{digits}' is too large"))?;
+            .ok()
+            .filter(|&w| w <= MAX_NAME_BYTES)
+            .ok_or_else(|| {
+                format!("width '{digits}' is more than a name may have ({MAX_NAME_BYTES} bytes)")
+            })?;
     }
     if i < chars.len() && matches!(chars[i], ',' | '_') {
         return Err(format!(
@@ -228,7 +273,13 @@ fn parse_spec(spec: &str) -> Result<Spec, String> {
         out.precision = Some(
             digits
                 .parse()
-                .map_err(|_| format!("precision '{digits}' is too large"))?,
+                .ok()
+                .filter(|&p| p <= MAX_NAME_BYTES)
+                .ok_or_else(|| {
+                    format!(
+                        "precision '{digits}' is more than a name may have ({MAX_NAME_BYTES} bytes)"
+                    )
+                })?,
         );
     }
     if i < chars.len() {
