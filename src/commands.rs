@@ -82,6 +82,11 @@ fn chosen_backend(args: &DeviceArgs) -> Option<BackendKind> {
 /// `train [FLAGS]`: a new run, or the continuation of one with `--resume`.
 fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     apply_autotune(&args.device);
+    // A run directory this command creates is removed again if the run is refused before
+    // writing into it (a batch size the data cannot take, say), so that refusals leave no
+    // empty run-NNN behind.
+    let created = args.resume.is_none() && args.run_dir.as_ref().is_none_or(|d| !d.exists());
+    let mut _unused_run_dir = RemoveIfUnused(None);
     // The run directory is locked before anything in it is read or written: a second process
     // on the same run is refused here, naming the first.
     let (config, run_dir, lock, resume, changes) = match &args.resume {
@@ -89,6 +94,9 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             let config = new_config(args)?;
             config.validate().map_err(anyhow::Error::msg)?;
             let (run_dir, lock) = new_run_dir(args, &config)?;
+            if created {
+                _unused_run_dir = RemoveIfUnused(Some(run_dir.clone()));
+            }
             (config, run_dir, lock, None, Vec::new())
         }
         Some(target) => {
@@ -274,6 +282,23 @@ fn new_run_dir(args: &TrainArgs, config: &TrainConfig) -> anyhow::Result<(PathBu
         );
     }
     Ok((dir, lock))
+}
+
+/// Removes its directory, when set, if the lock file is all it holds.
+struct RemoveIfUnused(Option<PathBuf>);
+
+impl Drop for RemoveIfUnused {
+    fn drop(&mut self) {
+        let Some(dir) = &self.0 else { return };
+        let only_lock = std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .all(|e| e.file_name() == ember_engine::layout::LOCK_FILE)
+        });
+        if only_lock {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
 }
 
 /// The run directory's lock, or the one-line refusal naming the process that holds it.

@@ -114,9 +114,10 @@ proptest! {
             .collect();
         let flag = &flags[pick.index(flags.len())];
         if let Ok(cli) = Cli::try_parse_from(["train", flag.as_str(), value.as_str()]) {
-            if let Some(lr) = cli.train.lr {
-                prop_assert!(lr.is_finite());
-            }
+            // A non-finite number would serialize as null and be dropped from the merge.
+            prop_assert!(cli.train.lr.is_none_or(f64::is_finite));
+            let given = ember::cli::given_flags(&cli.train.optimizer_args);
+            prop_assert!(given.values().all(|v| !v.is_null()), "{flag} {value}: {given:?}");
         }
     }
 }
