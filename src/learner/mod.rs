@@ -183,8 +183,17 @@ pub fn fit(
         ),
         None => RunLock::acquire(run_dir)?,
     };
-    ember_engine::fsutil::write_atomic(&run_dir.join(CONFIG_FILE), config.to_toml().as_bytes())
-        .with_context(|| format!("cannot write {}", run_dir.join(CONFIG_FILE).display()))?;
+    let config_file = run_dir.join(CONFIG_FILE);
+    ember_engine::fsutil::write_atomic(&config_file, config.to_toml().as_bytes())
+        .with_context(|| format!("cannot write {}", config_file.display()))?;
+    // `train --config <run>/config.toml` must repeat the run: checked on every run (so every
+    // configuration the tests use is checked), before anything trains.
+    if TrainConfig::from_toml_file(&config_file).as_ref() != Ok(config) {
+        anyhow::bail!(
+            "internal error: {} does not read back as this run's configuration (please report it)",
+            config_file.display()
+        );
+    }
 
     let device = backend.device.clone().autodiff();
     let train_images = data.train.data().len();
