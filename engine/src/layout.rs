@@ -35,5 +35,8 @@ pub const STATE_SUM_FILE: &str = "state.json.sha256";
 /// decimals read back exactly with Rust's parser, while serde_json's default float parser can
 /// be one ulp off.
 pub const HISTORY_FILE: &str = METRICS_FILE;
+/// The exponential moving average of the weights in a checkpoint, when the run keeps one
+/// ([`crate::ema`]).
+pub const EMA_FILE: &str = "ema.bpk";
 /// Early stopping's best weights in a checkpoint, when `restore_best_weights` keeps some.
 pub const BEST_MODEL_FILE: &str = "best_model.bpk";

@@ -17,16 +17,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::Module;
-use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::tensor::{Device, Tensor};
 
 use crate::callback::{Callback, Context, Counters};
 use crate::checkpoint::{
     self, Checkpoint, CheckpointState, FORMAT_VERSION, load_optimizer, load_weights,
 };
+use crate::clip::GradientClip;
 use crate::data::EpochSource;
+use crate::ema::Ema;
 use crate::error::EngineError;
-use crate::layout::{CHECKPOINTS_DIR, MODEL_FILE};
+use crate::layout::{CHECKPOINTS_DIR, EMA_FILE, MODEL_FILE};
 use crate::lock::RunLock;
 use crate::metrics::{EpochLogs, MetricSum, MetricSums, PartialSums};
 use crate::step::{StepOutput, TrainStep};
@@ -64,6 +66,23 @@ pub struct LearnerConfig {
     /// disk use is bounded. `None` keeps all. Checkpoints that callbacks select
     /// (`<run>/models/`) are not counted. Default `Some(3)`.
     pub keep_checkpoints: Option<usize>,
+    /// Batches whose gradients make one optimizer step (Lightning's `accumulate_grad_batches`):
+    /// each batch's loss is divided by the number of batches in its window before `backward`,
+    /// so the step uses the mean of their gradients. An epoch's last window may be shorter
+    /// (when the batches per epoch are not a multiple); it is the mean of the batches it has.
+    /// Checkpoints within an epoch are written at window ends only. Default 1.
+    pub accumulate_grad_batches: usize,
+    /// Gradient clipping, after accumulation and before the optimizer's update
+    /// ([`GradientClip`]). Default none.
+    pub gradient_clip: Option<GradientClip>,
+    /// Keep an exponential moving average of the weights with this decay, in `[0, 1)`
+    /// ([`Ema`], Keras' `ema_momentum`); it is saved in every checkpoint (`ema.bpk`). Default
+    /// none.
+    pub ema_decay: Option<f64>,
+    /// With `ema_decay`: validate, and return as the final model, the averaged weights (what
+    /// the epoch-end callbacks see too, so a selected checkpoint holds the weights its metric
+    /// measured); `false` only keeps the average in the checkpoints. Default true.
+    pub ema_eval: bool,
 }
 
 impl Default for LearnerConfig {
@@ -79,6 +98,10 @@ impl Default for LearnerConfig {
             checkpoint_every: None,
             max_steps: None,
             keep_checkpoints: Some(DEFAULT_KEEP_CHECKPOINTS),
+            accumulate_grad_batches: 1,
+            gradient_clip: None,
+            ema_decay: None,
+            ema_eval: true,
         }
     }
 }
@@ -247,6 +270,26 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                 "keep_checkpoints must be at least 1 (None keeps all)".into(),
             ));
         }
+        if config.accumulate_grad_batches == 0 {
+            return Err(EngineError::Config(
+                "accumulate_grad_batches must be at least 1".into(),
+            ));
+        }
+        if let Some(clip) = config.gradient_clip
+            && !(clip.threshold().is_finite() && clip.threshold() > 0.0)
+        {
+            return Err(EngineError::Config(format!(
+                "the gradient clipping threshold must be a positive number, got {}",
+                clip.threshold()
+            )));
+        }
+        if let Some(decay) = config.ema_decay
+            && !(0.0..1.0).contains(&decay)
+        {
+            return Err(EngineError::Config(format!(
+                "ema_decay must be in [0, 1), got {decay}"
+            )));
+        }
         if train.is_empty() {
             return Err(EngineError::Config("the training data is empty".into()));
         }
@@ -311,6 +354,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             stopped: None,
             pending: Vec::new(),
             step_loss: None,
+            ema: None,
         };
         if let Some(ck) = &resume {
             for callback in &mut run.callbacks {
@@ -324,6 +368,15 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     .map_err(EngineError::Callback)?;
             }
         }
+        let mut ema = match (config.ema_decay, &resume) {
+            (None, _) => None,
+            (Some(decay), None) => Some(Ema::new(&model, decay)),
+            (Some(decay), Some(ck)) => Some(Ema {
+                decay,
+                average: load_weights(model.valid(), &ck.dir.join(EMA_FILE))?,
+            }),
+        };
+        let accumulate = config.accumulate_grad_batches;
         let no_sums = MetricSums::default();
         run.hook(&model, &no_sums, &optimizer, |c, ctx| c.on_train_begin(ctx))?;
 
@@ -341,23 +394,51 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     split: "training",
                     source,
                 })?;
+            let mut window = GradientsAccumulator::new();
             for (i, batch) in batches.enumerate() {
                 let batch = batch.map_err(|source| EngineError::Data {
                     split: "training",
                     source,
                 })?;
-                run.hook(&model, &sums, &optimizer, |c, ctx| c.on_step_begin(ctx))?;
-                let out;
-                (model, out) = optimize(
-                    step.as_ref(),
-                    model,
-                    &mut optimizer,
-                    batch,
-                    run.state.learning_rate,
-                );
-                run.step_loss = Some(add(&mut sums, out));
+                let index = skip + i;
+                // The window of `accumulate` batches this one belongs to (checkpoints are
+                // only written at window ends, so `skip` is always at a window start).
+                let start = index - index % accumulate;
+                let window_len = accumulate.min(steps_per_epoch - start);
+                let window_end = index + 1 == start + window_len;
+                if index == start {
+                    run.hook(&model, &sums, &optimizer, |c, ctx| c.on_step_begin(ctx))?;
+                }
+                let noise = crate::noise::step_key(config.seed, epoch, index);
+                let out = crate::noise::scope(noise, || step.step(&model, batch));
+                let loss = if window_len > 1 {
+                    out.loss.clone().div_scalar(window_len as f64)
+                } else {
+                    out.loss.clone()
+                };
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let loss = add(&mut sums, out);
+                run.state.epoch_step = index + 1;
+                if !window_end {
+                    window.accumulate(&model, grads);
+                    continue;
+                }
+                let grads = if window_len > 1 {
+                    window.accumulate(&model, grads);
+                    window.grads()
+                } else {
+                    grads
+                };
+                let grads = match config.gradient_clip {
+                    Some(clip) => clip.apply(&model, grads),
+                    None => grads,
+                };
+                model = optimizer.step(run.state.learning_rate, model, grads);
+                if let Some(ema) = &mut ema {
+                    ema.update(&model);
+                }
+                run.step_loss = Some(loss);
                 run.state.global_step += 1;
-                run.state.epoch_step = skip + i + 1;
                 run.hook(&model, &sums, &optimizer, |c, ctx| c.on_step_end(ctx))?;
                 run.step_loss = None;
                 // The epoch end writes its own checkpoint below.
@@ -369,6 +450,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     .is_some_and(|n| run.state.global_step.is_multiple_of(n));
                 let stopping = stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
                 if let Some(dir) = run_dir.filter(|_| due || stopping) {
+                    run.ema = ema.as_ref().map(|e| e.average.clone());
                     let path =
                         run.save(&checkpoint_dir(dir, &run.state), &model, &optimizer, &sums)?;
                     if stopping {
@@ -385,8 +467,21 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                 c.on_validation_begin(ctx)
             })?;
             let mut logs = sums.logs("");
+            run.ema = ema.as_ref().map(|e| e.average.clone());
+            // What validation and the epoch-end callbacks see: the averaged weights on request.
+            let averaged = ema
+                .as_ref()
+                .filter(|_| config.ema_eval)
+                .map(|e| e.apply_to(&model));
+            let evaluated = averaged.as_ref().unwrap_or(&model);
             if let Some(valid) = valid {
-                let val = evaluate(step.as_ref(), &model, valid, eval_batch_size, &eval_device)?;
+                let val = evaluate(
+                    step.as_ref(),
+                    evaluated,
+                    valid,
+                    eval_batch_size,
+                    &eval_device,
+                )?;
                 logs.extend(val.logs("val_"));
             }
             logs.insert("learning_rate".into(), run.state.learning_rate);
@@ -396,9 +491,9 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             let no_sums = MetricSums::default();
             // Checkpoints the callbacks ask for here include this epoch's row: they are
             // written once it is in the history.
-            run.call(&model, &no_sums, |c, ctx| c.on_epoch_end(ctx, &mut logs))?;
+            run.call(evaluated, &no_sums, |c, ctx| c.on_epoch_end(ctx, &mut logs))?;
             run.state.history.push(EpochLogs { epoch, logs });
-            run.save_pending(&model, &optimizer, &no_sums)?;
+            run.save_pending(evaluated, &optimizer, &no_sums)?;
             if let Some(dir) = run_dir {
                 run.save(
                     &checkpoint_dir(dir, &run.state),
@@ -421,6 +516,9 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             }
         }
         let no_sums = MetricSums::default();
+        if let Some(ema) = ema.as_ref().filter(|_| config.ema_eval) {
+            model = ema.apply_to(&model);
+        }
         if let Some(best) = run.hook(&model, &no_sums, &optimizer, |c, ctx| c.on_train_end(ctx))? {
             model = best;
         }
@@ -532,6 +630,8 @@ struct Run<'a, 'c, M> {
     pending: Vec<PathBuf>,
     /// The last step's mean loss, detached, while its `on_step_end` runs.
     step_loss: Option<Tensor<1>>,
+    /// The weights' moving average as of the next checkpoint, saved in it as [`EMA_FILE`].
+    ema: Option<M>,
 }
 
 impl<M: Module> Run<'_, '_, M> {
@@ -634,7 +734,11 @@ impl<M: Module> Run<'_, '_, M> {
         };
         self.state.callbacks = self.states();
         let callbacks = &self.callbacks;
+        let ema = &self.ema;
         let path = checkpoint::save_as(dir, &self.state, model, optimizer, |tmp| {
+            if let Some(average) = ema {
+                checkpoint::save_weights(average, &tmp.join(EMA_FILE))?;
+            }
             callbacks.iter().try_for_each(|c| c.save_files(tmp))
         })?;
         tracing::debug!("checkpoint {}", path.display());

@@ -4,79 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
-use burn::nn::{Linear, LinearConfig};
 use burn::optim::SgdConfig;
-use burn::tensor::{Device, Int, Tensor, TensorData};
 use ember_engine::checkpoint::{self, CheckpointState, FORMAT_VERSION};
-use ember_engine::data::{Batches, DataError, batch_order};
 use ember_engine::lock::RunLock;
-use ember_engine::{EngineError, EpochSource, Learner, LearnerConfig, Regression, StepOutput};
+use ember_engine::{EngineError, Learner, LearnerConfig};
 
-#[derive(Module, Debug)]
-struct Line {
-    linear: Linear,
-}
+mod common;
 
-struct Points {
-    x: Tensor<2>,
-    y: Tensor<2>,
-}
-
-/// y = 2x + 1 at 16 points.
-struct Data;
-
-impl EpochSource for Data {
-    type Batch = Points;
-
-    fn len(&self) -> usize {
-        16
-    }
-
-    fn batches(
-        &self,
-        batch_size: usize,
-        shuffle: Option<u64>,
-        skip: usize,
-        device: &Device,
-    ) -> Result<Batches<'_, Points>, DataError> {
-        let xs: Vec<f32> = (0..16).map(|i| i as f32 / 8.0 - 1.0).collect();
-        let ys: Vec<f32> = xs.iter().map(|x| 2.0 * x + 1.0).collect();
-        let x = Tensor::<2>::from_data(TensorData::new(xs, [16, 1]), device);
-        let y = Tensor::<2>::from_data(TensorData::new(ys, [16, 1]), device);
-        let device = device.clone();
-        Ok(Box::new(
-            batch_order(16, batch_size, shuffle)
-                .into_iter()
-                .skip(skip)
-                .map(move |rows| {
-                    let k = rows.len();
-                    let rows: Vec<i64> = rows.into_iter().map(|i| i as i64).collect();
-                    let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [k]), &device);
-                    Ok(Points {
-                        x: x.clone().select(0, rows.clone()),
-                        y: y.clone().select(0, rows),
-                    })
-                }),
-        ))
-    }
-}
-
-fn device() -> Device {
-    Device::flex().autodiff()
-}
-
-fn model() -> Line {
-    ember_engine::init::seeded(1, |cpu| Line {
-        linear: LinearConfig::new(1, 1).init(cpu),
-    })
-    .to_device(&device())
-    .train()
-}
-
-fn step(line: &Line, batch: Points) -> StepOutput {
-    Regression.output(line.linear.forward(batch.x), batch.y)
-}
+use common::{Data, device, model, step};
 
 /// Trains `epochs` epochs of 2 steps into `run_dir`, keeping `keep` checkpoints.
 fn fit(run_dir: &Path, epochs: usize, keep: Option<usize>) -> Result<(), EngineError> {
