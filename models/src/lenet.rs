@@ -16,6 +16,8 @@ use burn::tensor::Device;
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 
+use crate::batch_norm::BatchNorm;
+use crate::dropout::{Dropout, DropoutKind};
 use crate::kernels::{conv, pool};
 
 /// Features entering the first fully connected layer: 16 channels of 5x5.
@@ -27,6 +29,17 @@ pub struct LeNetConfig {
     /// Output logits; default 10.
     #[config(default = 10)]
     pub num_classes: usize,
+    /// Dropout after fc1's and fc2's activations: empty (default) for none, else two
+    /// probabilities.
+    #[config(default = "Vec::new()")]
+    pub dropout: Vec<f64>,
+    /// Bernoulli (default) or Gaussian dropout.
+    #[config(default = "DropoutKind::Bernoulli")]
+    pub dropout_kind: DropoutKind,
+    /// Batch normalization after conv1, conv2, fc1 and fc2, before each ReLU (d2l's "LeNet
+    /// with batch normalization", section 8.5.4); default false.
+    #[config(default = false)]
+    pub batch_norm: bool,
 }
 
 /// LeNet-5 with ReLU and max pooling; 61,706 parameters for 10 classes.
@@ -45,6 +58,10 @@ pub struct LeNet {
     pub fc2: Linear,
     /// 84 -> num_classes.
     pub fc3: Linear,
+    /// Batch normalization of conv1, conv2, fc1, fc2 (empty without).
+    pub norms: Vec<BatchNorm>,
+    /// Dropout after fc1 and fc2 (empty without).
+    pub dropouts: Vec<Dropout>,
 }
 
 impl LeNetConfig {
@@ -59,6 +76,16 @@ impl LeNetConfig {
             fc1: LinearConfig::new(FLAT_FEATURES, 120).init(device),
             fc2: LinearConfig::new(120, 84).init(device),
             fc3: LinearConfig::new(84, self.num_classes).init(device),
+            norms: if self.batch_norm {
+                [6, 16, 120, 84].map(|n| BatchNorm::new(n, device)).into()
+            } else {
+                Vec::new()
+            },
+            dropouts: self
+                .dropout
+                .iter()
+                .map(|&p| Dropout::new(p, self.dropout_kind))
+                .collect(),
         }
     }
 }
@@ -70,11 +97,33 @@ impl LeNet {
     /// - returns: `[batch, num_classes]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
         let [batch, ..] = images.dims();
-        let x = pool::forward(&self.pool, relu(conv::forward(&self.conv1, images)));
-        let x = pool::forward(&self.pool, relu(conv::forward(&self.conv2, x)));
+        let x = pool::forward(
+            &self.pool,
+            relu(self.norm(0, conv::forward(&self.conv1, images))),
+        );
+        let x = pool::forward(
+            &self.pool,
+            relu(self.norm(1, conv::forward(&self.conv2, x))),
+        );
         let x: Tensor<2> = x.reshape([batch, FLAT_FEATURES]);
-        let x = relu(self.fc1.forward(x));
-        let x = relu(self.fc2.forward(x));
+        let x = self.drop(0, relu(self.norm(2, self.fc1.forward(x))));
+        let x = self.drop(1, relu(self.norm(3, self.fc2.forward(x))));
         self.fc3.forward(x)
+    }
+
+    /// Batch normalization `i`, when the model has it.
+    fn norm<const D: usize>(&self, i: usize, x: Tensor<D>) -> Tensor<D> {
+        match self.norms.get(i) {
+            Some(norm) => norm.forward(x),
+            None => x,
+        }
+    }
+
+    /// Dropout `i`, when the model has it.
+    fn drop(&self, i: usize, x: Tensor<2>) -> Tensor<2> {
+        match self.dropouts.get(i) {
+            Some(dropout) => dropout.forward(x),
+            None => x,
+        }
     }
 }

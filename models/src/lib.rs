@@ -20,14 +20,18 @@
 //! assert_eq!(logits.dims(), [2, 10]);
 //! ```
 
+pub mod batch_norm;
 pub mod deep_mlp;
+pub mod dropout;
 pub mod kernels;
 pub mod lenet;
 pub mod mlp;
 
 mod zoo;
 
-pub use zoo::{Model, ModelKind};
+pub use batch_norm::BatchNorm;
+pub use dropout::{Dropout, DropoutKind};
+pub use zoo::{Model, ModelKind, ModelOptions};
 
 /// Pixels of one flattened input image (28 x 28).
 pub const IMAGE_PIXELS: usize = 28 * 28;

@@ -1,4 +1,5 @@
-//! Multilayer perceptron: flatten, then `Linear` layers with ReLU between them.
+//! Multilayer perceptron: flatten, then `Linear` layers with ReLU between them (optionally
+//! batch normalization before each hidden ReLU and dropout after it).
 //!
 //! The zoo's MLP is 784-100-10 ([`MlpConfig::zoo`]); the deep MLP
 //! ([`crate::deep_mlp`]) is the same module with four hidden layers.
@@ -10,6 +11,8 @@ use burn::tensor::Device;
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 
+use crate::batch_norm::BatchNorm;
+use crate::dropout::{Dropout, DropoutKind};
 use crate::{IMAGE_PIXELS, NUM_CLASSES};
 
 /// Layer sizes of an [`Mlp`].
@@ -23,6 +26,17 @@ pub struct MlpConfig {
     /// Output logits; default 10.
     #[config(default = 10)]
     pub num_classes: usize,
+    /// Dropout after each hidden layer's activation, one probability per hidden layer; empty
+    /// (default) for none.
+    #[config(default = "Vec::new()")]
+    pub dropout: Vec<f64>,
+    /// Bernoulli (default) or Gaussian dropout.
+    #[config(default = "DropoutKind::Bernoulli")]
+    pub dropout_kind: DropoutKind,
+    /// Batch normalization after each hidden linear layer, before its activation; default
+    /// false.
+    #[config(default = false)]
+    pub batch_norm: bool,
 }
 
 impl MlpConfig {
@@ -42,7 +56,24 @@ impl MlpConfig {
             .windows(2)
             .map(|w| LinearConfig::new(w[0], w[1]).init(device))
             .collect();
-        Mlp { layers }
+        let norms = if self.batch_norm {
+            self.hidden
+                .iter()
+                .map(|&width| BatchNorm::new(width, device))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let dropouts = self
+            .dropout
+            .iter()
+            .map(|&p| Dropout::new(p, self.dropout_kind))
+            .collect();
+        Mlp {
+            layers,
+            norms,
+            dropouts,
+        }
     }
 }
 
@@ -51,6 +82,10 @@ impl MlpConfig {
 pub struct Mlp {
     /// The layers, input side first.
     pub layers: Vec<Linear>,
+    /// Batch normalization of each hidden layer (empty without).
+    pub norms: Vec<BatchNorm>,
+    /// Dropout after each hidden layer (empty without).
+    pub dropouts: Vec<Dropout>,
 }
 
 impl Mlp {
@@ -66,7 +101,13 @@ impl Mlp {
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x);
             if i < last {
+                if let Some(norm) = self.norms.get(i) {
+                    x = norm.forward(x);
+                }
                 x = relu(x);
+                if let Some(dropout) = self.dropouts.get(i) {
+                    x = dropout.forward(x);
+                }
             }
         }
         debug_assert_eq!(x.dims()[1], NUM_CLASSES);

@@ -7,6 +7,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+use crate::dropout::DropoutKind;
 use crate::lenet::{LeNet, LeNetConfig};
 use crate::mlp::{Mlp, MlpConfig};
 use crate::{NUM_CLASSES, deep_mlp};
@@ -42,13 +43,50 @@ impl ModelKind {
     /// on the device's RNG state at this call (Burn initializes parameters lazily otherwise,
     /// in whatever order they are first used).
     pub fn init(self, device: &Device) -> Model {
+        self.init_with(&ModelOptions::default(), device)
+    }
+
+    /// [`init`](Self::init) with dropout or batch normalization ([`ModelOptions`]).
+    ///
+    /// # Panics
+    /// If `options` do not fit the model; [`ModelOptions::check`] says why first.
+    pub fn init_with(self, options: &ModelOptions, device: &Device) -> Model {
+        if let Err(e) = options.check(self) {
+            panic!("{e}");
+        }
+        let dropout = options.dropout_rates(self);
         let model = match self {
-            ModelKind::Mlp => Model::Mlp(MlpConfig::zoo().init(device)),
-            ModelKind::DeepMlp => Model::Mlp(deep_mlp::config().init(device)),
-            ModelKind::Lenet => Model::LeNet(LeNetConfig::new().init(device)),
+            ModelKind::Mlp | ModelKind::DeepMlp => {
+                let mut config = match self {
+                    ModelKind::Mlp => MlpConfig::zoo(),
+                    _ => deep_mlp::config(),
+                };
+                config.dropout = dropout;
+                config.dropout_kind = options.dropout_kind;
+                config.batch_norm = options.batch_norm;
+                Model::Mlp(config.init(device))
+            }
+            ModelKind::Lenet => Model::LeNet(
+                LeNetConfig::new()
+                    .with_dropout(dropout)
+                    .with_dropout_kind(options.dropout_kind)
+                    .with_batch_norm(options.batch_norm)
+                    .init(device),
+            ),
         };
         model.visit(&mut Materialize);
         model
+    }
+
+    /// Where dropout goes in this model: after the activation of each hidden fully connected
+    /// layer (the MLPs' hidden layers; LeNet's fc1 and fc2), as Srivastava et al. (2014) place
+    /// it in their MNIST networks and d2l's `dropout` chapter does. Their number.
+    pub fn dropout_sites(self) -> usize {
+        match self {
+            ModelKind::Mlp => 1,
+            ModelKind::DeepMlp => deep_mlp::HIDDEN.len(),
+            ModelKind::Lenet => 2,
+        }
     }
 }
 
@@ -66,6 +104,50 @@ impl FromStr for ModelKind {
             .into_iter()
             .find(|k| k.name() == s)
             .ok_or_else(|| format!("unknown model '{s}' (expected one of: mlp, deep-mlp, lenet)"))
+    }
+}
+
+/// Regularizing layers of a zoo model. The default has none (the zoo's plain models).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelOptions {
+    /// Drop probabilities: empty for no dropout, one value for every site, or one per site
+    /// ([`ModelKind::dropout_sites`]), input side first; each in `[0, 1)`.
+    pub dropout: Vec<f64>,
+    /// Bernoulli or Gaussian dropout.
+    pub dropout_kind: DropoutKind,
+    /// Batch normalization after each convolution and hidden linear layer, before its
+    /// activation (Ioffe and Szegedy 2015; d2l's "LeNet with batch normalization"), with
+    /// PyTorch's defaults: momentum 0.1, eps 1e-5.
+    pub batch_norm: bool,
+}
+
+impl ModelOptions {
+    /// Whether the options fit `kind`.
+    ///
+    /// # Errors
+    /// A one-line message: a probability outside `[0, 1)`, or a number of rates that is
+    /// neither 1 nor the model's dropout sites.
+    pub fn check(&self, kind: ModelKind) -> Result<(), String> {
+        if let Some(p) = self.dropout.iter().find(|p| !(0.0..1.0).contains(*p)) {
+            return Err(format!("--dropout must be in [0, 1), got {p}"));
+        }
+        let sites = kind.dropout_sites();
+        if self.dropout.len() > 1 && self.dropout.len() != sites {
+            return Err(format!(
+                "--dropout takes one rate or {sites} (one per hidden layer of {kind}), got {}",
+                self.dropout.len()
+            ));
+        }
+        Ok(())
+    }
+
+    /// One rate per site of `kind` (none when there is no dropout).
+    fn dropout_rates(&self, kind: ModelKind) -> Vec<f64> {
+        match self.dropout.as_slice() {
+            [] => Vec::new(),
+            [p] => vec![*p; kind.dropout_sites()],
+            rates => rates.to_vec(),
+        }
     }
 }
 
