@@ -96,6 +96,12 @@ impl ImageBatcher {
         std::array::from_fn(|p| (p as f32 / 255.0 - self.mean) / self.std)
     }
 
+    /// The normalized value of a pixel value `v` in `[0, 1]` (an augmented pixel):
+    /// `(v - mean) / std`, the [`table`](Self::table)'s value when `v = p / 255`.
+    pub fn normalize(&self, v: f32) -> f32 {
+        (v - self.mean) / self.std
+    }
+
     /// Builds a batch from raw pixels (`n * 784` bytes) and labels (`n` bytes) on `device`.
     pub fn batch_raw(&self, pixels: &[u8], labels: &[u8], device: &Device) -> ImageBatch {
         let n = labels.len();

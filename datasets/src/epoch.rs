@@ -139,7 +139,7 @@ impl BatchSource {
     /// Each batch's image indices, in the order Burn's data loader gives the images for this
     /// batch size and seed (its loader over the indices 0..n gives the order it gives the
     /// images).
-    fn order(
+    pub(crate) fn order(
         &self,
         batch_size: usize,
         shuffle: Option<u64>,

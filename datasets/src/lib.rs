@@ -14,6 +14,8 @@
 //! # Ok::<(), ember_datasets::DataError>(())
 //! ```
 
+pub mod augment;
+pub mod augmented;
 pub mod batcher;
 // SHA-256 of files: the engine's (its checkpoints use it too).
 pub use ember_engine::checksum;
@@ -22,6 +24,8 @@ pub mod error;
 pub mod idx;
 pub mod mnist;
 
+pub use augment::Augmentation;
+pub use augmented::AugmentedSource;
 pub use batcher::{ImageBatch, ImageBatcher, ImageItem, InMemoryDataset};
 pub use epoch::{BatchSource, EpochBatches};
 pub use error::DataError;
