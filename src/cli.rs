@@ -51,6 +51,38 @@ pub enum Command {
     Toy(Box<ToyArgs>),
     /// Train the same job on several backends and compare speed, memory and results.
     Compare(Box<CompareArgs>),
+    /// Write a PNG grid of training images (first column) beside augmentations of them, to
+    /// look at an --augment recipe before training with it.
+    AugmentPreview(AugmentPreviewArgs),
+}
+
+/// `train augment-preview`.
+#[derive(Debug, Clone, Args)]
+pub struct AugmentPreviewArgs {
+    /// The recipe, as --augment takes it (e.g. rotate=30,elastic=34:4).
+    #[arg(long, value_name = "SPEC")]
+    pub augment: String,
+    /// Dataset [default: mnist].
+    #[arg(long, value_parser = dataset_parser())]
+    pub dataset: Option<DatasetKind>,
+    /// Directory holding the dataset's IDX files (as for training).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Training images shown, one per row, from the first.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub images: u32,
+    /// Augmentations beside each image.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub per_image: u32,
+    /// Seed of the draws.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Pixels per image pixel.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=16))]
+    pub zoom: u32,
+    /// The PNG to write.
+    #[arg(long, value_name = "PNG", default_value = "augment-preview.png")]
+    pub output: PathBuf,
 }
 
 fn model_parser() -> impl TypedValueParser<Value = ModelKind> {
@@ -256,6 +288,60 @@ pub struct TrainArgs {
     /// Metric logging.
     #[command(flatten)]
     pub logging: LoggingArgs,
+    /// Regularization and the training loop's knobs.
+    #[command(flatten)]
+    pub regularization: RegularizationArgs,
+}
+
+/// Regularization flags, serialized as `RegularizationConfig`'s fields (flags not given left
+/// out), so `crate::overrides` sets exactly those fields.
+#[derive(Debug, Clone, Default, Args, Serialize)]
+pub struct RegularizationArgs {
+    /// Dropout probability after each hidden fully connected layer's activation, in [0, 1);
+    /// one value for all, or one per hidden layer (mlp 1, deep-mlp 4, lenet 2: fc1 and fc2).
+    #[arg(long, value_name = "P[,P...]", value_delimiter = ',', value_parser = finite, allow_negative_numbers = true, help_heading = "Regularization")]
+    pub dropout: Option<Vec<f64>>,
+    /// bernoulli (torch.nn.Dropout) or gaussian (multiplicative N(1, p/(1-p)), Srivastava et al.
+    /// 2014 section 10) [default: bernoulli].
+    #[arg(long, value_parser = ["bernoulli", "gaussian"], help_heading = "Regularization")]
+    pub dropout_kind: Option<String>,
+    /// Batch normalization after each convolution and hidden linear layer, before its ReLU.
+    #[arg(long, help_heading = "Regularization")]
+    #[serde(skip_serializing_if = "is_off")]
+    pub batch_norm: bool,
+    /// L1 penalty on the weights (biases excluded): loss + l1 * sum|w| [default: 0].
+    #[arg(long, value_name = "LAMBDA", value_parser = finite, allow_negative_numbers = true, help_heading = "Regularization")]
+    pub l1: Option<f64>,
+    /// L2 penalty on the weights (biases excluded): loss + l2 * sum w^2 (Keras' L2; not the
+    /// optimizer's weight_decay) [default: 0].
+    #[arg(long, value_name = "LAMBDA", value_parser = finite, allow_negative_numbers = true, help_heading = "Regularization")]
+    pub l2: Option<f64>,
+    /// Augment the training images: comma-separated rotate=D, affine=D:T:S0-S1[:SH],
+    /// elastic=ALPHA:SIGMA, noise=SD, jitter=B:C (torchvision's meanings; docs/augmentation.md).
+    #[arg(long, value_name = "SPEC", help_heading = "Regularization")]
+    pub augment: Option<String>,
+    /// Clip gradients at this threshold (Lightning's gradient_clip_val).
+    #[arg(long, value_name = "X", value_parser = finite, allow_negative_numbers = true, help_heading = "Regularization")]
+    pub gradient_clip_val: Option<f64>,
+    /// norm: the global norm of all gradients (torch's clip_grad_norm_); value: each component;
+    /// tensor-norm: each parameter's own norm (Burn's, Keras' clipnorm) [default: norm].
+    #[arg(long, value_parser = ["norm", "value", "tensor-norm"], help_heading = "Regularization")]
+    pub gradient_clip_algorithm: Option<String>,
+    /// Batches whose mean gradient makes one optimizer step [default: 1].
+    #[arg(
+        long,
+        value_name = "K",
+        allow_negative_numbers = true,
+        help_heading = "Regularization"
+    )]
+    pub accumulate_grad_batches: Option<usize>,
+    /// Keep an exponential moving average of the weights with this decay, in [0, 1) (Keras'
+    /// ema_momentum, e.g. 0.99).
+    #[arg(long, value_name = "D", value_parser = finite, allow_negative_numbers = true, help_heading = "Regularization")]
+    pub ema_decay: Option<f64>,
+    /// With --ema-decay: validate, test and save the averaged weights [default: true].
+    #[arg(long, value_name = "BOOL", action = ArgAction::Set, help_heading = "Regularization")]
+    pub ema_eval: Option<bool>,
 }
 
 /// Early stopping, checkpoint selection and learning-rate flags (Keras/Lightning names). Any

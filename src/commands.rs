@@ -13,7 +13,9 @@ use ember_models::ModelKind;
 
 use crate::backend::{self, BackendKind, DeviceChoice};
 use crate::cli::DEFAULT_MODEL;
-use crate::cli::{Cli, Command, CompareArgs, DeviceArgs, EvaluateArgs, TrainArgs};
+use crate::cli::{
+    AugmentPreviewArgs, Cli, Command, CompareArgs, DeviceArgs, EvaluateArgs, TrainArgs,
+};
 use crate::config::LogFormat;
 use crate::config::TrainConfig;
 use crate::data::load_run_data;
@@ -21,7 +23,7 @@ use crate::evaluation::evaluate_model;
 use crate::learner::checkpoint::{self, Checkpoint};
 use crate::learner::progress::{Console, JsonLines, Progress};
 use crate::learner::{FitOptions, FitOutcome, fit};
-use crate::overrides::{apply_callback_args, apply_logging_args};
+use crate::overrides::{apply_callback_args, apply_logging_args, apply_regularization_args};
 use crate::run_files::{CONFIG_FILE, FINAL_MODEL_FILE};
 use ember_engine::lock::{LockError, RunLock};
 use ember_optim::OptimizerConfig;
@@ -43,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Plot(args)) => crate::plot::runs::command(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Toy(args)) => crate::toy::command::command(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Compare(args)) => compare(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::AugmentPreview(args)) => augment_preview(&args).map(|()| ExitCode::SUCCESS),
         None => train(&cli.train),
     }
 }
@@ -246,6 +249,7 @@ fn apply_flags(config: &mut TrainConfig, args: &TrainArgs) -> anyhow::Result<()>
     if args.device.gpu_index.is_some() {
         config.gpu_index = args.device.gpu_index;
     }
+    apply_regularization_args(config, &args.regularization).map_err(anyhow::Error::msg)?;
     apply_run_flags(config, args)
 }
 
@@ -565,6 +569,39 @@ fn differences(before: &TrainConfig, after: &TrainConfig) -> Vec<Difference> {
         .collect()
 }
 
+/// `train augment-preview`: the first training images beside augmentations of them, as a PNG.
+fn augment_preview(args: &AugmentPreviewArgs) -> anyhow::Result<()> {
+    let augmentation: ember_datasets::Augmentation = args
+        .augment
+        .parse()
+        .map_err(|e| anyhow::anyhow!("--augment: {e}"))?;
+    let dataset = args.dataset.unwrap_or(DatasetKind::Mnist);
+    let dir = locate(dataset, args.data_dir.as_deref())?;
+    let train = load(&dir, Split::Train)?;
+    let n = (args.images as usize).min(train.len());
+    let images: Vec<&[u8]> = (0..n).map(|i| train.image(i)).collect();
+    let grid = ember_datasets::augment::preview_grid(
+        &images,
+        ember_datasets::IMAGE_SIDE,
+        &augmentation,
+        args.per_image as usize,
+        args.seed,
+        args.zoom,
+    );
+    if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    grid.save(&args.output)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    ember_engine::console::out(&format!(
+        "wrote {} ({n} {dataset} training images, each beside {} augmentations by '{augmentation}')",
+        args.output.display(),
+        args.per_image
+    ));
+    Ok(())
+}
+
 /// `train evaluate`.
 fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
     apply_autotune(&args.device);
@@ -593,7 +630,12 @@ fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
         .or(recorded.as_ref().and_then(|c| c.data_dir.clone()));
     let backend_kind = chosen_backend(&args.device).unwrap_or(BackendKind::Flex);
     let backend = backend::select(backend_kind, args.device.gpu_index)?;
-    let trained = checkpoint::load_weights(&weights, model, &backend.device)?;
+    // The recorded run's layers (batch normalization); --model alone means the plain model.
+    let options = recorded
+        .as_ref()
+        .map(|c| c.regularization.model_options())
+        .unwrap_or_default();
+    let trained = checkpoint::load_weights(&weights, model, &options, &backend.device)?;
     let dir = locate(dataset, data_dir.as_deref())?;
     let test = InMemoryDataset::new(load(&dir, Split::Test)?);
     let evaluation = evaluate_model(&trained, &test, ImageBatcher::new(dataset), &backend.device);

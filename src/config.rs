@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
 use crate::metrics::CSV_COLUMNS;
+use crate::regularization::RegularizationConfig;
 use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
 use ember_engine::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpointConfig, SaveFreq};
 use ember_engine::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
@@ -80,6 +81,10 @@ pub struct TrainConfig {
     /// Metric logging: TensorBoard, plots, console format.
     #[serde(default)]
     pub logging: LoggingConfig,
+    /// Dropout, batch normalization, penalties, augmentation, gradient clipping and
+    /// accumulation, weight averaging (all off by default).
+    #[serde(default)]
+    pub regularization: RegularizationConfig,
 }
 
 fn default_keep() -> Option<usize> {
@@ -243,6 +248,7 @@ impl TrainConfig {
             early_stopping: None,
             model_checkpoint: None,
             logging: LoggingConfig::default(),
+            regularization: RegularizationConfig::default(),
         }
     }
 
@@ -395,6 +401,7 @@ impl TrainConfig {
         if self.logging.update_freq == Some(0) {
             return Err("--update-freq must be 'epoch' or at least 1".into());
         }
+        self.regularization.validate(self.model)?;
         self.optimizer
             .validate()
             .map_err(|e| format!("{} optimizer: {e}", self.optimizer.name()))

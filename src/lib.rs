@@ -26,5 +26,6 @@ pub mod learner;
 pub mod metrics;
 pub mod overrides;
 pub mod plot;
+pub mod regularization;
 pub mod run_files;
 pub mod toy;

@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::cli::{CallbackArgs, LoggingArgs, given_flags};
+use crate::cli::{CallbackArgs, LoggingArgs, RegularizationArgs, given_flags};
 use crate::config::{LogFormat, TrainConfig, schedule_error};
 use ember_engine::callbacks::model_checkpoint::SaveFreq;
 use ember_engine::schedule::{LrSchedule, ScheduleUnit};
@@ -88,6 +88,25 @@ pub fn apply_callback_args(config: &mut TrainConfig, a: &CallbackArgs) -> Result
             "step" => ScheduleUnit::Step,
             _ => ScheduleUnit::Epoch,
         };
+    }
+    Ok(())
+}
+
+/// Applies the regularization flags to `config`: each sets the field of its name.
+///
+/// # Errors
+/// A one-line message naming the flag whose value cannot be used.
+pub fn apply_regularization_args(
+    config: &mut TrainConfig,
+    a: &RegularizationArgs,
+) -> Result<(), String> {
+    // The other values' forms clap has checked; a recipe's is checked here, by its flag.
+    if let Some(spec) = &a.augment {
+        spec.parse::<ember_datasets::Augmentation>()
+            .map_err(|e| format!("--augment: {e}"))?;
+    }
+    if let Some(r) = with_given(Some(&config.regularization), true, given_flags(a))? {
+        config.regularization = r;
     }
     Ok(())
 }

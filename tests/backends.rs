@@ -157,7 +157,9 @@ fn checkpoint_resumes_across(from_name: &str, from: &Device, to_name: &str, to: 
     let ck = checkpoint::read(&dir).unwrap();
     let device = to.clone().autodiff();
     let weights = dir.join(checkpoint::MODEL_FILE);
-    let mut resumed = Some(checkpoint::load_weights(&weights, ModelKind::Lenet, &device).unwrap());
+    let mut resumed = Some(
+        checkpoint::load_weights(&weights, ModelKind::Lenet, &Default::default(), &device).unwrap(),
+    );
     let mut resumed_optimizer = ember_engine::checkpoint::load_optimizer(
         ck.config.optimizer.init(),
         &ck.clone().into_engine(),

@@ -353,9 +353,16 @@ fn weights(path: &std::path::Path) -> Vec<burn::tensor::TensorData> {
             self.0.push(param.val().into_data());
         }
     }
+    // The run's layers (batch normalization) from its config.toml.
+    let config = path.parent().unwrap().join("config.toml");
+    let options = ember::config::TrainConfig::from_toml_file(&config)
+        .unwrap()
+        .regularization
+        .model_options();
     let model = ember::learner::checkpoint::load_weights(
         path,
         ember_models::ModelKind::Lenet,
+        &options,
         &Device::flex(),
     )
     .unwrap();
@@ -436,6 +443,41 @@ fn killed_with_callbacks_resumes_exactly() {
     assert_eq!(names, listing(&run.join("reference")));
     assert_eq!(names.len(), 3, "{names:?}");
     assert!(names.contains(&"last".to_string()), "{names:?}");
+}
+
+/// The same with every regularization on at once: dropout (masks keyed by the step), batch
+/// normalization (running statistics in the weights), L1 and L2 penalties, every augmentation
+/// (draws keyed by the image), global-norm clipping, accumulation over 2 batches (checkpoints at
+/// window ends) and the weights' moving average (`ema.bpk` in each checkpoint, used for
+/// validation and the final model).
+#[test]
+fn killed_with_regularization_resumes_exactly() {
+    let run = killed_at_random_moments(
+        "kills-regularization",
+        "adabelief",
+        &[
+            "--dropout",
+            "0.3",
+            "--batch-norm",
+            "--l1",
+            "1e-5",
+            "--l2",
+            "1e-4",
+            "--augment",
+            "rotate=15,affine=10:0.1:0.9-1.1:5,elastic=20:4,noise=0.05,jitter=0.2:0.2",
+            "--gradient-clip-val",
+            "1.0",
+            "--accumulate-grad-batches",
+            "2",
+            "--ema-decay",
+            "0.9",
+        ],
+    );
+    let newest = checkpoints(&run.join("run")).pop().unwrap();
+    assert!(newest.join("ema.bpk").is_file(), "{}", newest.display());
+    let config = std::fs::read_to_string(run.join("run/config.toml")).unwrap();
+    assert!(config.contains("[regularization]"), "{config}");
+    assert!(config.contains("accumulate_grad_batches = 2"), "{config}");
 }
 
 /// Kills the short job (with `optimizer` and the `extra` flags) at random moments and resumes it until it ends;

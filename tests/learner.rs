@@ -72,7 +72,13 @@ fn early_stopping_stops_an_overfitting_run_and_keeps_the_best_weights() {
         toml::from_str(&std::fs::read_to_string(run.join("config.toml")).unwrap()).unwrap();
     let data = ember::data::load_run_data(&config).unwrap();
     let device = Device::flex();
-    let model = load_weights(&run.join("model.bpk"), config.model, &device).unwrap();
+    let model = load_weights(
+        &run.join("model.bpk"),
+        config.model,
+        &config.regularization.model_options(),
+        &device,
+    )
+    .unwrap();
     let val_source = BatchSource::on_host(data.val.clone(), ImageBatcher::new(data.kind));
     let val = evaluate(&model, &val_source, EVAL_BATCH_SIZE, &device, |_, _| {});
     let rel = (val.mean_loss() - best.val_loss).abs() / best.val_loss;

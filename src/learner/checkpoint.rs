@@ -18,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::Device;
-use ember_models::{Model, ModelKind};
+use ember_models::{Model, ModelKind, ModelOptions};
 use serde::{Deserialize, Serialize};
 
 pub use ember_engine::checkpoint::{
@@ -107,7 +107,8 @@ pub fn resolve(path: &Path) -> Result<Checkpoint, CheckpointError> {
     Checkpoint::from_engine(ember_engine::checkpoint::resolve(path)?)
 }
 
-/// Loads weights from a `.bpk` file into a fresh `kind` model on `device`.
+/// Loads weights from a `.bpk` file into a fresh `kind` model with `options` (its batch
+/// normalization layers, whose running statistics the file holds) on `device`.
 ///
 /// # Errors
 /// [`CheckpointError::WrongModel`] (naming `kind`) when the tensors' names or shapes do not
@@ -115,7 +116,8 @@ pub fn resolve(path: &Path) -> Result<Checkpoint, CheckpointError> {
 pub fn load_weights(
     path: &Path,
     kind: ModelKind,
+    options: &ModelOptions,
     device: &Device,
 ) -> Result<Model, CheckpointError> {
-    ember_engine::checkpoint::load_weights_as(kind.init(device), path, kind.name())
+    ember_engine::checkpoint::load_weights_as(kind.init_with(options, device), path, kind.name())
 }

@@ -26,17 +26,19 @@ use std::time::Instant;
 use anyhow::Context as _;
 use burn::module::Module;
 use burn::tensor::Device;
+use ember_datasets::{AugmentedSource, ImageBatch, ImageBatcher};
 use ember_engine::callbacks::Logs;
 use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingState};
 use ember_engine::callbacks::model_checkpoint::ModelCheckpoint;
 use ember_engine::callbacks::plateau::ReduceLrOnPlateau;
+use ember_engine::penalty::Penalized;
 use ember_engine::schedule::LrSchedule;
 use ember_engine::tensorboard::UpdateFreq;
 use ember_engine::{
-    Callback, CheckpointSelector, Context, CsvLogger, EarlyStopper, JsonlLogger, Learner,
-    LearnerConfig, PlateauScheduler, Scheduler, TensorBoard, Timing,
+    Callback, CheckpointSelector, Context, CsvLogger, EarlyStopper, EpochSource, JsonlLogger,
+    Learner, LearnerConfig, PlateauScheduler, Scheduler, TensorBoard, Timing,
 };
-use ember_models::{Model, ModelKind};
+use ember_models::{Model, ModelKind, ModelOptions};
 
 pub use ember_engine::epoch_seed;
 
@@ -99,7 +101,18 @@ pub enum FitOutcome {
 /// The weights are always drawn on the flex CPU device and then moved, so every backend starts
 /// from the same initial weights for the same seed.
 pub fn init_model(kind: ModelKind, seed: u64, device: &Device) -> Model {
-    let model = ember_engine::init::seeded(seed, |cpu| kind.init(cpu)).to_device(device);
+    init_model_with(kind, &ModelOptions::default(), seed, device)
+}
+
+/// [`init_model`] with dropout or batch normalization layers.
+pub fn init_model_with(
+    kind: ModelKind,
+    options: &ModelOptions,
+    seed: u64,
+    device: &Device,
+) -> Model {
+    let model =
+        ember_engine::init::seeded(seed, |cpu| kind.init_with(options, cpu)).to_device(device);
     // A device move keeps tensors untracked; `train` is Burn's transition to autodiff.
     if device.is_autodiff() {
         model.train()
@@ -229,7 +242,16 @@ pub fn fit(
     for note in data.host_fallback_notes(backend) {
         progress.message(&note);
     }
-    let train_source = data.source(&data.train, backend, &device);
+    let reg = &config.regularization;
+    let train_source: Box<dyn EpochSource<Batch = ImageBatch>> = if reg.augment.is_empty() {
+        Box::new(data.source(&data.train, backend, &device))
+    } else {
+        Box::new(AugmentedSource::new(
+            data.train.clone(),
+            ImageBatcher::new(config.dataset),
+            reg.augment.clone(),
+        ))
+    };
     let eval_device = device.clone().without_autodiff();
     let val_source = data.source(&data.val, backend, &eval_device);
     let batch_size = config.batch_size.unwrap_or(train_images);
@@ -245,16 +267,24 @@ pub fn fit(
         checkpoint_every: config.checkpoint_every,
         max_steps: None,
         keep_checkpoints: config.keep_checkpoints,
+        accumulate_grad_batches: reg.accumulate_grad_batches,
+        gradient_clip: reg.gradient_clip(),
+        ema_decay: reg.ema_decay,
+        ema_eval: reg.ema_eval,
     };
     let record = RunRecord {
         config: config.clone(),
         data_fingerprint: data.fingerprint.clone(),
     };
-    let model = init_model(config.model, config.seed, &device);
+    let model = init_model_with(config.model, &reg.model_options(), config.seed, &device);
+    let step = Penalized {
+        step: classify,
+        penalty: reg.penalty(),
+    };
     let mut learner = Learner::new(
         model,
         config.optimizer.init(),
-        classify,
+        step,
         device.clone(),
         learner_config,
     )
@@ -271,7 +301,7 @@ pub fn fit(
         if let Some(ck) = options.resume {
             learner = learner.resume(ck.into_engine())?;
         }
-        learner.fit(&train_source, Some(&val_source))?
+        learner.fit(train_source.as_ref(), Some(&val_source))?
     };
     let result = match outcome {
         ember_engine::FitOutcome::Interrupted {

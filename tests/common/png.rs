@@ -1,6 +1,6 @@
 //! A small PNG reader for tests: checks the signature and every chunk's CRC, inflates the image
 //! data with flate2 (zlib) and undoes the row filters (PNG spec, ISO/IEC 15948 §9). Handles what
-//! plotters writes: 8-bit RGB or RGBA, not interlaced.
+//! plotters and the image crate write: 8-bit grey, RGB or RGBA, not interlaced.
 
 #![allow(dead_code)] // each test binary uses a different subset
 
@@ -81,6 +81,7 @@ pub fn decode(bytes: &[u8]) -> Image {
     assert_eq!(depth, 8, "bit depth");
     assert_eq!(interlace, 0, "interlaced");
     let channels = match color_type {
+        0 => 1,
         2 => 3,
         6 => 4,
         other => panic!("colour type {other} not handled"),
