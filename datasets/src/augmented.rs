@@ -9,6 +9,7 @@
 use burn::data::dataset::DatasetError;
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use ember_engine::rng::{Rng, key};
+use rayon::prelude::*;
 
 use crate::augment::Augmentation;
 use crate::batcher::{ImageBatch, ImageBatcher, InMemoryDataset};
@@ -48,14 +49,20 @@ impl AugmentedSource {
     /// The batch of the images at `indices`, augmented with the keys of `shuffle`.
     fn batch_at(&self, indices: &[usize], shuffle: Option<u64>, device: &Device) -> ImageBatch {
         let data = self.dataset.data();
+        // Images in parallel (rayon, the pool Burn's flex backend uses between steps): each
+        // image's draws are its own key's, so the order of the work does not matter.
+        let images: Vec<Vec<f32>> = indices
+            .par_iter()
+            .map(|&i| {
+                let mut rng = Rng::new(image_key(shuffle, i));
+                self.augmentation.apply(data.image(i), IMAGE_SIDE, &mut rng)
+            })
+            .collect();
         let mut values = Vec::with_capacity(indices.len() * IMAGE_PIXELS);
-        let mut targets = Vec::with_capacity(indices.len());
-        for &i in indices {
-            let mut rng = Rng::new(image_key(shuffle, i));
-            let pixels = self.augmentation.apply(data.image(i), IMAGE_SIDE, &mut rng);
+        for pixels in images {
             values.extend(pixels.into_iter().map(|v| self.batcher.normalize(v)));
-            targets.push(i64::from(data.labels[i]));
         }
+        let targets: Vec<i64> = indices.iter().map(|&i| i64::from(data.labels[i])).collect();
         let n = indices.len();
         ImageBatch {
             images: Tensor::from_data(
