@@ -69,7 +69,7 @@ fn main() {
         let mut epoch = 0u64;
         let mut model = Some(init_model(ModelKind::Lenet, 1, &device));
         let mut optimizer = OptimizerConfig::AdaBelief(Default::default()).init();
-        group.bench_function(format!("train/{name}"), |b| {
+        group.bench_function(format!("train-{name}"), |b| {
             b.iter_custom(|iters| {
                 let started = Instant::now();
                 for _ in 0..iters {
@@ -92,8 +92,8 @@ fn main() {
                 started.elapsed()
             })
         });
-        ids.push(format!("train/{name}"));
-        group.bench_function(format!("batches-only/{name}"), |b| {
+        ids.push(format!("train-{name}"));
+        group.bench_function(format!("batches-only-{name}"), |b| {
             b.iter_custom(|iters| {
                 let started = Instant::now();
                 for _ in 0..iters {
@@ -108,9 +108,9 @@ fn main() {
                 started.elapsed()
             })
         });
-        ids.push(format!("batches-only/{name}"));
+        ids.push(format!("batches-only-{name}"));
     }
     group.finish();
     criterion.final_summary();
-    common::print_ratios(group_name, &ids, "train/plain", start);
+    common::print_ratios(group_name, &ids, "train-plain", start);
 }

@@ -6,7 +6,7 @@
 //! <run>/tensorboard/{train,validation}/events.out.tfevents.*   (TensorBoard)
 //! <run>/checkpoints/epoch-EEEE-step-SSSSSSSSS/   resume checkpoints (crate::checkpoint):
 //!     model.bpk, optimizer.bpk, metrics.csv, state.json, state.json.sha256,
-//!     best_model.bpk (EarlyStopping)
+//!     best_model.bpk (EarlyStopping), ema.bpk (the weights' moving average)
 //! <run>/models/NAME.bpk or NAME/   checkpoints selected by ModelCheckpoint
 //! <run>/.lock                  the run's lock (crate::lock), holding the writer's process id
 //! ```
