@@ -11,7 +11,7 @@
 
 mod common;
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use criterion::SamplingMode;
 use ember::learner::init_model;
@@ -71,41 +71,24 @@ fn main() {
         let mut optimizer = OptimizerConfig::AdaBelief(Default::default()).init();
         group.bench_function(format!("train-{name}"), |b| {
             b.iter_custom(|iters| {
-                let started = Instant::now();
-                for _ in 0..iters {
-                    epoch += 1;
-                    let batches = source
-                        .batches(BATCH, Some(epoch), 0, &device)
-                        .expect("batches");
-                    for batch in batches.take(STEPS) {
-                        let batch = batch.expect("batch");
-                        let (next, out) = train_step(
-                            model.take().expect("put back"),
-                            &mut optimizer,
-                            &batch,
-                            1e-3,
-                        );
-                        let _: f32 = out.loss.into_scalar();
-                        model = Some(next);
-                    }
-                }
-                started.elapsed()
+                time_batches(source.as_ref(), &mut epoch, iters, &device, |batch| {
+                    let (next, out) = train_step(
+                        model.take().expect("put back"),
+                        &mut optimizer,
+                        &batch,
+                        1e-3,
+                    );
+                    let _: f32 = out.loss.into_scalar();
+                    model = Some(next);
+                })
             })
         });
         ids.push(format!("train-{name}"));
         group.bench_function(format!("batches-only-{name}"), |b| {
             b.iter_custom(|iters| {
-                let started = Instant::now();
-                for _ in 0..iters {
-                    epoch += 1;
-                    let batches = source
-                        .batches(BATCH, Some(epoch), 0, &device)
-                        .expect("batches");
-                    for batch in batches.take(STEPS) {
-                        std::hint::black_box(batch.expect("batch"));
-                    }
-                }
-                started.elapsed()
+                time_batches(source.as_ref(), &mut epoch, iters, &device, |batch| {
+                    std::hint::black_box(batch);
+                })
             })
         });
         ids.push(format!("batches-only-{name}"));
@@ -113,4 +96,26 @@ fn main() {
     group.finish();
     criterion.final_summary();
     common::print_ratios(group_name, &ids, "train-plain", start);
+}
+
+/// The time of `iters` samples, each the first `STEPS` batches of a new epoch of `source`
+/// (its number counted in `epoch`), built and handed to `each`.
+fn time_batches(
+    source: &dyn EpochSource<Batch = ImageBatch>,
+    epoch: &mut u64,
+    iters: u64,
+    device: &burn::tensor::Device,
+    mut each: impl FnMut(ImageBatch),
+) -> Duration {
+    let started = Instant::now();
+    for _ in 0..iters {
+        *epoch += 1;
+        let batches = source
+            .batches(BATCH, Some(*epoch), 0, device)
+            .expect("batches");
+        for batch in batches.take(STEPS) {
+            each(batch.expect("batch"));
+        }
+    }
+    started.elapsed()
 }

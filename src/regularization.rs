@@ -146,9 +146,4 @@ impl RegularizationConfig {
                 ClipAlgorithm::TensorNorm => GradientClip::TensorNorm(v),
             })
     }
-
-    /// Whether every setting is off (the plain zoo run).
-    pub fn is_off(&self) -> bool {
-        *self == Self::default()
-    }
 }

@@ -368,7 +368,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     .map_err(EngineError::Callback)?;
             }
         }
-        let mut ema = match (config.ema_decay, &resume) {
+        run.ema = match (config.ema_decay, &resume) {
             (None, _) => None,
             (Some(decay), None) => Some(Ema::new(&model, decay)),
             (Some(decay), Some(ck)) => Some(Ema {
@@ -410,13 +410,9 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     run.hook(&model, &sums, &optimizer, |c, ctx| c.on_step_begin(ctx))?;
                 }
                 let noise = crate::noise::step_key(config.seed, epoch, index);
-                let out = crate::noise::scope(noise, || step.step(&model, batch));
-                let loss = if window_len > 1 {
-                    out.loss.clone().div_scalar(window_len as f64)
-                } else {
-                    out.loss.clone()
-                };
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let (grads, out) = crate::noise::scope(noise, || {
+                    gradients(step.as_ref(), &model, batch, window_len)
+                });
                 let loss = add(&mut sums, out);
                 run.state.epoch_step = index + 1;
                 if !window_end {
@@ -434,7 +430,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     None => grads,
                 };
                 model = optimizer.step(run.state.learning_rate, model, grads);
-                if let Some(ema) = &mut ema {
+                if let Some(ema) = &mut run.ema {
                     ema.update(&model);
                 }
                 run.step_loss = Some(loss);
@@ -450,7 +446,6 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     .is_some_and(|n| run.state.global_step.is_multiple_of(n));
                 let stopping = stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
                 if let Some(dir) = run_dir.filter(|_| due || stopping) {
-                    run.ema = ema.as_ref().map(|e| e.average.clone());
                     let path =
                         run.save(&checkpoint_dir(dir, &run.state), &model, &optimizer, &sums)?;
                     if stopping {
@@ -467,9 +462,9 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                 c.on_validation_begin(ctx)
             })?;
             let mut logs = sums.logs("");
-            run.ema = ema.as_ref().map(|e| e.average.clone());
             // What validation and the epoch-end callbacks see: the averaged weights on request.
-            let averaged = ema
+            let averaged = run
+                .ema
                 .as_ref()
                 .filter(|_| config.ema_eval)
                 .map(|e| e.apply_to(&model));
@@ -516,7 +511,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             }
         }
         let no_sums = MetricSums::default();
-        if let Some(ema) = ema.as_ref().filter(|_| config.ema_eval) {
+        if let Some(ema) = run.ema.as_ref().filter(|_| config.ema_eval) {
             model = ema.apply_to(&model);
         }
         if let Some(best) = run.hook(&model, &no_sums, &optimizer, |c, ctx| c.on_train_end(ctx))? {
@@ -534,9 +529,10 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
     }
 }
 
-/// One optimization step, the body of the learner's loop: `step` on `batch`, backward, and
-/// `optimizer`'s update at `learning_rate`. Returns the updated model and the step's output
-/// (its loss still the graph's; detach it to keep it).
+/// One optimization step, the learner's loop for one batch without its options (noise keys,
+/// accumulation, clipping, averaging): `step` on `batch`, backward, and `optimizer`'s update
+/// at `learning_rate`. Returns the updated model and the step's output (its loss still the
+/// graph's; detach it to keep it).
 ///
 /// The model is taken by value and returned updated, so that no second handle keeps the old
 /// weights alive while the optimizer writes the new ones. `batch` must live on the model's
@@ -549,9 +545,25 @@ pub fn optimize<M: Module, B>(
     batch: B,
     learning_rate: f64,
 ) -> (M, StepOutput) {
-    let out = step.step(&model, batch);
-    let grads = GradientsParams::from_grads(out.loss.backward(), &model);
+    let (grads, out) = gradients(step, &model, batch, 1);
     (optimizer.step(learning_rate, model, grads), out)
+}
+
+/// `step` on `batch` and backward: the gradients of its loss divided by `window` (the batches
+/// whose gradients one optimizer step sums: their mean), and the step's output.
+fn gradients<M: Module, B>(
+    step: &dyn TrainStep<M, B>,
+    model: &M,
+    batch: B,
+    window: usize,
+) -> (GradientsParams, StepOutput) {
+    let out = step.step(model, batch);
+    let loss = if window > 1 {
+        out.loss.clone().div_scalar(window as f64)
+    } else {
+        out.loss.clone()
+    };
+    (GradientsParams::from_grads(loss.backward(), model), out)
 }
 
 /// The loss and metrics of `model` over `source` (in storage order, batches of `batch_size`),
@@ -630,8 +642,9 @@ struct Run<'a, 'c, M> {
     pending: Vec<PathBuf>,
     /// The last step's mean loss, detached, while its `on_step_end` runs.
     step_loss: Option<Tensor<1>>,
-    /// The weights' moving average as of the next checkpoint, saved in it as [`EMA_FILE`].
-    ema: Option<M>,
+    /// The weights' moving average, when the run keeps one; saved in every checkpoint as
+    /// [`EMA_FILE`].
+    ema: Option<Ema<M>>,
 }
 
 impl<M: Module> Run<'_, '_, M> {
@@ -736,8 +749,8 @@ impl<M: Module> Run<'_, '_, M> {
         let callbacks = &self.callbacks;
         let ema = &self.ema;
         let path = checkpoint::save_as(dir, &self.state, model, optimizer, |tmp| {
-            if let Some(average) = ema {
-                checkpoint::save_weights(average, &tmp.join(EMA_FILE))?;
+            if let Some(ema) = ema {
+                checkpoint::save_weights(&ema.average, &tmp.join(EMA_FILE))?;
             }
             callbacks.iter().try_for_each(|c| c.save_files(tmp))
         })?;
