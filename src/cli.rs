@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{ArgAction, Args, Parser, Subcommand};
-use ember_datasets::DatasetKind;
+use ember_datasets::{DatasetKind, Preprocessing};
 use ember_models::ModelKind;
 use serde::Serialize;
 
@@ -54,6 +54,15 @@ pub enum Command {
     /// Write a PNG grid of training images (first column) beside augmentations of them, to
     /// look at an --augment recipe before training with it.
     AugmentPreview(AugmentPreviewArgs),
+    /// Train a committee of networks that differ by seed and preprocessing (Ciresan et al.
+    /// 2011), each a resumable run, and report each member's test error and the committee's.
+    /// --preprocess takes one recipe per member (comma-separated, used in turn), --augment
+    /// likewise with recipes separated by ';'; the same command with --run-dir continues a
+    /// stopped committee.
+    Committee(Box<CommitteeArgs>),
+    /// Distill a trained teacher into a student (Hinton et al. 2015), and train the same
+    /// student alone for comparison; report the three test accuracies.
+    Distill(Box<DistillArgs>),
 }
 
 /// `train augment-preview`.
@@ -107,6 +116,11 @@ fn variant_parser() -> impl TypedValueParser<Value = RpropVariant> {
 /// A finite number: every number flag. `inf` and `NaN` parse as `f64` but are no setting's
 /// value, and a configuration cannot store them (TOML merges go through JSON, which has no
 /// NaN), so they are refused here, naming the flag.
+fn parse_preprocess(s: &str) -> Result<Preprocessing, String> {
+    s.parse()
+        .map_err(|e: ember_datasets::preprocess::PreprocessError| e.to_string())
+}
+
 fn finite(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
@@ -256,6 +270,11 @@ pub struct TrainArgs {
     /// Train on the first N training images only (quick runs, tests).
     #[arg(long, allow_negative_numbers = true, value_name = "N")]
     pub limit_train: Option<usize>,
+    /// Preprocessing of every split's images: none, deslant, width=W (bounding box scaled to
+    /// W pixels wide, 1-28) or deslant+width=W; train committee takes a list, one per member
+    /// [default: none].
+    #[arg(long, value_name = "RECIPE[,RECIPE...]", value_delimiter = ',', value_parser = parse_preprocess)]
+    pub preprocess: Option<Vec<Preprocessing>>,
     /// Run directory for config, metrics, checkpoints and the final model [default:
     /// runs/<model>-<opt>/run-NNN, a new one each run].
     #[arg(long, value_name = "DIR")]
@@ -706,9 +725,13 @@ impl OptimizerArgs {
 /// Flags of `train evaluate`.
 #[derive(Debug, Clone, Args)]
 pub struct EvaluateArgs {
-    /// A run directory, a checkpoint directory, or a .bpk weights file.
-    #[arg(long, value_name = "PATH")]
-    pub checkpoint: PathBuf,
+    /// A run directory, a checkpoint directory, or a .bpk weights file; several (each a run
+    /// that train wrote) are evaluated as a committee: each alone, then their combination.
+    #[arg(long, value_name = "PATH", num_args = 1.., required = true)]
+    pub checkpoint: Vec<PathBuf>,
+    /// How several checkpoints are combined.
+    #[command(flatten)]
+    pub combine: CombineArgs,
     /// The model the weights belong to (default: as recorded next to the weights).
     #[arg(long, value_parser = model_parser())]
     pub model: Option<ModelKind>,
@@ -721,6 +744,60 @@ pub struct EvaluateArgs {
     /// Device and backend.
     #[command(flatten)]
     pub device: DeviceArgs,
+}
+
+/// How a committee's members are combined (`train committee`, `train evaluate` with several
+/// checkpoints).
+#[derive(Debug, Clone, Default, Args)]
+pub struct CombineArgs {
+    /// One non-negative weight per member for the weighted average of their softmax outputs
+    /// (or of their votes with --vote) [default: equal].
+    #[arg(long, value_name = "W,W,...", value_delimiter = ',', value_parser = finite, allow_negative_numbers = true, help_heading = "Committee")]
+    pub weights: Option<Vec<f64>>,
+    /// Majority vote of the members' predicted classes (ties go to the larger average softmax
+    /// output) instead of the average of their softmax outputs.
+    #[arg(long, help_heading = "Committee")]
+    pub vote: bool,
+}
+
+/// Flags of `train committee`.
+#[derive(Debug, Clone, Args)]
+pub struct CommitteeArgs {
+    /// Members to train, each an ordinary run (`<run-dir>/member-N`) differing by seed
+    /// (--seed, then +1 per member) and by its --preprocess recipe.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100), help_heading = "Committee")]
+    pub members: u32,
+    /// How the members are combined.
+    #[command(flatten)]
+    pub combine: CombineArgs,
+    /// Every flag of a training run, applied to each member; --preprocess takes a list, one
+    /// recipe per member in turn [default: Ciresan et al.'s none,width=10,width=12,...,width=20],
+    /// and so does --augment, its recipes separated by ';' (e.g. 'rotate=10;elastic=34:4').
+    #[command(flatten)]
+    pub train: TrainArgs,
+}
+
+/// Flags of `train distill`.
+#[derive(Debug, Clone, Args)]
+pub struct DistillArgs {
+    /// The teacher: a finished run directory (or a checkpoint, or a .bpk file in one).
+    #[arg(long, value_name = "RUN", help_heading = "Distillation")]
+    pub teacher: PathBuf,
+    /// The student model: mlp, deep-mlp or lenet.
+    #[arg(long, value_parser = model_parser(), help_heading = "Distillation")]
+    pub student: ModelKind,
+    /// Temperature T of both softmaxes (> 0; the distillation term is scaled by T², as in
+    /// Hinton et al. 2015).
+    #[arg(long, default_value_t = 10.0, value_parser = finite, allow_negative_numbers = true, help_heading = "Distillation")]
+    pub temperature: f64,
+    /// Weight α of the cross-entropy with the labels, in [0, 1]; the distillation term gets
+    /// 1 − α.
+    #[arg(long, default_value_t = 0.1, value_parser = finite, allow_negative_numbers = true, help_heading = "Distillation")]
+    pub alpha: f64,
+    /// Every flag of a training run, for the student (trained twice: distilled, and alone with
+    /// the same budget and seed).
+    #[command(flatten)]
+    pub train: TrainArgs,
 }
 
 /// Flags of `train plot`.

@@ -3,11 +3,12 @@
 
 use std::path::PathBuf;
 
-use ember_datasets::DatasetKind;
+use ember_datasets::{DatasetKind, Preprocessing};
 use ember_models::ModelKind;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
+use crate::distillation::DistillationConfig;
 use crate::metrics::CSV_COLUMNS;
 use crate::regularization::RegularizationConfig;
 use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
@@ -51,6 +52,10 @@ pub struct TrainConfig {
     pub val_split: f64,
     /// Use only the first N training images (before the validation split).
     pub limit_train: Option<usize>,
+    /// Deslanting and width normalization of every split's images (`none` by default;
+    /// [`Preprocessing`]), the recipe a committee member differs by.
+    #[serde(default)]
+    pub preprocess: Preprocessing,
     /// Compute backend.
     pub backend: BackendKind,
     /// wgpu adapter index (see `train --help`); `None` lets wgpu choose.
@@ -85,6 +90,10 @@ pub struct TrainConfig {
     /// accumulation, weight averaging (all off by default).
     #[serde(default)]
     pub regularization: RegularizationConfig,
+    /// Knowledge distillation from a trained teacher (`train distill`); `None` (default) trains
+    /// on the labels alone.
+    #[serde(default)]
+    pub distillation: Option<DistillationConfig>,
 }
 
 fn default_keep() -> Option<usize> {
@@ -238,6 +247,7 @@ impl TrainConfig {
             data_dir: None,
             val_split: 0.1,
             limit_train: None,
+            preprocess: Preprocessing::NONE,
             backend: BackendKind::Flex,
             gpu_index: None,
             checkpoint_every: None,
@@ -249,6 +259,7 @@ impl TrainConfig {
             model_checkpoint: None,
             logging: LoggingConfig::default(),
             regularization: RegularizationConfig::default(),
+            distillation: None,
         }
     }
 

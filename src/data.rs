@@ -3,7 +3,8 @@
 use burn::tensor::Device;
 use ember_datasets::checksum::sha256_parts;
 use ember_datasets::{
-    BatchSource, DataError, DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate,
+    BatchSource, DataError, DatasetKind, ImageBatcher, InMemoryDataset, MnistData, Split, load,
+    locate,
 };
 
 use crate::backend::{Backend, BackendKind};
@@ -29,7 +30,8 @@ pub struct RunData {
 /// Loads the dataset of `config` and cuts the splits: the first `limit_train` training images
 /// (all by default), of which the last `val_split` fraction validates, as Keras'
 /// `validation_split` does (no shuffle before the cut). With `val_split = 0` the test split
-/// doubles as validation split.
+/// doubles as validation split. Every split is preprocessed with `config.preprocess`
+/// (a member of a committee is tested on images prepared as it was trained on).
 ///
 /// # Errors
 /// Any [`DataError`] from locating or reading the files, or [`DataError::EmptySplit`] when the
@@ -51,12 +53,13 @@ pub fn load_run_data(config: &TrainConfig) -> Result<RunData, DataError> {
             ),
         });
     }
-    let train = train_full.slice(0..n_train);
-    let test = InMemoryDataset::new(test);
+    let prepare = |split: MnistData| config.preprocess.apply_all(split);
+    let train = prepare(train_full.slice(0..n_train));
+    let test = InMemoryDataset::new(prepare(test));
     let val = if n_val == 0 {
         test.clone()
     } else {
-        InMemoryDataset::new(train_full.slice(n_train..n))
+        InMemoryDataset::new(prepare(train_full.slice(n_train..n)))
     };
     let fingerprint = sha256_parts(&[
         &train.images,

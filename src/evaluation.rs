@@ -3,12 +3,19 @@
 
 use std::fmt::Write as _;
 
+use std::path::Path;
+
 use burn::tensor::Device;
-use ember_datasets::{BatchSource, ImageBatcher, InMemoryDataset, NUM_CLASSES};
+use burn::tensor::activation::softmax;
+use ember_datasets::{
+    BatchSource, ImageBatcher, InMemoryDataset, NUM_CLASSES, Split, load, locate,
+};
 use ember_models::Model;
 use serde::{Deserialize, Serialize};
 
+use crate::config::TrainConfig;
 use crate::learner::EVAL_BATCH_SIZE;
+use crate::learner::checkpoint::load_trained;
 use crate::learner::step::evaluate;
 
 /// The result of evaluating a model on a labelled split.
@@ -97,4 +104,59 @@ pub fn evaluate_model(
         accuracy: sums.accuracy(),
         confusion,
     }
+}
+
+/// The class probabilities (softmax of the logits, `images × 10` row-major) of the trained run
+/// at `path` (a run directory, checkpoint or `.bpk` file beside its configuration, as
+/// [`load_trained`] reads it) on its dataset's test split prepared with its preprocessing,
+/// with the run's configuration and the split's labels. `what` names the run's role in errors
+/// (e.g. "--teacher"); `data_dir` overrides where the data is found.
+///
+/// # Errors
+/// The run or the data cannot be read.
+pub fn test_outputs(
+    path: &Path,
+    what: &str,
+    data_dir: Option<&Path>,
+    device: &Device,
+) -> anyhow::Result<(TrainConfig, Vec<f32>, Vec<u8>)> {
+    let (model, config, _) = load_trained(path, what, device)?;
+    let dir = locate(config.dataset, data_dir.or(config.data_dir.as_deref()))?;
+    let test = config.preprocess.apply_all(load(&dir, Split::Test)?);
+    let labels = test.labels.clone();
+    let mut probabilities = Vec::with_capacity(labels.len() * NUM_CLASSES);
+    let source = BatchSource::on_host(
+        InMemoryDataset::new(test),
+        ImageBatcher::new(config.dataset),
+    );
+    evaluate(&model, &source, EVAL_BATCH_SIZE, device, |_, logits| {
+        let p: Vec<f32> = softmax(logits.clone(), 1)
+            .try_into_vec_as()
+            .unwrap_or_default();
+        probabilities.extend(p);
+    });
+    anyhow::ensure!(
+        probabilities.len() == labels.len() * NUM_CLASSES,
+        "{what} {}: the evaluation returned {} outputs for {} images",
+        path.display(),
+        probabilities.len() / NUM_CLASSES,
+        labels.len()
+    );
+    Ok((config, probabilities, labels))
+}
+
+/// The fraction of `probabilities` rows (`labels.len() × 10`) whose largest entry is the label.
+pub fn accuracy(probabilities: &[f32], labels: &[u8]) -> f64 {
+    let correct = probabilities
+        .chunks(NUM_CLASSES)
+        .zip(labels)
+        .filter(|(row, label)| {
+            let best = row
+                .iter()
+                .enumerate()
+                .fold(0, |best, (c, &p)| if p > row[best] { c } else { best });
+            best == usize::from(**label)
+        })
+        .count();
+    correct as f64 / labels.len().max(1) as f64
 }

@@ -17,9 +17,11 @@
 pub mod backend;
 pub mod cli;
 pub mod commands;
+pub mod committee;
 pub mod compare;
 pub mod config;
 pub mod data;
+pub mod distillation;
 pub mod evaluation;
 pub mod gpu_error;
 pub mod learner;
@@ -29,3 +31,4 @@ pub mod plot;
 pub mod regularization;
 pub mod run_files;
 pub mod toy;
+pub mod training;

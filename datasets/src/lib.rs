@@ -23,6 +23,7 @@ pub mod epoch;
 pub mod error;
 pub mod idx;
 pub mod mnist;
+pub mod preprocess;
 
 pub use augment::Augmentation;
 pub use augmented::AugmentedSource;
@@ -32,3 +33,4 @@ pub use error::DataError;
 pub use mnist::{
     DatasetKind, IMAGE_PIXELS, IMAGE_SIDE, MnistData, NUM_CLASSES, Split, load, locate,
 };
+pub use preprocess::Preprocessing;

@@ -22,6 +22,7 @@ pub mod checksum;
 pub mod clip;
 pub mod console;
 pub mod data;
+pub mod distill;
 pub mod ema;
 pub mod error;
 pub mod fsutil;

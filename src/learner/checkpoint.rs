@@ -29,7 +29,10 @@ pub use ember_engine::layout::{
     STATE_FILE,
 };
 
+use anyhow::Context as _;
+
 use crate::config::TrainConfig;
+use crate::run_files::{CONFIG_FILE, FINAL_MODEL_FILE};
 
 /// What `train` stores in each checkpoint besides the engine's state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,4 +123,75 @@ pub fn load_weights(
     device: &Device,
 ) -> Result<Model, CheckpointError> {
     ember_engine::checkpoint::load_weights_as(kind.init_with(options, device), path, kind.name())
+}
+
+/// The weights file that `path` names, and the configuration recorded beside it if any.
+///
+/// A `.bpk` file is used as is (configuration from `config.toml` or `state.json` in its
+/// directory); a finished run directory gives its final `model.bpk`; a checkpoint or an
+/// unfinished run directory gives the checkpoint's weights.
+pub fn locate_weights(path: &Path) -> anyhow::Result<(PathBuf, Option<TrainConfig>)> {
+    if path.is_file() {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let recorded = if dir.join(STATE_FILE).is_file() {
+            Some(read(dir)?.config)
+        } else if dir.ends_with(MODELS_DIR) && !dir.join(CONFIG_FILE).is_file() {
+            // A weights-only selected checkpoint, <run>/models/NAME.bpk: the run's config.
+            read_config(&dir.parent().unwrap_or(Path::new(".")).join(CONFIG_FILE))?
+        } else {
+            read_config(&dir.join(CONFIG_FILE))?
+        };
+        return Ok((path.to_path_buf(), recorded));
+    }
+    if path.join(FINAL_MODEL_FILE).is_file() && path.join(CONFIG_FILE).is_file() {
+        let recorded = read_config(&path.join(CONFIG_FILE))?;
+        return Ok((path.join(FINAL_MODEL_FILE), recorded));
+    }
+    let checkpoint = resolve(path)?;
+    Ok((checkpoint.dir.join(MODEL_FILE), Some(checkpoint.config)))
+}
+
+/// The configuration in `path` (a run's `config.toml`), `None` when there is no such file.
+///
+/// # Errors
+/// An unreadable or invalid file, named.
+pub fn read_config(path: &Path) -> anyhow::Result<Option<TrainConfig>> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let config = toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!("{} is not a valid ember configuration: {e}", path.display())
+    })?;
+    Ok(Some(config))
+}
+
+/// The trained model that `path` names (as [`locate_weights`] reads it) with the configuration
+/// it was trained with, on `device`: a teacher to distill, a committee member to evaluate.
+///
+/// # Errors
+/// No configuration recorded beside the weights (`what` names the role, e.g. "--teacher"), or
+/// the weights' own errors.
+pub fn load_trained(
+    path: &Path,
+    what: &str,
+    device: &Device,
+) -> anyhow::Result<(Model, TrainConfig, PathBuf)> {
+    let (weights, config) = locate_weights(path)?;
+    let Some(config) = config else {
+        anyhow::bail!(
+            "{what} {}: no {CONFIG_FILE} or checkpoint state beside {} says which model it holds; give a run directory that train wrote",
+            path.display(),
+            weights.display()
+        );
+    };
+    let model = load_weights(
+        &weights,
+        config.model,
+        &config.regularization.model_options(),
+        device,
+    )
+    .with_context(|| format!("{what} {}", path.display()))?;
+    Ok((model, config, weights))
 }

@@ -36,7 +36,8 @@ use ember_engine::schedule::LrSchedule;
 use ember_engine::tensorboard::UpdateFreq;
 use ember_engine::{
     Callback, CheckpointSelector, Context, CsvLogger, EarlyStopper, EpochSource, JsonlLogger,
-    Learner, LearnerConfig, PlateauScheduler, Scheduler, TensorBoard, Timing,
+    Learner, LearnerConfig, PlateauScheduler, Scheduler, StepOutput, TensorBoard, Timing,
+    TrainStep,
 };
 use ember_models::{Model, ModelKind, ModelOptions};
 
@@ -47,6 +48,7 @@ use ember_engine::lock::RunLock;
 use crate::backend::Backend;
 use crate::config::{TrainConfig, callback_error};
 use crate::data::RunData;
+use crate::distillation::{DistillStep, DistillationConfig};
 use crate::metrics::EpochMetrics;
 use crate::run_files::{CONFIG_FILE, FINAL_MODEL_FILE, PLOTS_DIR, SUMMARY_FILE};
 use checkpoint::{Checkpoint, RunRecord};
@@ -278,7 +280,7 @@ pub fn fit(
     };
     let model = init_model_with(config.model, &reg.model_options(), config.seed, &device);
     let step = Penalized {
-        step: classify,
+        step: RunStep::new(config, &eval_device)?,
         penalty: reg.penalty(),
     };
     let mut learner = Learner::new(
@@ -371,6 +373,58 @@ pub fn fit(
         .with_context(|| format!("cannot write {}", run_dir.join(SUMMARY_FILE).display()))?;
     progress.run_end(&summary);
     Ok(FitOutcome::Finished(Box::new(summary)))
+}
+
+/// The step of a run: the zoo's cross-entropy, or distillation from a teacher.
+enum RunStep {
+    Classify,
+    Distill(Box<DistillStep>),
+}
+
+impl RunStep {
+    /// The step `config` asks for; a distilled run loads its teacher onto `eval_device` (the
+    /// run's device without autodiff).
+    fn new(config: &TrainConfig, eval_device: &Device) -> anyhow::Result<Self> {
+        let Some(distillation) = &config.distillation else {
+            return Ok(Self::Classify);
+        };
+        let loss = distillation.loss().map_err(anyhow::Error::msg)?;
+        let (teacher, recorded, _) =
+            checkpoint::load_trained(&distillation.teacher, "--teacher", eval_device)?;
+        check_teacher(&recorded, config, distillation)?;
+        Ok(Self::Distill(Box::new(DistillStep::new(teacher, loss))))
+    }
+}
+
+impl TrainStep<Model, ImageBatch> for RunStep {
+    fn step(&self, model: &Model, batch: ImageBatch) -> StepOutput {
+        match self {
+            Self::Classify => classify(model, batch),
+            Self::Distill(step) => step.step(model, batch),
+        }
+    }
+}
+
+/// The teacher must have been trained on the images the student sees.
+///
+/// # Errors
+/// The datasets or the preprocessings differ (one line naming both).
+fn check_teacher(
+    teacher: &TrainConfig,
+    student: &TrainConfig,
+    config: &DistillationConfig,
+) -> anyhow::Result<()> {
+    if teacher.dataset != student.dataset || teacher.preprocess != student.preprocess {
+        anyhow::bail!(
+            "--teacher {} was trained on {} (preprocess {}), the student on {} (preprocess {}); distill on the teacher's data",
+            config.teacher.display(),
+            teacher.dataset,
+            teacher.preprocess,
+            student.dataset,
+            student.preprocess
+        );
+    }
+    Ok(())
 }
 
 /// The epoch whose weights early stopping restored: its best epoch, when it restores.

@@ -1,5 +1,7 @@
-//! What the `train` subcommands do: resolve flags into a configuration and a run directory,
-//! then call the learner.
+//! One training run from the command line: flags (or a `--config` file, or a checkpoint to
+//! resume) resolved into a configuration, a locked run directory, and the learner's fit, with
+//! the one-line errors that say how to continue. `train` itself, and each member of
+//! `train committee` and each student of `train distill`, run through [`execute`].
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,23 +10,19 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::{Context, bail};
-use ember_datasets::{DatasetKind, ImageBatcher, InMemoryDataset, Split, load, locate};
 use ember_models::ModelKind;
 
 use crate::backend::{self, BackendKind, DeviceChoice};
 use crate::cli::DEFAULT_MODEL;
-use crate::cli::{
-    AugmentPreviewArgs, Cli, Command, CompareArgs, DeviceArgs, EvaluateArgs, TrainArgs,
-};
+use crate::cli::{DeviceArgs, TrainArgs};
 use crate::config::LogFormat;
 use crate::config::TrainConfig;
 use crate::data::load_run_data;
-use crate::evaluation::evaluate_model;
 use crate::learner::checkpoint::{self, Checkpoint};
 use crate::learner::progress::{Console, JsonLines, Progress};
 use crate::learner::{FitOptions, FitOutcome, fit};
 use crate::overrides::{apply_callback_args, apply_logging_args, apply_regularization_args};
-use crate::run_files::{CONFIG_FILE, FINAL_MODEL_FILE};
+use crate::run_files::{CONFIG_FILE, FINAL_MODEL_FILE, SUMMARY_FILE};
 use ember_engine::lock::{LockError, RunLock};
 use ember_optim::OptimizerConfig;
 
@@ -35,25 +33,10 @@ pub const RUNS_DIR: &str = "runs";
 /// the shell's convention).
 pub const EXIT_INTERRUPTED: u8 = 130;
 
-/// Runs the parsed command line; returns the process's exit status.
-///
-/// # Errors
-/// Any failure, as an error whose `{:#}` rendering is one line naming the cause and the fix.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
-        Some(Command::Evaluate(args)) => evaluate(&args).map(|()| ExitCode::SUCCESS),
-        Some(Command::Plot(args)) => crate::plot::runs::command(&args).map(|()| ExitCode::SUCCESS),
-        Some(Command::Toy(args)) => crate::toy::command::command(&args).map(|()| ExitCode::SUCCESS),
-        Some(Command::Compare(args)) => compare(&args).map(|()| ExitCode::SUCCESS),
-        Some(Command::AugmentPreview(args)) => augment_preview(&args).map(|()| ExitCode::SUCCESS),
-        None => train(&cli.train),
-    }
-}
-
 /// A flag that SIGINT, SIGTERM and SIGHUP (the terminal closed) set, so the learner stops
 /// after the current step with a checkpoint; a second signal while the flag is set ends the
 /// process at once.
-fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
+pub(crate) fn stop_on_signals() -> anyhow::Result<Arc<AtomicBool>> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     let stop = Arc::new(AtomicBool::new(false));
     for signal in [SIGINT, SIGTERM, SIGHUP] {
@@ -71,19 +54,19 @@ fn default_optimizer() -> OptimizerConfig {
     OptimizerConfig::AdaBelief(Default::default())
 }
 
-fn apply_autotune(args: &DeviceArgs) {
+pub(crate) fn apply_autotune(args: &DeviceArgs) {
     if let Some(level) = &args.autotune {
         backend::apply_autotune_level(level);
     }
 }
 
-fn chosen_backend(args: &DeviceArgs) -> Option<BackendKind> {
+pub(crate) fn chosen_backend(args: &DeviceArgs) -> Option<BackendKind> {
     args.backend
         .or(args.device.map(DeviceChoice::default_backend))
 }
 
 /// `train [FLAGS]`: a new run, or the continuation of one with `--resume`.
-fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     apply_autotune(&args.device);
     // A run directory this command creates is removed again if the run is refused before
     // writing into it (a batch size the data cannot take, say), so that refusals leave no
@@ -115,7 +98,33 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             (config, run_dir, lock, Some(checkpoint), changes)
         }
     };
-    let data = load_run_data(&config)?;
+    let stop = stop_on_signals()?;
+    let outcome = execute(&config, &run_dir, lock, resume, &changes, stop)?;
+    match outcome {
+        FitOutcome::Finished(_) => Ok(ExitCode::SUCCESS),
+        FitOutcome::Interrupted { .. } => {
+            ember_engine::console::out(&format!(
+                "stopped; continue with: train --resume latest --run-dir {}",
+                run_dir.display()
+            ));
+            Ok(ExitCode::from(EXIT_INTERRUPTED))
+        }
+    }
+}
+
+/// Trains `config` in `run_dir` (locked by `lock`), afresh or from `resume`, stopping with a
+/// checkpoint when `stop` is set: the data and the backend are loaded and checked, the console
+/// chosen, `changes` (a resume's changed settings) shown, and a GPU failure turned into the
+/// one line that says how to continue.
+pub(crate) fn execute(
+    config: &TrainConfig,
+    run_dir: &Path,
+    lock: RunLock,
+    resume: Option<Checkpoint>,
+    changes: &[String],
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<FitOutcome> {
+    let data = load_run_data(config)?;
     let train_images = data.train.data().len();
     if let Some(batch) = config.batch_size.filter(|&b| b > train_images) {
         bail!(
@@ -145,12 +154,12 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     let options = FitOptions {
-        run_dir: run_dir.clone(),
+        run_dir: run_dir.to_path_buf(),
         resume,
-        stop: Some(stop_on_signals()?),
+        stop: Some(stop),
         lock: Some(lock),
     };
-    let outcome = crate::gpu_error::catch(|| fit(&config, &backend, &data, options, console.as_mut()))
+    crate::gpu_error::catch(|| fit(config, &backend, &data, options, console.as_mut()))
         .map_err(|e| {
             if !e.is::<crate::gpu_error::GpuFailure>() {
                 return e;
@@ -159,7 +168,7 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
                 .batch_size
                 .map_or_else(|| "full".to_string(), |n| n.to_string());
             // A GPU failure leaves the run's checkpoints as they were: say how to continue.
-            let resume = if checkpoint::has_checkpoints(&run_dir) {
+            let resume = if checkpoint::has_checkpoints(run_dir) {
                 format!(
                     "; the last checkpoint of {} is intact: continue with train --resume latest --run-dir {} (add --device cpu to continue on the CPU)",
                     run_dir.display(),
@@ -169,22 +178,12 @@ fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
                 String::new()
             };
             anyhow::anyhow!("{e:#} (this run: --batch-size {batch}){resume}")
-        })?;
-    match outcome {
-        FitOutcome::Finished(_) => Ok(ExitCode::SUCCESS),
-        FitOutcome::Interrupted { .. } => {
-            ember_engine::console::out(&format!(
-                "stopped; continue with: train --resume latest --run-dir {}",
-                run_dir.display()
-            ));
-            Ok(ExitCode::from(EXIT_INTERRUPTED))
-        }
-    }
+        })
 }
 
 /// The configuration of a new run: the defaults, or the `--config` file, overridden by the
 /// flags given.
-fn new_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
+pub(crate) fn new_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
     let mut config = match &args.config {
         Some(file) => {
             let mut config = TrainConfig::from_toml_file(file).map_err(anyhow::Error::msg)?;
@@ -243,6 +242,16 @@ fn apply_flags(config: &mut TrainConfig, args: &TrainArgs) -> anyhow::Result<()>
     if args.limit_train.is_some() {
         config.limit_train = args.limit_train;
     }
+    if let Some(recipes) = &args.preprocess {
+        let [recipe] = recipes.as_slice() else {
+            let list: Vec<String> = recipes.iter().map(ToString::to_string).collect();
+            bail!(
+                "--preprocess takes one recipe for a run, got {}; a list (one recipe per member) is for train committee",
+                list.join(",")
+            );
+        };
+        config.preprocess = *recipe;
+    }
     if let Some(b) = chosen_backend(&args.device) {
         config.backend = b;
     }
@@ -267,7 +276,7 @@ fn apply_run_flags(config: &mut TrainConfig, args: &TrainArgs) -> anyhow::Result
 }
 
 /// The directory of runs of this model and optimizer: `runs/<model>-<optimizer>`.
-fn runs_of(model: ModelKind, optimizer: &OptimizerConfig) -> PathBuf {
+pub(crate) fn runs_of(model: ModelKind, optimizer: &OptimizerConfig) -> PathBuf {
     Path::new(RUNS_DIR).join(format!("{}-{}", model.name(), optimizer.name()))
 }
 
@@ -306,7 +315,7 @@ impl Drop for RemoveIfUnused {
 }
 
 /// The run directory's lock, or the one-line refusal naming the process that holds it.
-fn lock_run(dir: &Path) -> anyhow::Result<RunLock> {
+pub(crate) fn lock_run(dir: &Path) -> anyhow::Result<RunLock> {
     RunLock::acquire(dir).map_err(|e| match e {
         LockError::Busy { dir, holder } => anyhow::anyhow!(
             "run directory {} is in use by another train process{holder}; wait for it to end, or choose another --run-dir",
@@ -319,7 +328,7 @@ fn lock_run(dir: &Path) -> anyhow::Result<RunLock> {
 /// Creates the next free `parent/run-NNN` and returns it. The directory is created
 /// exclusively, so two processes starting together get two directories: the one that loses a
 /// number to the other takes the next.
-fn create_next_run_dir(parent: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn create_next_run_dir(parent: &Path) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(parent)
         .with_context(|| format!("cannot create {}", parent.display()))?;
     let mut next = numbered_runs(parent).last().map_or(1, |(n, _)| n + 1);
@@ -331,31 +340,6 @@ fn create_next_run_dir(parent: &Path) -> anyhow::Result<PathBuf> {
             Err(e) => return Err(e).with_context(|| format!("cannot create {}", dir.display())),
         }
     }
-}
-
-/// `train compare`: the comparison, or (with the hidden worker flags) one backend's part of it.
-fn compare(args: &CompareArgs) -> anyhow::Result<()> {
-    if let (Some(job), Some(backend), Some(result)) =
-        (&args.worker_job, args.worker_backend, &args.worker_result)
-    {
-        return crate::compare::worker::worker_main(job, backend, result);
-    }
-    if let Some(level) = &args.autotune {
-        backend::apply_autotune_level(level);
-    }
-    let job = crate::compare::job_from_args(args)?;
-    let run_dir = match &args.run_dir {
-        Some(dir) => dir.clone(),
-        // runs/compare/<model>-<opt>/run-NNN
-        None => create_next_run_dir(&Path::new(RUNS_DIR).join("compare").join(format!(
-            "{}-{}",
-            job.config.model.name(),
-            job.config.optimizer.name()
-        )))?,
-    };
-    let _lock = lock_run(&run_dir)?;
-    let exe = std::env::current_exe().context("cannot locate the train binary")?;
-    crate::compare::run(&job, &args.backends, &run_dir, &exe).map(|_| ())
 }
 
 /// `run-NNN` directories under `parent`, sorted by number.
@@ -467,14 +451,32 @@ fn resumed_config(
             .map_err(anyhow::Error::msg)?;
     }
     apply_flags(&mut config, args)?;
+    let (refused, changes) = resume_differences(&before, &config);
+    if !refused.is_empty() {
+        bail!(
+            "cannot resume {}: it was trained differently ({}); drop those flags or start a new run",
+            checkpoint.dir.display(),
+            refused.join(", ")
+        );
+    }
+    Ok((config, changes))
+}
+
+/// What differs between a run as recorded (`before`) and as asked now (`after`): the settings
+/// a resume may not change, each as `--flag old (checkpoint) vs new`, and the ones it may, each
+/// as `key: old -> new` ([`MAY_CHANGE_ON_RESUME`]).
+pub(crate) fn resume_differences(
+    before: &TrainConfig,
+    after: &TrainConfig,
+) -> (Vec<String>, Vec<String>) {
     let (fixed, changes): (Vec<Difference>, Vec<Difference>) =
-        differences(&before, &config).into_iter().partition(|d| {
+        differences(before, after).into_iter().partition(|d| {
             let top = d.key.split('.').next().unwrap_or_default();
             !MAY_CHANGE_ON_RESUME.contains(&top)
         });
     // Another optimizer differs in every hyperparameter; its name says enough.
     let other_optimizer = fixed.iter().any(|d| d.key == "optimizer.name");
-    let refused: Vec<String> = fixed
+    let refused = fixed
         .iter()
         .filter(|d| {
             !(other_optimizer && d.key.starts_with("optimizer.") && d.key != "optimizer.name")
@@ -488,18 +490,11 @@ fn resumed_config(
             )
         })
         .collect();
-    if !refused.is_empty() {
-        bail!(
-            "cannot resume {}: it was trained differently ({}); drop those flags or start a new run",
-            checkpoint.dir.display(),
-            refused.join(", ")
-        );
-    }
     let changes = changes
         .iter()
         .map(|d| format!("{}: {} -> {}", d.key, d.was, d.now))
         .collect();
-    Ok((config, changes))
+    (refused, changes)
 }
 
 /// The flag of `train` that sets a configuration key: `--opt` for the optimizer's name, the
@@ -569,123 +564,94 @@ fn differences(before: &TrainConfig, after: &TrainConfig) -> Vec<Difference> {
         .collect()
 }
 
-/// `train augment-preview`: the first training images beside augmentations of them, as a PNG.
-fn augment_preview(args: &AugmentPreviewArgs) -> anyhow::Result<()> {
-    let augmentation: ember_datasets::Augmentation = args
-        .augment
-        .parse()
-        .map_err(|e| anyhow::anyhow!("--augment: {e}"))?;
-    let dataset = args.dataset.unwrap_or(DatasetKind::Mnist);
-    let dir = locate(dataset, args.data_dir.as_deref())?;
-    let train = load(&dir, Split::Train)?;
-    let n = (args.images as usize).min(train.len());
-    let images: Vec<&[u8]> = (0..n).map(|i| train.image(i)).collect();
-    let grid = ember_datasets::augment::preview_grid(
-        &images,
-        ember_datasets::IMAGE_SIDE,
-        &augmentation,
-        args.per_image as usize,
-        args.seed,
-        args.zoom,
-    );
-    if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    grid.save(&args.output)
-        .with_context(|| format!("cannot write {}", args.output.display()))?;
-    ember_engine::console::out(&format!(
-        "wrote {} ({n} {dataset} training images, each beside {} augmentations by '{augmentation}')",
-        args.output.display(),
-        args.per_image
-    ));
-    Ok(())
+/// How [`complete_run`] left a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RunState {
+    /// The run had finished before; nothing was trained.
+    FinishedBefore,
+    /// The run trained to its end now.
+    Finished,
+    /// Stopped by a signal with a checkpoint.
+    Interrupted,
 }
 
-/// `train evaluate`.
-fn evaluate(args: &EvaluateArgs) -> anyhow::Result<()> {
-    apply_autotune(&args.device);
-    let (weights, recorded) = locate_weights(&args.checkpoint)?;
-    let model = match (args.model, &recorded) {
-        (Some(asked), Some(config)) if asked != config.model => bail!(
-            "{} holds a {} model, not {asked}; omit --model or pass --model {}",
-            args.checkpoint.display(),
-            config.model,
-            config.model
-        ),
-        (Some(asked), _) => asked,
-        (None, Some(config)) => config.model,
-        (None, None) => bail!(
-            "cannot tell which model {} holds (no {CONFIG_FILE} or checkpoint state beside it); pass --model",
-            weights.display()
-        ),
-    };
-    let dataset = args
-        .dataset
-        .or(recorded.as_ref().map(|c| c.dataset))
-        .unwrap_or(DatasetKind::Mnist);
-    let data_dir = args
-        .data_dir
-        .clone()
-        .or(recorded.as_ref().and_then(|c| c.data_dir.clone()));
-    let backend_kind = chosen_backend(&args.device).unwrap_or(BackendKind::Flex);
-    let backend = backend::select(backend_kind, args.device.gpu_index)?;
-    // The recorded run's layers (batch normalization); --model alone means the plain model.
-    let options = recorded
-        .as_ref()
-        .map(|c| c.regularization.model_options())
-        .unwrap_or_default();
-    let trained = checkpoint::load_weights(&weights, model, &options, &backend.device)?;
-    let dir = locate(dataset, data_dir.as_deref())?;
-    let test = InMemoryDataset::new(load(&dir, Split::Test)?);
-    let evaluation = evaluate_model(&trained, &test, ImageBatcher::new(dataset), &backend.device);
-    ember_engine::console::out(&format!(
-        "{} ({model}) on the {dataset} test split, {} [{}]",
-        weights.display(),
-        backend.kind,
-        backend.device_name
-    ));
-    ember_engine::console::out_text(&evaluation.report());
-    Ok(())
-}
-
-/// The weights file that `path` names, and the configuration recorded beside it if any.
+/// Brings the run of `config` in `run_dir` to its end, as part of a larger job (a committee's
+/// member, a distillation's student): a finished run (`summary.json` beside `model.bpk`) is
+/// left as it is, a run with checkpoints resumes from its latest, and an empty directory
+/// starts one. `label` names the run in the lines printed. A run whose recorded settings
+/// differ from `config` in anything a resume may not change is refused.
 ///
-/// A `.bpk` file is used as is (configuration from `config.toml` or `state.json` in its
-/// directory); a finished run directory gives its final `model.bpk`; a checkpoint or an
-/// unfinished run directory gives the checkpoint's weights.
-fn locate_weights(path: &Path) -> anyhow::Result<(PathBuf, Option<TrainConfig>)> {
-    if path.is_file() {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let recorded = if dir.join(checkpoint::STATE_FILE).is_file() {
-            Some(checkpoint::read(dir)?.config)
-        } else if dir.ends_with(checkpoint::MODELS_DIR) && !dir.join(CONFIG_FILE).is_file() {
-            // A weights-only selected checkpoint, <run>/models/NAME.bpk: the run's config.
-            read_config(&dir.parent().unwrap_or(Path::new(".")).join(CONFIG_FILE))?
-        } else {
-            read_config(&dir.join(CONFIG_FILE))?
-        };
-        return Ok((path.to_path_buf(), recorded));
+/// # Errors
+/// The refusal, or the run's own errors.
+pub(crate) fn complete_run(
+    config: &TrainConfig,
+    run_dir: &Path,
+    label: &str,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<RunState> {
+    let out = |line: String| ember_engine::console::out(&line);
+    if run_dir.join(SUMMARY_FILE).is_file() && run_dir.join(FINAL_MODEL_FILE).is_file() {
+        let recorded = checkpoint::read_config(&run_dir.join(CONFIG_FILE))?
+            .with_context(|| format!("{} has no {CONFIG_FILE}", run_dir.display()))?;
+        check_recorded(run_dir, &recorded, config)?;
+        out(format!("{label}: finished before, skipped"));
+        return Ok(RunState::FinishedBefore);
     }
-    if path.join(FINAL_MODEL_FILE).is_file() && path.join(CONFIG_FILE).is_file() {
-        let recorded = read_config(&path.join(CONFIG_FILE))?;
-        return Ok((path.join(FINAL_MODEL_FILE), recorded));
-    }
-    let checkpoint = checkpoint::resolve(path)?;
-    Ok((
-        checkpoint.dir.join(checkpoint::MODEL_FILE),
-        Some(checkpoint.config),
-    ))
+    let lock = lock_run(run_dir)?;
+    let resume = if checkpoint::has_checkpoints(run_dir) {
+        let latest = checkpoint::latest(run_dir)?;
+        check_recorded(run_dir, &latest.config, config)?;
+        out(format!("{label}: resuming from {}", latest.dir.display()));
+        Some(latest)
+    } else {
+        out(format!("{label}: training in {}", run_dir.display()));
+        None
+    };
+    Ok(
+        match execute(config, run_dir, lock, resume, &[], Arc::clone(stop))? {
+            FitOutcome::Finished(_) => RunState::Finished,
+            FitOutcome::Interrupted { .. } => RunState::Interrupted,
+        },
+    )
 }
 
-fn read_config(path: &Path) -> anyhow::Result<Option<TrainConfig>> {
-    if !path.is_file() {
-        return Ok(None);
+/// A run already in a directory must be the one asked for now.
+fn check_recorded(
+    run_dir: &Path,
+    recorded: &TrainConfig,
+    asked: &TrainConfig,
+) -> anyhow::Result<()> {
+    let (refused, _) = resume_differences(recorded, asked);
+    if !refused.is_empty() {
+        bail!(
+            "{} was trained with other settings ({}); repeat the flags it was started with, or choose another --run-dir",
+            run_dir.display(),
+            refused.join(", ").replace("(checkpoint)", "(recorded)")
+        );
     }
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let config = toml::from_str(&text).map_err(|e| {
-        anyhow::anyhow!("{} is not a valid ember configuration: {e}", path.display())
-    })?;
-    Ok(Some(config))
+    Ok(())
+}
+
+/// This command line with `--run-dir DIR` (added when it was not given): what continues a
+/// stopped committee or distillation.
+pub(crate) fn continuation(dir: &Path) -> String {
+    let mut words: Vec<String> = std::env::args().skip(1).collect();
+    if !words
+        .iter()
+        .any(|w| w == "--run-dir" || w.starts_with("--run-dir="))
+    {
+        words.push("--run-dir".into());
+        words.push(dir.display().to_string());
+    }
+    let quoted: Vec<String> = words
+        .iter()
+        .map(|w| {
+            if w.is_empty() || w.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            } else {
+                w.clone()
+            }
+        })
+        .collect();
+    format!("train {}", quoted.join(" "))
 }
