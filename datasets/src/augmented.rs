@@ -70,6 +70,7 @@ impl AugmentedSource {
                 device,
             ),
             targets: Tensor::<1, Int>::from_data(TensorData::new(targets, [n]), device),
+            soft_targets: None,
         }
     }
 }

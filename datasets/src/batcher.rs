@@ -66,6 +66,10 @@ pub struct ImageBatch {
     pub images: Tensor<4>,
     /// Class indices, shape `[batch]`, int.
     pub targets: Tensor<1, Int>,
+    /// A teacher's logits for these images, `[batch, classes]`, when a source has them cached
+    /// (knowledge distillation computes a frozen teacher's outputs for the training split
+    /// once, rather than at every step); `None` from the dataset's own sources.
+    pub soft_targets: Option<Tensor<2>>,
 }
 
 /// Turns items into an [`ImageBatch`]: pixels scaled to [0, 1], then normalized with the
@@ -115,6 +119,7 @@ impl ImageBatcher {
                 device,
             ),
             targets: Tensor::from_data(TensorData::new(targets, [n]), device),
+            soft_targets: None,
         }
     }
 }

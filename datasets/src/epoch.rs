@@ -138,8 +138,12 @@ impl BatchSource {
 
     /// Each batch's image indices, in the order Burn's data loader gives the images for this
     /// batch size and seed (its loader over the indices 0..n gives the order it gives the
-    /// images).
-    pub(crate) fn order(
+    /// images): the order of [`epoch`](Self::epoch)'s batches, so that a wrapper can attach
+    /// per-image data (cached teacher outputs) to each batch.
+    ///
+    /// # Errors
+    /// The data loader's.
+    pub fn order(
         &self,
         batch_size: usize,
         shuffle: Option<u64>,
@@ -245,6 +249,7 @@ impl DeviceSplit {
                 .select(0, bytes)
                 .reshape([n, 1, IMAGE_SIDE, IMAGE_SIDE]),
             targets: self.labels.clone().select(0, indices),
+            soft_targets: None,
         }
     }
 }

@@ -25,12 +25,13 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use burn::module::Module;
-use burn::tensor::Device;
+use burn::tensor::{Device, Tensor};
 use ember_datasets::{AugmentedSource, ImageBatch, ImageBatcher};
 use ember_engine::callbacks::Logs;
 use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingState};
 use ember_engine::callbacks::model_checkpoint::ModelCheckpoint;
 use ember_engine::callbacks::plateau::ReduceLrOnPlateau;
+use ember_engine::distill::Distillation;
 use ember_engine::penalty::Penalized;
 use ember_engine::schedule::LrSchedule;
 use ember_engine::tensorboard::UpdateFreq;
@@ -48,7 +49,7 @@ use ember_engine::lock::RunLock;
 use crate::backend::Backend;
 use crate::config::{TrainConfig, callback_error};
 use crate::data::RunData;
-use crate::distillation::{DistillStep, DistillationConfig};
+use crate::distillation::{DistillStep, DistillationConfig, SoftTargets};
 use crate::metrics::EpochMetrics;
 use crate::run_files::{CONFIG_FILE, FINAL_MODEL_FILE, PLOTS_DIR, SUMMARY_FILE};
 use checkpoint::{Checkpoint, RunRecord};
@@ -245,16 +246,36 @@ pub fn fit(
         progress.message(&note);
     }
     let reg = &config.regularization;
-    let train_source: Box<dyn EpochSource<Batch = ImageBatch>> = if reg.augment.is_empty() {
-        Box::new(data.source(&data.train, backend, &device))
-    } else {
-        Box::new(AugmentedSource::new(
+    let eval_device = device.clone().without_autodiff();
+    let teacher = match &config.distillation {
+        Some(distillation) => Some(load_teacher(distillation, config, &eval_device)?),
+        None => None,
+    };
+    let train_source: Box<dyn EpochSource<Batch = ImageBatch>> = match &teacher {
+        _ if !reg.augment.is_empty() => Box::new(AugmentedSource::new(
             data.train.clone(),
             ImageBatcher::new(config.dataset),
             reg.augment.clone(),
-        ))
+        )),
+        // The training images never change: the teacher's logits are computed once.
+        Some((teacher, _)) => {
+            let timer = Instant::now();
+            let mut logits = Vec::new();
+            let in_order = data.source(&data.train, backend, &eval_device);
+            evaluate(teacher, &in_order, EVAL_BATCH_SIZE, &device, |_, l| {
+                logits.push(l.clone());
+            });
+            progress.message(&format!(
+                "the teacher's logits for the {train_images} training images: computed once, in {:.1} s",
+                timer.elapsed().as_secs_f64()
+            ));
+            Box::new(SoftTargets::new(
+                data.source(&data.train, backend, &device),
+                Tensor::cat(logits, 0),
+            ))
+        }
+        None => Box::new(data.source(&data.train, backend, &device)),
     };
-    let eval_device = device.clone().without_autodiff();
     let val_source = data.source(&data.val, backend, &eval_device);
     let batch_size = config.batch_size.unwrap_or(train_images);
     let steps_per_epoch = train_images.div_ceil(batch_size.max(1));
@@ -280,7 +301,10 @@ pub fn fit(
     };
     let model = init_model_with(config.model, &reg.model_options(), config.seed, &device);
     let step = Penalized {
-        step: RunStep::new(config, &eval_device)?,
+        step: match teacher {
+            Some((teacher, loss)) => RunStep::Distill(Box::new(DistillStep::new(teacher, loss))),
+            None => RunStep::Classify,
+        },
         penalty: reg.penalty(),
     };
     let mut learner = Learner::new(
@@ -381,19 +405,21 @@ enum RunStep {
     Distill(Box<DistillStep>),
 }
 
-impl RunStep {
-    /// The step `config` asks for; a distilled run loads its teacher onto `eval_device` (the
-    /// run's device without autodiff).
-    fn new(config: &TrainConfig, eval_device: &Device) -> anyhow::Result<Self> {
-        let Some(distillation) = &config.distillation else {
-            return Ok(Self::Classify);
-        };
-        let loss = distillation.loss().map_err(anyhow::Error::msg)?;
-        let (teacher, recorded, _) =
-            checkpoint::load_trained(&distillation.teacher, "--teacher", eval_device)?;
-        check_teacher(&recorded, config, distillation)?;
-        Ok(Self::Distill(Box::new(DistillStep::new(teacher, loss))))
-    }
+/// The teacher that `distillation` names, on `eval_device` (the run's device without
+/// autodiff), checked against the student's data, and the loss's settings.
+///
+/// # Errors
+/// Settings out of range, a teacher that cannot be read or was trained on other images.
+fn load_teacher(
+    distillation: &DistillationConfig,
+    config: &TrainConfig,
+    eval_device: &Device,
+) -> anyhow::Result<(Model, Distillation)> {
+    let loss = distillation.loss().map_err(anyhow::Error::msg)?;
+    let (teacher, recorded, _) =
+        checkpoint::load_trained(&distillation.teacher, "--teacher", eval_device)?;
+    check_teacher(&recorded, config, distillation)?;
+    Ok((teacher, loss))
 }
 
 impl TrainStep<Model, ImageBatch> for RunStep {
