@@ -2,14 +2,16 @@
 //! order fixed by a seed, and can leave out the first batches, so that a run resumed in the
 //! middle of an epoch sees exactly the batches the interrupted run had not yet taken.
 //!
-//! [`DatasetSource`] makes one from Burn's `Dataset` and `Batcher`; a source that builds its
-//! batches some other way (on the device, from a file) implements the trait itself.
+//! [`DatasetSource`] makes one from Burn's `Dataset` and `Batcher`; [`TensorSource`] from
+//! inputs and targets held in memory (Keras' `fit(x, y)`, torch's `TensorDataset`); a source
+//! that builds its batches some other way (on the device, from a file) implements the trait
+//! itself.
 
 use std::marker::PhantomData;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
-use burn::tensor::Device;
+use burn::tensor::{Device, Int, Tensor, TensorData};
 
 /// An error reading or batching data, boxed (the sources' own error types differ).
 pub type DataError = Box<dyn std::error::Error + Send + Sync>;
@@ -92,6 +94,94 @@ impl<I, O, D: Dataset<I>, T: Batcher<I, O>> EpochSource for DatasetSource<I, O, 
     }
 }
 
+/// Inputs and targets in memory, one example per row: Keras' `fit(x, y)` on arrays, torch's
+/// `TensorDataset`. Batches are [`Xy`] pairs, the rows of an epoch's order cut from the whole
+/// set uploaded once per epoch (small data sets: the toy problems, a regression curve).
+#[derive(Debug, Clone)]
+pub struct TensorSource {
+    x: TensorData,
+    y: TensorData,
+}
+
+/// A batch of a [`TensorSource`]: inputs `x` `[batch, features]` and targets `y`
+/// `[batch, outputs]`, row `i` of each the same example.
+#[derive(Debug, Clone)]
+pub struct Xy {
+    /// Inputs, `[batch, features]`.
+    pub x: Tensor<2>,
+    /// Targets, `[batch, outputs]`.
+    pub y: Tensor<2>,
+}
+
+impl TensorSource {
+    /// Inputs `x` of shape `[n, features]` and targets `y` of shape `[n, outputs]` (floats of
+    /// any precision, kept as `f32`).
+    ///
+    /// ```
+    /// use burn::tensor::TensorData;
+    /// use ember_engine::data::TensorSource;
+    /// let x = TensorData::new(vec![1.0f32, 2.0, 3.0, 4.0], [2, 2]);
+    /// let y = TensorData::new(vec![0.5f32, 1.5], [2, 1]);
+    /// let source = TensorSource::new(x, y).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// A one-line message: `x` or `y` not of rank 2, or their numbers of rows differ.
+    pub fn new(x: TensorData, y: TensorData) -> Result<Self, DataError> {
+        for (name, data) in [("inputs x", &x), ("targets y", &y)] {
+            if data.shape().len() != 2 {
+                return Err(format!(
+                    "TensorSource {name} must be [examples, values], got shape {:?}",
+                    data.shape().as_slice()
+                )
+                .into());
+            }
+        }
+        if x.shape()[0] != y.shape()[0] {
+            return Err(format!(
+                "TensorSource has {} inputs but {} targets: give one target row per input row",
+                x.shape()[0],
+                y.shape()[0]
+            )
+            .into());
+        }
+        Ok(Self {
+            x: x.convert::<f32>(),
+            y: y.convert::<f32>(),
+        })
+    }
+}
+
+impl EpochSource for TensorSource {
+    type Batch = Xy;
+
+    fn len(&self) -> usize {
+        self.x.shape()[0]
+    }
+
+    fn batches(
+        &self,
+        batch_size: usize,
+        shuffle: Option<u64>,
+        skip: usize,
+        device: &Device,
+    ) -> Result<Batches<'_, Xy>, DataError> {
+        let x = Tensor::<2>::from_data(self.x.clone(), device);
+        let y = Tensor::<2>::from_data(self.y.clone(), device);
+        let device = device.clone();
+        let chunks = batch_order(self.len(), batch_size, shuffle);
+        Ok(Box::new(chunks.into_iter().skip(skip).map(move |rows| {
+            let k = rows.len();
+            let rows: Vec<i64> = rows.into_iter().map(|i| i as i64).collect();
+            let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [k]), &device);
+            Ok(Xy {
+                x: x.clone().select(0, rows.clone()),
+                y: y.clone().select(0, rows),
+            })
+        })))
+    }
+}
+
 /// The example indices of each batch of an epoch over `len` examples: `0..len` in the order
 /// [`permutation`] gives for `shuffle` (storage order for `None`), cut into batches of
 /// `batch_size` (the last one shorter). What [`DatasetSource`] uses; a source of its own can too.
@@ -137,6 +227,53 @@ mod tests {
         fn batch(&self, items: Vec<u32>, _device: &Device) -> u32 {
             items.iter().sum::<u32>() * 1000 + items.len() as u32
         }
+    }
+
+    /// Rows stay paired through the shuffle; bad shapes are refused on one line.
+    #[test]
+    fn tensor_source_keeps_rows_together() {
+        let x = TensorData::new((0..10).map(|i| i as f32).collect::<Vec<_>>(), [5, 2]);
+        let y = TensorData::new((0..5).map(|i| 100.0 + i as f32).collect::<Vec<_>>(), [5, 1]);
+        let source = TensorSource::new(x, y).unwrap();
+        assert_eq!(source.len(), 5);
+        let device = Device::flex();
+        let batches: Vec<Xy> = source
+            .batches(2, Some(3), 0, &device)
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            batches.iter().map(|b| b.x.dims()[0]).collect::<Vec<_>>(),
+            [2, 2, 1]
+        );
+        let mut seen = Vec::new();
+        for batch in batches {
+            let x: Vec<f32> = batch.x.into_data().try_to_vec().unwrap();
+            let y: Vec<f32> = batch.y.into_data().try_to_vec().unwrap();
+            for (row, target) in x.chunks(2).zip(y) {
+                // Row i is (2i, 2i + 1) with target 100 + i.
+                assert_eq!(row[1], row[0] + 1.0);
+                assert_eq!(target, 100.0 + row[0] / 2.0);
+                seen.push(target);
+            }
+        }
+        seen.sort_by(f32::total_cmp);
+        assert_eq!(seen, [100.0, 101.0, 102.0, 103.0, 104.0]);
+
+        let err = TensorSource::new(
+            TensorData::new(vec![0.0f32; 4], [2, 2]),
+            TensorData::new(vec![0.0f32; 3], [3, 1]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("2 inputs but 3 targets"), "{err}");
+        let err = TensorSource::new(
+            TensorData::new(vec![0.0f32; 4], [4]),
+            TensorData::new(vec![0.0f32; 4], [4, 1]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("inputs x must be [examples, values]"), "{err}");
     }
 
     #[test]

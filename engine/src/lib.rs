@@ -44,7 +44,7 @@ pub use builtin::{
     Scheduler, TensorBoard, Timing,
 };
 pub use callback::{Callback, Context};
-pub use data::{DataError, DatasetSource, EpochSource};
+pub use data::{DataError, DatasetSource, EpochSource, TensorSource, Xy};
 pub use error::EngineError;
 pub use learner::{FitOutcome, FitResult, Learner, LearnerConfig, epoch_seed, evaluate, optimize};
 pub use metrics::{EpochLogs, MetricSum};
