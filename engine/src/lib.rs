@@ -9,6 +9,7 @@
 //!   time decay, d2l's cosine with warm-up).
 //! - [`tensorboard`]: TensorBoard event files, written and read back, laid out like Keras'.
 //! - [`init`]: seeded weight initialization that holds under threads.
+//! - [`summary`]: a model summary like Keras' `model.summary()` (layers, shapes, parameters).
 //! - [`fsutil`]: atomic writes (temporary file, fsync, rename); [`text`]: one-line messages.
 //!
 //! The crate has no command-line parsing and no plotting; the `train` application (the `ember`
@@ -36,6 +37,7 @@ pub mod penalty;
 pub mod rng;
 pub mod schedule;
 pub mod step;
+pub mod summary;
 pub mod tensorboard;
 pub mod text;
 
