@@ -16,6 +16,8 @@ use burn::tensor::Device;
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 
+use ember_engine::summary::LayerObserver;
+
 use crate::batch_norm::BatchNorm;
 use crate::dropout::{Dropout, DropoutKind};
 use crate::kernels::{conv, pool};
@@ -96,33 +98,64 @@ impl LeNet {
     /// - `images`: `[batch, 1, 28, 28]`
     /// - returns: `[batch, num_classes]`
     pub fn forward(&self, images: Tensor<4>) -> Tensor<2> {
+        self.forward_observed(images, &mut ())
+    }
+
+    /// [`forward`](Self::forward), reporting each layer's output to `observer`: `conv1`,
+    /// `pool`, `conv2`, `pool`, `flatten`, `fc1`, `fc2`, `fc3`, with `norms.i` and
+    /// `dropouts.i` where the model has them (the ReLUs are functions and have no row).
+    pub fn forward_observed(
+        &self,
+        images: Tensor<4>,
+        observer: &mut impl LayerObserver,
+    ) -> Tensor<2> {
         let [batch, ..] = images.dims();
-        let x = pool::forward(
-            &self.pool,
-            relu(self.norm(0, conv::forward(&self.conv1, images))),
-        );
-        let x = pool::forward(
-            &self.pool,
-            relu(self.norm(1, conv::forward(&self.conv2, x))),
-        );
+        let x = conv::forward(&self.conv1, images);
+        observer.layer("conv1", &self.conv1, &x);
+        let x = pool::forward(&self.pool, relu(self.norm(0, x, observer)));
+        observer.layer("pool", &self.pool, &x);
+        let x = conv::forward(&self.conv2, x);
+        observer.layer("conv2", &self.conv2, &x);
+        let x = pool::forward(&self.pool, relu(self.norm(1, x, observer)));
+        observer.layer("pool", &self.pool, &x);
         let x: Tensor<2> = x.reshape([batch, FLAT_FEATURES]);
-        let x = self.drop(0, relu(self.norm(2, self.fc1.forward(x))));
-        let x = self.drop(1, relu(self.norm(3, self.fc2.forward(x))));
-        self.fc3.forward(x)
+        observer.op("flatten", "Flatten", &x);
+        let x = self.fc1.forward(x);
+        observer.layer("fc1", &self.fc1, &x);
+        let x = self.drop(0, relu(self.norm(2, x, observer)), observer);
+        let x = self.fc2.forward(x);
+        observer.layer("fc2", &self.fc2, &x);
+        let x = self.drop(1, relu(self.norm(3, x, observer)), observer);
+        let x = self.fc3.forward(x);
+        observer.layer("fc3", &self.fc3, &x);
+        x
     }
 
     /// Batch normalization `i`, when the model has it.
-    fn norm<const D: usize>(&self, i: usize, x: Tensor<D>) -> Tensor<D> {
+    fn norm<const D: usize>(
+        &self,
+        i: usize,
+        x: Tensor<D>,
+        observer: &mut impl LayerObserver,
+    ) -> Tensor<D> {
         match self.norms.get(i) {
-            Some(norm) => norm.forward(x),
+            Some(norm) => {
+                let x = norm.forward(x);
+                observer.layer(format_args!("norms.{i}"), norm, &x);
+                x
+            }
             None => x,
         }
     }
 
     /// Dropout `i`, when the model has it.
-    fn drop(&self, i: usize, x: Tensor<2>) -> Tensor<2> {
+    fn drop(&self, i: usize, x: Tensor<2>, observer: &mut impl LayerObserver) -> Tensor<2> {
         match self.dropouts.get(i) {
-            Some(dropout) => dropout.forward(x),
+            Some(dropout) => {
+                let x = dropout.forward(x);
+                observer.layer(format_args!("dropouts.{i}"), dropout, &x);
+                x
+            }
             None => x,
         }
     }

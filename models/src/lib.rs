@@ -9,7 +9,9 @@
 //!
 //! Every model takes normalized images `Tensor<4>` of shape `[batch, 1, 28, 28]` and returns
 //! logits `Tensor<2>` of shape `[batch, 10]`; [`Model`] wraps them so the learner needs no
-//! per-model code.
+//! per-model code. [`mlp::MlpConfig::dense`] builds any other fully connected ReLU network on
+//! `[batch, features]` inputs. [`Model::summary`] (and [`mlp::Mlp::summary`]) gives Keras'
+//! `model.summary()` with each layer's output shape ([`ember_engine::summary`]).
 //!
 //! ```
 //! use burn::tensor::{Device, Tensor};

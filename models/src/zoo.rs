@@ -5,6 +5,7 @@ use std::str::FromStr;
 
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
+use ember_engine::summary::Summary;
 use serde::{Deserialize, Serialize};
 
 use crate::dropout::DropoutKind;
@@ -184,5 +185,28 @@ impl Model {
         };
         debug_assert_eq!(logits.dims()[1], NUM_CLASSES);
         logits
+    }
+
+    /// Keras' `model.summary()` of the model: a row per layer with its output shape for one
+    /// image `[1, 1, 28, 28]` (the batch written `None`) and its parameters, then the totals
+    /// (batch normalization's running statistics count as non-trainable, as in Keras), under
+    /// the title `name` (the zoo's name, say: an `Mlp` does not know whether it is `mlp` or
+    /// `deep-mlp`).
+    ///
+    /// ```
+    /// use burn::tensor::Device;
+    /// use ember_models::ModelKind;
+    /// let summary = ModelKind::Lenet.init(&Device::flex()).summary("lenet");
+    /// assert_eq!(summary.total.total(), 61_706);
+    /// assert_eq!(summary.layers[0].output_shape, Some(vec![6, 28, 28]));
+    /// ```
+    pub fn summary(&self, name: &str) -> Summary {
+        Summary::traced(name, self, |model, device, recorder| {
+            let image = Tensor::zeros([1, 1, 28, 28], device);
+            match model {
+                Model::Mlp(m) => m.forward_observed(image, recorder),
+                Model::LeNet(m) => m.forward_observed(image, recorder),
+            };
+        })
     }
 }
