@@ -63,6 +63,8 @@ pub enum Command {
     /// Distill a trained teacher into a student (Hinton et al. 2015), and train the same
     /// student alone for comparison; report the three test accuracies.
     Distill(Box<DistillArgs>),
+    /// Print a model's layers, output shapes and parameter counts, as Keras' model.summary().
+    Summary(crate::summary::SummaryArgs),
 }
 
 /// `train augment-preview`.
@@ -94,7 +96,7 @@ pub struct AugmentPreviewArgs {
     pub output: PathBuf,
 }
 
-fn model_parser() -> impl TypedValueParser<Value = ModelKind> {
+pub(crate) fn model_parser() -> impl TypedValueParser<Value = ModelKind> {
     PossibleValuesParser::new(ModelKind::ALL.map(ModelKind::name))
         .try_map(|s| ModelKind::from_str(&s))
 }

@@ -9,6 +9,7 @@
 //! - [`evaluation`]: test-set evaluation with per-class accuracy and the confusion matrix.
 //! - [`plot`]: training-curve plots (`train plot`); [`toy`]: the optimizer playground
 //!   (`train toy`).
+//! - [`summary`]: `train summary`, a model's layers and parameter counts.
 //! - [`cli`], [`commands`]: the `train` command line.
 //!
 //! The optimizers live in the `ember-optim` crate (Burn and serde only), models in
@@ -30,5 +31,6 @@ pub mod overrides;
 pub mod plot;
 pub mod regularization;
 pub mod run_files;
+pub mod summary;
 pub mod toy;
 pub mod training;

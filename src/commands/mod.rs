@@ -33,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::AugmentPreview(args)) => augment_preview(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Committee(args)) => committee::command(*args),
         Some(Command::Distill(args)) => distill::command(*args),
+        Some(Command::Summary(args)) => crate::summary::command(&args).map(|()| ExitCode::SUCCESS),
         None => train(&cli.train),
     }
 }
