@@ -207,7 +207,7 @@ impl TrainingCurves<'_> {
 
 /// The runs of consecutive points whose value is finite: a line through non-finite values
 /// breaks instead of jumping over them.
-fn finite_segments(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
+pub fn finite_segments(points: &[(f64, f64)]) -> Vec<Vec<(f64, f64)>> {
     points
         .split(|(_, v)| !v.is_finite())
         .filter(|s| !s.is_empty())
