@@ -3,18 +3,18 @@
 //! against numbers worked out by hand, not by the engine.
 
 #[allow(dead_code)] // the examples' `main`s are not called here
-#[path = "../examples/polynomial.rs"]
+#[path = "../../examples/polynomial.rs"]
 mod polynomial;
 
 #[allow(dead_code)]
-#[path = "../examples/sigmoid_neuron.rs"]
+#[path = "../../examples/sigmoid_neuron.rs"]
 mod sigmoid_neuron;
 
 #[allow(dead_code)]
-#[path = "../examples/relu_net.rs"]
+#[path = "../../examples/relu_net.rs"]
 mod relu_net;
 
-#[path = "common/png.rs"]
+#[path = "../common/png.rs"]
 mod png;
 
 /// `a` and `b` agree to within `tol` each.

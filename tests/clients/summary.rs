@@ -1,9 +1,7 @@
 //! `train summary` as a user runs it: the zoo's parameter counts and seed 004 Q1.4's dense net
 //! in Keras' table, and bad `--layers` values as one clean error line.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 fn summary(args: &[&str]) -> String {
     let mut all = vec!["summary"];

@@ -1,12 +1,10 @@
 //! `train committee`, `train evaluate` with several checkpoints, and `train distill`, run as a
 //! user runs them (small budgets; docs/committees.md has the full-budget figures).
 
-mod common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::{TempDir, assert_clean_error, checkpoints, stderr, stdout, train, train_bin};
+use crate::common::{TempDir, assert_clean_error, checkpoints, stderr, stdout, train, train_bin};
 use serde_json::Value;
 
 fn read_json(path: &Path) -> Value {
