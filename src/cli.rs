@@ -789,12 +789,12 @@ pub struct DistillArgs {
     #[arg(long, value_parser = model_parser(), help_heading = "Distillation")]
     pub student: ModelKind,
     /// Temperature T of both softmaxes (> 0; the distillation term is scaled by T², as in
-    /// Hinton et al. 2015).
-    #[arg(long, default_value_t = 10.0, value_parser = finite, allow_negative_numbers = true, help_heading = "Distillation")]
+    /// Hinton et al. 2015); the default is the best of docs/committees.md's grid.
+    #[arg(long, default_value_t = 4.0, value_parser = finite, allow_negative_numbers = true, help_heading = "Distillation")]
     pub temperature: f64,
     /// Weight α of the cross-entropy with the labels, in [0, 1]; the distillation term gets
     /// 1 − α.
-    #[arg(long, default_value_t = 0.1, value_parser = finite, allow_negative_numbers = true, help_heading = "Distillation")]
+    #[arg(long, default_value_t = 0.5, value_parser = finite, allow_negative_numbers = true, help_heading = "Distillation")]
     pub alpha: f64,
     /// Every flag of a training run, for the student (trained twice: distilled, and alone with
     /// the same budget and seed).

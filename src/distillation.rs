@@ -21,10 +21,11 @@ pub struct DistillationConfig {
     /// The teacher: a finished run directory, a checkpoint, or a `.bpk` file beside its
     /// run's `config.toml` (an absolute path, so that a resume from elsewhere finds it).
     pub teacher: PathBuf,
-    /// `T` > 0; `train distill`'s default 10 (Keras' distillation example).
+    /// `T` > 0; `train distill`'s default 4 (docs/committees.md: Keras' example's 10 gained
+    /// nothing here).
     pub temperature: f64,
-    /// `α` in [0, 1], the weight of the labels' cross-entropy; `train distill`'s default 0.1
-    /// (Keras' example).
+    /// `α` in [0, 1], the weight of the labels' cross-entropy; `train distill`'s default 0.5
+    /// (Keras' example: 0.1).
     pub alpha: f64,
 }
 
