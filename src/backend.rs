@@ -162,7 +162,23 @@ pub fn select(kind: BackendKind, gpu_index: Option<usize>) -> Result<Backend, Ba
     }
 }
 
+/// The wgpu backends this process has opened, by `--gpu-index`: wgpu's runtime is registered
+/// once per process, so a second run in the same process (a committee's next member, a
+/// distillation's second student, the evaluation after them) reuses the device.
+static WGPU_OPENED: std::sync::Mutex<Vec<(Option<usize>, Backend)>> =
+    std::sync::Mutex::new(Vec::new());
+
 fn select_wgpu(gpu_index: Option<usize>) -> Result<Backend, BackendError> {
+    let mut opened = WGPU_OPENED.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, backend)) = opened.iter().find(|(index, _)| *index == gpu_index) {
+        return Ok(backend.clone());
+    }
+    let backend = open_wgpu(gpu_index)?;
+    opened.push((gpu_index, backend.clone()));
+    Ok(backend)
+}
+
+fn open_wgpu(gpu_index: Option<usize>) -> Result<Backend, BackendError> {
     let adapters = list_adapters();
     let (device_kind, software) = match gpu_index {
         None => {

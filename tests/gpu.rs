@@ -263,3 +263,36 @@ fn gpu_allocation_failure_is_one_line_and_keeps_the_checkpoint() {
     let history = read_csv(&run.join("metrics.csv")).unwrap();
     assert_eq!(history.iter().map(|m| m.epoch).collect::<Vec<_>>(), [1, 2]);
 }
+
+/// Several runs in one process on wgpu: a committee's members one after another, then their
+/// evaluation. wgpu's runtime is registered once per process, so each run must reuse the
+/// device the first one opened (the second member used to fail with "Service already
+/// initialized").
+#[test]
+fn a_committee_trains_several_members_in_one_process_on_wgpu() {
+    let tmp = TempDir::new("gpu-committee");
+    let out = train(&[
+        "committee",
+        "--members",
+        "2",
+        "--model",
+        "mlp",
+        "--epochs",
+        "1",
+        "--limit-train",
+        "500",
+        "--device",
+        "gpu",
+        "--quiet",
+        "--run-dir",
+        &tmp.str("c"),
+    ]);
+    if no_adapter(&out) {
+        return;
+    }
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stdout(&out).contains("**committee**"), "{}", stdout(&out));
+    for member in ["c/member-1", "c/member-2"] {
+        assert_eq!(summary(&tmp.join(member))["backend"], "wgpu");
+    }
+}
