@@ -643,8 +643,9 @@ pub struct OptimizerArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "is_off")]
     pub decoupled_weight_decay: bool,
-    /// Rprop variant: irprop-minus (torch.optim.Rprop) or rprop-plus (Riedmiller & Braun,
-    /// with weight backtracking).
+    /// Rprop variant: irprop-minus (torch.optim.Rprop), rprop-plus (Riedmiller & Braun, with
+    /// weight backtracking), rprop-minus (no backtracking; the step is taken after a sign
+    /// change) or irprop-plus (Igel & Hüsken: backtracking only where the loss grew).
     #[arg(long, value_parser = variant_parser())]
     pub variant: Option<RpropVariant>,
 }
@@ -973,7 +974,7 @@ mod tests {
             "--rectify",
             "false",
             "--variant",
-            "rprop-plus",
+            "irprop-plus",
         ])
         .unwrap();
         let values = cli.train.optimizer_args.values();
@@ -982,7 +983,7 @@ mod tests {
             ("etas", json!([0.4, 1.3])),
             ("nesterov", json!(true)),
             ("rectify", json!(false)),
-            ("variant", json!("rprop-plus")),
+            ("variant", json!("irprop-plus")),
         ];
         let expected: Vec<(String, serde_json::Value)> = expected
             .into_iter()

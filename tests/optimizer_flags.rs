@@ -95,8 +95,17 @@ fn malformed_values_are_usage_errors() {
     let out = train(&["--opt", "rprop", "--etas", "0.5"]);
     assert_clean_error(&out, &["--etas", "A,B"]);
     assert_eq!(out.status.code(), Some(2));
-    let out = train(&["--opt", "rprop", "--variant", "rprop-minus"]);
-    assert_clean_error(&out, &["rprop-minus", "irprop-minus", "rprop-plus"]);
+    let out = train(&["--opt", "rprop", "--variant", "irprop"]);
+    assert_clean_error(
+        &out,
+        &[
+            "irprop",
+            "irprop-minus",
+            "rprop-plus",
+            "rprop-minus",
+            "irprop-plus",
+        ],
+    );
     assert_eq!(out.status.code(), Some(2));
     let out = train(&["--opt", "adabelief", "--rectify", "maybe"]);
     assert_clean_error(&out, &["--rectify"]);

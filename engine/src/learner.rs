@@ -160,6 +160,7 @@ pub struct Learner<'a, M, B> {
     stop: Option<Arc<AtomicBool>>,
     app: serde_json::Value,
     lock: Option<&'a RunLock>,
+    report_loss: Option<Box<dyn Fn(f64) + 'a>>,
 }
 
 impl<'a, M: Module, B> Learner<'a, M, B> {
@@ -183,7 +184,20 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             stop: None,
             app: serde_json::Value::Null,
             lock: None,
+            report_loss: None,
         }
+    }
+
+    /// Calls `report` with each optimizer step's training loss just before the optimizer's
+    /// update: the mean of the losses of the batches whose gradients the step uses (one batch,
+    /// or its accumulation window), read from the device as f64. For an optimizer whose rule
+    /// reads the loss, which Burn's `Optimizer::step` cannot pass: iRprop⁺
+    /// (`ember_optim::LossCell`, e.g. `.report_loss(move |loss| cell.set(loss))`). Reading the
+    /// loss waits for the device once per batch, so leave it unset for other optimizers.
+    /// ([`optimize`] does not report.)
+    pub fn report_loss(mut self, report: impl Fn(f64) + 'a) -> Self {
+        self.report_loss = Some(Box::new(report));
+        self
     }
 
     /// Adds a callback; callbacks run in the order they are added.
@@ -254,6 +268,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             stop,
             app,
             lock,
+            report_loss,
         } = self;
         if config.batch_size == 0 || config.eval_batch_size == Some(0) {
             return Err(EngineError::Config(
@@ -395,6 +410,8 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     source,
                 })?;
             let mut window = GradientsAccumulator::new();
+            // The window's summed loss, for `report_loss`.
+            let mut window_loss = 0.0;
             for (i, batch) in batches.enumerate() {
                 let batch = batch.map_err(|source| EngineError::Data {
                     split: "training",
@@ -414,6 +431,9 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     gradients(step.as_ref(), &model, batch, window_len)
                 });
                 let loss = add(&mut sums, out);
+                if report_loss.is_some() {
+                    window_loss += loss.clone().into_scalar::<f64>();
+                }
                 run.state.epoch_step = index + 1;
                 if !window_end {
                     window.accumulate(&model, grads);
@@ -429,6 +449,10 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     Some(clip) => clip.apply(&model, grads),
                     None => grads,
                 };
+                if let Some(report) = &report_loss {
+                    report(window_loss / window_len as f64);
+                    window_loss = 0.0;
+                }
                 model = optimizer.step(run.state.learning_rate, model, grads);
                 if let Some(ema) = &mut run.ema {
                     ema.update(&model);

@@ -1,8 +1,8 @@
 //! The training loop's knobs through the engine's public API, against values computed by hand
 //! from the references' formulas: gradient clipping (PyTorch 2.x `clip_grad_norm_`,
 //! `clip_grad_value_`, Burn's per-tensor norm), the L1/L2 penalty (Keras' `L1`/`L2`), gradient
-//! accumulation (the mean of the window's gradients) and the weights' moving average (Keras'
-//! `ema_momentum` recurrence).
+//! accumulation (the mean of the window's gradients), the weights' moving average (Keras'
+//! `ema_momentum` recurrence) and the loss reported to the optimizer (`report_loss`).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -13,7 +13,7 @@ use burn::optim::{GradientsParams, SgdConfig};
 use burn::tensor::{Device, Tensor, TensorData};
 use ember_engine::clip::GradientClip;
 use ember_engine::penalty::{Penalized, Penalty};
-use ember_engine::{Callback, Context, FitOutcome, Learner, LearnerConfig, TrainStep};
+use ember_engine::{Callback, Context, EpochSource, FitOutcome, Learner, LearnerConfig, TrainStep};
 
 mod common;
 
@@ -240,4 +240,54 @@ fn bad_settings_are_refused() {
             .expect("refused");
         assert!(err.to_string().contains("must be"), "{err}");
     }
+}
+
+/// The losses `report_loss` gives, one per optimizer step, training with `batch_size` and
+/// `accumulate` (SGD at lr 0.1, storage order, 2 epochs).
+fn reported(batch_size: usize, accumulate: usize) -> Vec<f64> {
+    let config = LearnerConfig {
+        epochs: 2,
+        batch_size,
+        learning_rate: 0.1,
+        shuffle: false,
+        accumulate_grad_batches: accumulate,
+        ..Default::default()
+    };
+    let losses = RefCell::new(Vec::new());
+    let outcome = Learner::new(line(), SgdConfig::new().init(), step, device(), config)
+        .report_loss(|loss| losses.borrow_mut().push(loss))
+        .fit(&Data, None::<&Data>)
+        .unwrap();
+    let FitOutcome::Finished(result) = outcome else {
+        panic!("interrupted")
+    };
+    let losses = losses.into_inner();
+    assert_eq!(losses.len(), result.global_step);
+    losses
+}
+
+/// `report_loss` gives each step's loss E(t) at the weights the step starts from (what
+/// iRprop⁺ compares): the first is the initial model's MSE on the first batch, and a window of
+/// two batches of 4 reports their mean, the MSE of the batch of 8 that makes the same step.
+#[test]
+fn reported_loss_is_the_steps_mean_loss() {
+    let eight = reported(8, 1);
+    let four_by_two = reported(4, 2);
+    assert_eq!((eight.len(), four_by_two.len()), (4, 4));
+    for (a, b) in eight.iter().zip(&four_by_two) {
+        assert!(
+            (a - b).abs() <= 1e-6 * a.abs().max(1.0),
+            "{eight:?} vs {four_by_two:?}"
+        );
+    }
+    let first = Data
+        .batches(8, None, 0, &device())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap();
+    let expected: f64 = step(&line(), first).loss.into_scalar();
+    assert_eq!(eight[0], expected);
+    // The steps move the line towards the data: the loss falls.
+    assert!(eight[3] < eight[0], "{eight:?}");
 }

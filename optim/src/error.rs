@@ -44,8 +44,10 @@ pub enum OptimizerError {
         /// serde's description of the mismatch.
         reason: String,
     },
-    /// An Rprop variant name other than `irprop-minus` and `rprop-plus`.
-    #[error("unknown Rprop variant '{name}' (expected irprop-minus or rprop-plus)")]
+    /// A name that is not one of [`crate::RpropVariant::ALL`]'s.
+    #[error(
+        "unknown Rprop variant '{name}' (expected irprop-minus, rprop-plus, rprop-minus or irprop-plus)"
+    )]
     UnknownVariant {
         /// The name given.
         name: String,

@@ -4,7 +4,7 @@
 //! | name | type | reference | default lr |
 //! |---|---|---|---|
 //! | `adabelief` | [`AdaBelief`] | adabelief-pytorch 0.2.1 | 1e-3 |
-//! | `rprop` | [`Rprop`] | torch.optim.Rprop (iRprop⁻), or Rprop⁺ | 1e-2 (initial step size) |
+//! | `rprop` | [`Rprop`] | torch.optim.Rprop (iRprop⁻); Rprop⁺, Rprop⁻, iRprop⁺ ([`RpropVariant`]; Riedmiller & Braun 1993, Igel & Hüsken 2000) | 1e-2 (initial step size) |
 //! | `adadelta` | [`Adadelta`] | torch.optim.Adadelta | 1.0 |
 //! | `sgd` | Burn's SGD, torch defaults ([`SgdConfig`]) | torch.optim.SGD | 1e-2 |
 //! | `adam` (`amsgrad`) | [`Adam`] | torch.optim.Adam | 1e-3 |
@@ -43,6 +43,11 @@
 //! let grads = GradientsParams::from_grads(loss.backward(), &net);
 //! net = optimizer.step(1e-3, net, grads);
 //! ```
+//!
+//! One optimizer reads the loss as well as the gradients: Rprop's `irprop-plus` variant
+//! (iRprop⁺), which takes an update back only where the loss grew. Burn's `step` has no loss
+//! argument, so the loop sets it in a [`LossCell`] before each step
+//! ([`OptimizerConfig::init_with_loss`], [`OptimizerConfig::needs_loss`]).
 
 // `#[derive(RecordState)]` expands to paths under the crate root.
 pub use burn::optim::{RecordState, StateSink, StateSource, join_index, join_path};
@@ -55,6 +60,7 @@ mod adamax;
 mod adamw;
 mod common;
 mod error;
+mod loss;
 mod nadam;
 mod rmsprop;
 mod rprop;
@@ -75,6 +81,7 @@ pub use adam::{Adam, AdamConfig, AdamState};
 pub use adamax::{Adamax, AdamaxConfig, AdamaxState};
 pub use adamw::AdamWConfig;
 pub use error::OptimizerError;
+pub use loss::LossCell;
 pub use nadam::{NAdam, NAdamConfig, NAdamState};
 pub use rmsprop::{RmsProp, RmsPropConfig, RmsPropState};
 pub use rprop::{Rprop, RpropConfig, RpropState, RpropVariant};
@@ -91,7 +98,7 @@ pub enum OptimizerConfig {
     /// AdaBelief (adabelief-pytorch 0.2.1).
     #[serde(rename = "adabelief")]
     AdaBelief(AdaBeliefConfig),
-    /// Rprop (torch.optim.Rprop, or Rprop⁺).
+    /// Rprop (torch.optim.Rprop, or Rprop⁺, Rprop⁻, iRprop⁺).
     Rprop(RpropConfig),
     /// Adadelta (torch.optim.Adadelta).
     Adadelta(AdadeltaConfig),
@@ -197,7 +204,25 @@ impl OptimizerConfig {
         }
     }
 
-    /// A fresh module optimizer (no state yet), as each configuration's `init`.
+    /// Whether the optimizer reads the loss of each step from a [`LossCell`]: Rprop's
+    /// `irprop-plus` only. Such an optimizer must be made with [`Self::init_with_loss`], and
+    /// the loop must set the cell before every step (or the step panics).
+    pub fn needs_loss(&self) -> bool {
+        matches!(self, OptimizerConfig::Rprop(c) if c.variant.needs_loss())
+    }
+
+    /// A fresh module optimizer that reads the loss of each step from `loss` (if it
+    /// [`needs_loss`](Self::needs_loss); the others ignore the cell and equal [`Self::init`]'s).
+    pub fn init_with_loss(&self, loss: &LossCell) -> ModuleOptimizer {
+        match self {
+            OptimizerConfig::Rprop(c) => c.init_with_loss(loss),
+            _ => self.init(),
+        }
+    }
+
+    /// A fresh module optimizer (no state yet), as each configuration's `init`. Panics at the
+    /// first step for an optimizer that [`needs_loss`](Self::needs_loss): use
+    /// [`Self::init_with_loss`] for those.
     pub fn init(&self) -> ModuleOptimizer {
         match self {
             OptimizerConfig::AdaBelief(c) => c.init(),
@@ -305,8 +330,6 @@ mod tests {
         GradientsParams::from_grads(loss.backward(), model)
     }
 
-    /// Every optimizer's state survives a burnpack round trip (what a checkpoint stores): the
-    /// step after restoring equals, bit for bit, the step of the optimizer that never stopped.
     /// Every optimizer at its defaults, plus the settings that add optional state.
     fn every_state() -> Vec<(String, OptimizerConfig)> {
         let mut configs: Vec<(String, OptimizerConfig)> = OptimizerConfig::NAMES
@@ -316,6 +339,14 @@ mod tests {
         let extra = [
             OptimizerConfig::Rprop(RpropConfig {
                 variant: RpropVariant::RpropPlus,
+                ..Default::default()
+            }),
+            OptimizerConfig::Rprop(RpropConfig {
+                variant: RpropVariant::RpropMinus,
+                ..Default::default()
+            }),
+            OptimizerConfig::Rprop(RpropConfig {
+                variant: RpropVariant::IrpropPlus,
                 ..Default::default()
             }),
             OptimizerConfig::RmsProp(RmsPropConfig {
@@ -342,19 +373,31 @@ mod tests {
         configs
     }
 
+    /// Every optimizer's state survives a burnpack round trip (what a checkpoint stores): the
+    /// step after restoring equals, bit for bit, the step of the optimizer that never stopped.
+    /// (iRprop⁺'s E(t−1) included: the losses given make its last step revert or not
+    /// depending on the one restored.)
     #[test]
     fn state_round_trips_through_burnpack() {
         let device = Device::flex().autodiff();
         for (name, config) in every_state() {
             let lr = config.default_lr() * 0.1;
             let mut model = LinearConfig::new(4, 3).init(&device);
-            let mut optimizer = config.init();
-            for scale in [1.0, -0.5, 0.25] {
+            let loss = LossCell::new();
+            let mut optimizer = config.init_with_loss(&loss);
+            for (scale, value) in [(1.0, 3.0), (-0.5, 2.0), (0.25, 1.0)] {
                 let g = grads(&model, scale, &device);
+                loss.set(value);
                 model = optimizer.step(lr, model, g);
             }
             let bytes = optimizer.into_bytes().unwrap();
-            let mut restored = config.init().from_bytes(bytes).unwrap();
+            let restored_loss = LossCell::new();
+            let mut restored = config
+                .init_with_loss(&restored_loss)
+                .from_bytes(bytes)
+                .unwrap();
+            loss.set(1.5);
+            restored_loss.set(1.5);
             let kept = optimizer.step(lr, model.clone(), grads(&model, 0.3, &device));
             let back = restored.step(lr, model.clone(), grads(&model, 0.3, &device));
             assert_eq!(

@@ -18,6 +18,11 @@
 //! A fixture whose optimizer ember does not know fails the test with its name, so adding a
 //! fixture cannot go unnoticed.
 
+// The four Rprop variants against the pure-Python reference, bit for bit (its own module,
+// in this binary so that CI links one reference binary).
+#[path = "reference/rprop.rs"]
+mod rprop;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -136,14 +136,19 @@ pub fn run_job(job: &CompareJob, backend_kind: BackendKind) -> Result<BackendRun
         ..Default::default()
     };
     let model = init_model(job.config.model, job.config.seed, &device);
-    let learner = Learner::new(
+    // iRprop⁺ reads each step's loss from this cell, which the learner sets before the step.
+    let step_loss = ember_optim::LossCell::new();
+    let mut learner = Learner::new(
         model,
-        job.config.optimizer.init(),
+        job.config.optimizer.init_with_loss(&step_loss),
         classify,
         device.clone(),
         config,
     )
     .callback(&mut timer);
+    if job.config.optimizer.needs_loss() {
+        learner = learner.report_loss(move |loss| step_loss.set(loss));
+    }
     let outcome = learner
         .fit(&train_source, None::<&ember_datasets::BatchSource>)
         .map_err(|e| JobError::Other(e.into()))?;

@@ -307,15 +307,20 @@ pub fn fit(
         },
         penalty: reg.penalty(),
     };
+    // iRprop⁺ reads each step's loss from this cell, which the learner sets before the step.
+    let step_loss = ember_optim::LossCell::new();
     let mut learner = Learner::new(
         model,
-        config.optimizer.init(),
+        config.optimizer.init_with_loss(&step_loss),
         step,
         device.clone(),
         learner_config,
     )
     .app_state(serde_json::to_value(&record)?)
     .run_lock(&lock);
+    if config.optimizer.needs_loss() {
+        learner = learner.report_loss(move |loss| step_loss.set(loss));
+    }
     // The console callback borrows `progress` for the run; messages after it use it again.
     let outcome = {
         for callback in callbacks(config, progress)? {

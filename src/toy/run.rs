@@ -74,7 +74,9 @@ pub fn run_optimizer(
 ) -> Trajectory {
     let device = device.clone().autodiff();
     let mut point = Point::new(start.0, start.1, &device);
-    let mut module_optimizer = optimizer.init();
+    // iRprop⁺ reads each step's loss, f, from this cell.
+    let step_loss = ember_optim::LossCell::new();
+    let mut module_optimizer = optimizer.init_with_loss(&step_loss);
     let mut trajectory = Trajectory {
         optimizer: optimizer.name().to_string(),
         lr,
@@ -109,6 +111,7 @@ pub fn run_optimizer(
             break;
         }
         let grads = GradientsParams::from_grads(f.backward(), &point);
+        step_loss.set(f64::from(value));
         point = module_optimizer.step(lr, point, grads);
     }
     trajectory

@@ -9,7 +9,9 @@
 //! `Δ·η±`, flex's NaN-propagating clamps, `θ ∓ Δ`), so both paths give the same bits; `tests`
 //! check it on gradients with zeros, sign flips, clamped step sizes and NaN. `super` calls it
 //! when every tensor of the step is f32 on flex and keeps the tensor ops elsewhere (wgpu,
-//! ndarray).
+//! ndarray). All four variants run here: the two flags of `OnFlip` (freeze the gradient, undo
+//! the previous update) are arguments of the kernel, and loop-invariant, so the selects they
+//! feed still vectorize.
 
 use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::tensor::FloatTensor;
@@ -18,7 +20,7 @@ use burn::backend::{
 };
 use burn::tensor::{Bytes, DType, Shape, Tensor};
 
-use super::{Inputs, Stepped};
+use super::{Inputs, OnFlip, Stepped};
 
 /// The hyperparameters as the f32 values the tensor ops use: `[η−, η+, Δmin, Δmax]`.
 type Scalars = [f32; 4];
@@ -59,6 +61,7 @@ pub(super) fn step<const D: usize>(
     inputs: Inputs<D>,
     prev_update: Option<Tensor<D>>,
     scalars: Scalars,
+    on_flip: OnFlip,
 ) -> Stepped<D> {
     let Inputs {
         param,
@@ -68,16 +71,24 @@ pub(super) fn step<const D: usize>(
     } = inputs;
     let [param, grad, prev, step_size] = [param, grad, prev, step_size].map(|t| t.into_dispatch());
     let wrap = Tensor::<D>::from_dispatch;
+    let OnFlip { freeze, undo } = on_flip;
     match prev_update {
         None => {
             let (param, prev, step_size) =
-                Dispatch::irprop_minus_step(param, grad, prev, step_size, scalars);
+                Dispatch::rprop_step(param, grad, prev, step_size, scalars, freeze);
             (wrap(param), wrap(prev), wrap(step_size), None)
         }
         Some(prev_update) => {
             let prev_update = prev_update.into_dispatch();
-            let (param, prev, step_size, update) =
-                Dispatch::rprop_plus_step(param, grad, prev, step_size, prev_update, scalars);
+            let (param, prev, step_size, update) = Dispatch::rprop_backtracking_step(
+                param,
+                grad,
+                prev,
+                step_size,
+                prev_update,
+                scalars,
+                undo,
+            );
             (wrap(param), wrap(prev), wrap(step_size), Some(wrap(update)))
         }
     }
@@ -86,23 +97,28 @@ pub(super) fn step<const D: usize>(
 /// The backend extension; flex only.
 #[backend_extension(Flex)]
 pub trait RpropStep: burn::backend::Backend {
-    /// iRprop⁻ on same-shape f32 tensors: returns `(param, prev, step_size)`.
-    fn irprop_minus_step(
+    /// iRprop⁻ (`freeze`: g ← 0 where the sign flipped) or Rprop⁻ (not), on same-shape f32
+    /// tensors: returns `(param, prev, step_size)`.
+    fn rprop_step(
         param: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         prev: FloatTensor<Self>,
         step_size: FloatTensor<Self>,
         scalars: Scalars,
+        freeze: bool,
     ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>);
 
-    /// Rprop⁺ on same-shape f32 tensors: returns `(param, prev, step_size, prev_update)`.
-    fn rprop_plus_step(
+    /// Rprop⁺ (`undo` always) or iRprop⁺ (`undo` when the loss grew) on same-shape f32
+    /// tensors, freezing g where the sign flipped: returns `(param, prev, step_size,
+    /// prev_update)`.
+    fn rprop_backtracking_step(
         param: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         prev: FloatTensor<Self>,
         step_size: FloatTensor<Self>,
         prev_update: FloatTensor<Self>,
         scalars: Scalars,
+        undo: bool,
     ) -> (
         FloatTensor<Self>,
         FloatTensor<Self>,
@@ -112,34 +128,50 @@ pub trait RpropStep: burn::backend::Backend {
 }
 
 impl RpropStep for Flex {
-    fn irprop_minus_step(
+    fn rprop_step(
         param: FlexTensor,
         grad: FlexTensor,
         prev: FlexTensor,
         step_size: FlexTensor,
         scalars: Scalars,
+        freeze: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor) {
-        let ([param, prev, step_size], _) = run(param, grad, prev, step_size, None, scalars);
+        let on_flip = OnFlip {
+            freeze,
+            undo: false,
+        };
+        let ([param, prev, step_size], _) =
+            run(param, grad, prev, step_size, None, scalars, on_flip);
         (param, prev, step_size)
     }
 
-    fn rprop_plus_step(
+    fn rprop_backtracking_step(
         param: FlexTensor,
         grad: FlexTensor,
         prev: FlexTensor,
         step_size: FlexTensor,
         prev_update: FlexTensor,
         scalars: Scalars,
+        undo: bool,
     ) -> (FlexTensor, FlexTensor, FlexTensor, FlexTensor) {
-        let ([param, prev, step_size], update) =
-            run(param, grad, prev, step_size, Some(prev_update), scalars);
-        let update = update.expect("Rprop⁺ returns its update");
+        let on_flip = OnFlip { freeze: true, undo };
+        let ([param, prev, step_size], update) = run(
+            param,
+            grad,
+            prev,
+            step_size,
+            Some(prev_update),
+            scalars,
+            on_flip,
+        );
+        let update = update.expect("a backtracking step returns its update");
         (param, prev, step_size, update)
     }
 }
 
-/// The loop over elements; `prev_update` chooses Rprop⁺. Returns `[param, prev, step_size]` and,
-/// for Rprop⁺, the new `prev_update`.
+/// The loop over elements; `prev_update` chooses the backtracking variants (Rprop⁺, iRprop⁺),
+/// `on_flip` the rule at sign flips. Returns `[param, prev, step_size]` and, when backtracking,
+/// the new `prev_update`.
 fn run(
     param: FlexTensor,
     grad: FlexTensor,
@@ -147,6 +179,7 @@ fn run(
     step_size: FlexTensor,
     prev_update: Option<FlexTensor>,
     scalars: Scalars,
+    OnFlip { freeze, undo }: OnFlip,
 ) -> ([FlexTensor; 3], Option<FlexTensor>) {
     let shape = param.layout().shape().clone();
     let len = shape.num_elements();
@@ -164,7 +197,12 @@ fn run(
     for i in 0..len {
         let product = grad[i] * prev[i];
         new_step_size[i] = next_step_size(product, step_size[i], scalars);
-        new_prev[i] = if product < 0.0 { 0.0 } else { grad[i] };
+        // Rprop⁻ (`!freeze`) keeps g where the sign flipped, and steps with it below.
+        new_prev[i] = if freeze && product < 0.0 {
+            0.0
+        } else {
+            grad[i]
+        };
     }
     match &prev_update {
         None => {
@@ -187,9 +225,11 @@ fn run(
                 let (g, s) = (new_prev[i], new_step_size[i]);
                 let shrank = grad[i] * prev[i] < 0.0;
                 // Loaded whether used or not: a load inside the select would be a branch.
-                let undo = -prev_update[i];
-                let decrement = if shrank {
-                    undo
+                let previous = -prev_update[i];
+                // Without `undo` (iRprop⁺ when the loss did not grow), g is 0 where the sign
+                // flipped, so the decrement there is 0: the element stays.
+                let decrement = if undo && shrank {
+                    previous
                 } else if g < 0.0 {
                     -s
                 } else if g > 0.0 {
@@ -237,7 +277,7 @@ fn next_step_size(product: f32, step_size: f32, [eta_minus, eta_plus, min, max]:
 
 #[cfg(test)]
 mod tests {
-    use super::super::{RpropConfig, RpropVariant, tensor_ops_step};
+    use super::super::{OnFlip, RpropConfig, RpropVariant, tensor_ops_step};
     use super::*;
     use burn::tensor::{Device, Distribution, TensorData};
 
@@ -266,10 +306,16 @@ mod tests {
         values.iter().map(|v| v.to_bits()).collect()
     }
 
+    /// Every variant, and iRprop⁺ both when the loss grew (undo) and when it did not.
     #[test]
     fn kernel_equals_the_tensor_ops_bit_for_bit() {
         let device = Device::flex();
-        for variant in RpropVariant::ALL {
+        let cases = RpropVariant::ALL
+            .into_iter()
+            .flat_map(|v| [(v, false), (v, true)])
+            .filter(|&(v, increased)| v == RpropVariant::IrpropPlus || !increased);
+        for (variant, increased) in cases {
+            let on_flip = OnFlip::of(variant, increased);
             let config = RpropConfig {
                 etas: (0.4, 1.3),
                 step_sizes: (0.01, 0.09),
@@ -277,7 +323,7 @@ mod tests {
             };
             for seed in 0..3 {
                 let [param, grad, prev, step_size, prev_update] = tensors(seed, &device);
-                let prev_update = (variant == RpropVariant::RpropPlus).then_some(prev_update);
+                let prev_update = variant.backtracks().then_some(prev_update);
                 let inputs = || Inputs {
                     param: param.clone(),
                     grad: grad.clone(),
@@ -285,16 +331,13 @@ mod tests {
                     step_size: step_size.clone(),
                 };
                 assert!(applies(&inputs(), prev_update.as_ref()));
-                let ours = step(inputs(), prev_update.clone(), config.scalars());
-                let theirs = tensor_ops_step(&config, inputs(), prev_update);
-                assert_eq!(bits(ours.0), bits(theirs.0), "param {variant:?} {seed}");
-                assert_eq!(bits(ours.1), bits(theirs.1), "prev {variant:?} {seed}");
-                assert_eq!(bits(ours.2), bits(theirs.2), "step_size {variant:?} {seed}");
-                assert_eq!(
-                    ours.3.map(bits),
-                    theirs.3.map(bits),
-                    "prev_update {variant:?} {seed}"
-                );
+                let ours = step(inputs(), prev_update.clone(), config.scalars(), on_flip);
+                let theirs = tensor_ops_step(&config, inputs(), prev_update, on_flip);
+                let case = format!("{variant:?} {on_flip:?} seed {seed}");
+                assert_eq!(bits(ours.0), bits(theirs.0), "param {case}");
+                assert_eq!(bits(ours.1), bits(theirs.1), "prev {case}");
+                assert_eq!(bits(ours.2), bits(theirs.2), "step_size {case}");
+                assert_eq!(ours.3.map(bits), theirs.3.map(bits), "prev_update {case}");
             }
         }
     }

@@ -1,34 +1,53 @@
-//! Rprop in two variants ([`RpropVariant`]):
+//! Rprop in four variants ([`RpropVariant`]), named as Igel & Hüsken name them ("Improving the
+//! Rprop learning algorithm", Proc. NC'2000; "Empirical evaluation of the improved Rprop
+//! learning algorithm", Neurocomputing 50, 2003). They differ only in what a sign flip of the
+//! gradient does:
 //!
-//! - `irprop-minus` (default): exactly `torch.optim.Rprop` (PyTorch 2.x, `_single_tensor_rprop`),
-//!   which implements iRprop⁻ (Igel & Hüsken 2000, "Improving the Rprop learning algorithm");
-//! - `rprop-plus`: the original Rprop of Riedmiller & Braun ("A direct adaptive method for
-//!   faster backpropagation learning: the RPROP algorithm", ICNN 1993), Rprop⁺ in Igel &
-//!   Hüsken's naming, which reverts the previous weight update where the gradient's sign flips
-//!   (weight backtracking).
+//! | variant | where g·g_prev < 0 | source |
+//! |---|---|---|
+//! | `irprop-minus` (default) | no move, g ← 0 | iRprop⁻: `torch.optim.Rprop` (PyTorch 2.x, `_single_tensor_rprop`) |
+//! | `rprop-plus` | the previous update is taken back, g ← 0 | Rprop⁺: Riedmiller & Braun, "A direct adaptive method for faster backpropagation learning: the RPROP algorithm", ICNN 1993 |
+//! | `rprop-minus` | the step is still taken, with the current sign; g kept | Rprop⁻: Riedmiller & Braun's rule without backtracking |
+//! | `irprop-plus` | the previous update is taken back only if E(t) > E(t−1), g ← 0 | iRprop⁺: Igel & Hüsken 2000 |
 //!
 //! Each parameter element keeps its own step size `Δ` (initialized to `lr`) and last gradient:
 //!
 //! ```text
 //! s = sign(g · g_prev)
 //! s > 0:  Δ ← min(Δ·η+, Δmax)
-//! s < 0:  Δ ← max(Δ·η−, Δmin), and g ← 0 (next step sees s = 0)
-//!         iRprop⁻: this element does not move
-//!         Rprop⁺:  θ ← θ − Δθ_prev (the previous update is taken back)
+//! s < 0:  Δ ← max(Δ·η−, Δmin), then
+//!         Rprop⁻:  nothing more (the step below uses this g)
+//!         iRprop⁻: g ← 0 (so this element does not move, and the next step sees s = 0)
+//!         Rprop⁺:  g ← 0, and θ ← θ − Δθ_prev (the previous update is taken back)
+//!         iRprop⁺: g ← 0, and θ ← θ − Δθ_prev only if E(t) > E(t−1)
 //! s = 0:  Δ ← clamp(Δ, Δmin, Δmax)
 //! elsewhere:  Δθ = −sign(g)·Δ,  θ ← θ + Δθ;   always g_prev ← g
 //! ```
 //!
+//! Every variant clamps Δ at s = 0 as torch does (the papers leave it unchanged there; the two
+//! differ only at the first step, when `lr` lies outside `step_sizes`).
+//!
 //! Defaults are torch's: lr 0.01, etas (η−, η+) = (0.5, 1.2), step_sizes (Δmin, Δmax) =
 //! (1e-6, 50). Rprop uses the sign of the gradient only, so it is meant for full-batch training
 //! (`train --opt rprop --batch-size full`; mini-batch noise flips signs and shrinks every step
-//! size). The learning rate passed to
-//! [`Optimizer::step`] is read once, as the initial step size, when a parameter's state is
+//! size, and iRprop⁺ would compare the losses of different batches). The learning rate passed
+//! to [`Optimizer::step`] is read once, as the initial step size, when a parameter's state is
 //! created: later learning rates (and so schedules) are ignored, as in torch.
 //!
-//! On flex (f32) the update is one fused pass per tensor (`flex.rs`, a Burn backend extension);
-//! elsewhere it is written with tensor ops (`tensor_ops_step`). Both perform the same f32
-//! operations and give the same bits (tested).
+//! **iRprop⁺ and the loss.** Burn's [`Optimizer::step`] has no loss argument, so iRprop⁺ reads
+//! E(t), the loss at the weights the step starts from (the loss whose gradient it is given),
+//! from a [`LossCell`] that the training loop sets before each optimizer step
+//! ([`RpropConfig::build_with_loss`], [`crate::OptimizerConfig::init_with_loss`]; ember's
+//! learner does it when given `Learner::report_loss`). Each parameter's state keeps the E(t) of
+//! its previous step as E(t−1) (so a checkpoint resumes exactly). At a tensor's first step there
+//! is no E(t−1) and nothing is reverted (no sign can flip then: g_prev is 0). A NaN loss never
+//! counts as an increase. **Without a loss** (a cell never set, e.g. after plain
+//! [`RpropConfig::init`]) an iRprop⁺ step panics, naming the fix: taking iRprop⁻'s step instead
+//! would be another algorithm than the one asked for.
+//!
+//! On flex (f32) the update is one fused pass per tensor (`flex.rs`, a Burn backend extension),
+//! for all four variants; elsewhere it is written with tensor ops (`tensor_ops_step`). Both
+//! perform the same f32 operations and give the same bits (tested).
 
 use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
@@ -37,30 +56,61 @@ use serde::{Deserialize, Serialize};
 use crate::OptimizerError;
 use crate::RecordState;
 use crate::common::{check, fill, select};
+use crate::loss::LossCell;
 
 mod flex;
 
-/// Which Rprop: torch's iRprop⁻ or the original Rprop⁺ with weight backtracking.
+/// Which Rprop; see the module documentation for the rules and sources.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RpropVariant {
-    /// iRprop⁻, `torch.optim.Rprop`: a flipped sign only shrinks the step.
+    /// iRprop⁻, `torch.optim.Rprop`: a flipped sign shrinks Δ and skips the element's update.
     #[default]
     IrpropMinus,
     /// Rprop⁺ (Riedmiller & Braun 1993): a flipped sign also takes the previous update back.
     RpropPlus,
+    /// Rprop⁻ (Igel & Hüsken's name for Riedmiller & Braun's rule without backtracking): a
+    /// flipped sign shrinks Δ, and the step is still taken with the current gradient's sign.
+    RpropMinus,
+    /// iRprop⁺ (Igel & Hüsken 2000): as Rprop⁺, but the previous update is taken back only if
+    /// the loss grew, E(t) > E(t−1). Needs the loss of each step ([`LossCell`]).
+    IrpropPlus,
 }
 
 impl RpropVariant {
-    /// Both variants.
-    pub const ALL: [RpropVariant; 2] = [RpropVariant::IrpropMinus, RpropVariant::RpropPlus];
+    /// The four variants, the default first.
+    pub const ALL: [RpropVariant; 4] = [
+        RpropVariant::IrpropMinus,
+        RpropVariant::RpropPlus,
+        RpropVariant::RpropMinus,
+        RpropVariant::IrpropPlus,
+    ];
 
-    /// The serialized (and `--variant`) name: `irprop-minus` or `rprop-plus`.
+    /// The serialized (and `--variant`) name: `irprop-minus`, `rprop-plus`, `rprop-minus` or
+    /// `irprop-plus`.
     pub fn name(self) -> &'static str {
         match self {
             RpropVariant::IrpropMinus => "irprop-minus",
             RpropVariant::RpropPlus => "rprop-plus",
+            RpropVariant::RpropMinus => "rprop-minus",
+            RpropVariant::IrpropPlus => "irprop-plus",
         }
+    }
+
+    /// Whether the step reads the loss E(t) from a [`LossCell`] (iRprop⁺ only).
+    pub fn needs_loss(self) -> bool {
+        self == RpropVariant::IrpropPlus
+    }
+
+    /// Whether a flipped sign sets the stored gradient to 0 (every variant but Rprop⁻), so
+    /// that the element's own step is skipped and the next step neither grows nor shrinks Δ.
+    fn freezes(self) -> bool {
+        self != RpropVariant::RpropMinus
+    }
+
+    /// Whether the state keeps the last update, to take it back (Rprop⁺ and iRprop⁺).
+    fn backtracks(self) -> bool {
+        matches!(self, RpropVariant::RpropPlus | RpropVariant::IrpropPlus)
     }
 }
 
@@ -93,7 +143,7 @@ pub struct RpropConfig {
     pub etas: (f64, f64),
     /// Minimal and maximal step sizes (Δmin, Δmax); default (1e-6, 50).
     pub step_sizes: (f64, f64),
-    /// iRprop⁻ (torch) or Rprop⁺; default irprop-minus.
+    /// Which Rprop ([`RpropVariant`]); default irprop-minus (torch's).
     pub variant: RpropVariant,
 }
 
@@ -129,22 +179,47 @@ impl RpropConfig {
         )
     }
 
-    /// The bare optimizer, which updates one parameter tensor at a time (Burn's `build`).
+    /// The bare optimizer, which updates one parameter tensor at a time (Burn's `build`), with
+    /// a loss cell of its own ([`Rprop::loss_cell`]); for iRprop⁺ the loop must set it before
+    /// each step (see [`Self::build_with_loss`]).
     pub fn build(&self) -> Rprop {
-        Rprop { config: *self }
+        self.build_with_loss(&LossCell::new())
+    }
+
+    /// The bare optimizer, reading E(t) from `loss` (iRprop⁺; the other variants never read
+    /// it). Set `loss` to the step's loss before each step, for every parameter tensor of it.
+    pub fn build_with_loss(&self, loss: &LossCell) -> Rprop {
+        Rprop {
+            config: *self,
+            loss: loss.clone(),
+        }
     }
 
     /// The optimizer for a whole module (Burn's `init`): [`Self::build`] in a
-    /// [`ModuleOptimizer`].
+    /// [`ModuleOptimizer`]. For iRprop⁺, use [`Self::init_with_loss`]: this one's loss cell
+    /// cannot be reached, so its first step panics.
     pub fn init(&self) -> ModuleOptimizer {
         self.build().into()
     }
+
+    /// [`Self::build_with_loss`] in a [`ModuleOptimizer`].
+    pub fn init_with_loss(&self, loss: &LossCell) -> ModuleOptimizer {
+        self.build_with_loss(loss).into()
+    }
 }
 
-/// The Rprop optimizer (torch's iRprop⁻ or Rprop⁺); see the module documentation.
+/// The Rprop optimizer in one of its variants; see the module documentation.
 #[derive(Debug, Clone)]
 pub struct Rprop {
     config: RpropConfig,
+    loss: LossCell,
+}
+
+impl Rprop {
+    /// A handle to the cell this optimizer reads E(t) from (iRprop⁺ only).
+    pub fn loss_cell(&self) -> LossCell {
+        self.loss.clone()
+    }
 }
 
 /// Per-parameter state of [`Rprop`], with torch's names.
@@ -152,18 +227,47 @@ pub struct Rprop {
 pub struct RpropState<const D: usize> {
     /// Steps taken.
     pub step: usize,
-    /// The gradient used at the previous step (zeroed where the sign flipped).
+    /// The gradient used at the previous step (zeroed where the sign flipped, except in Rprop⁻).
     pub prev: Tensor<D>,
     /// Per-element step sizes Δ.
     pub step_size: Tensor<D>,
-    /// Rprop⁺ only: the previous step's update as subtracted, `θ ← θ − prev_update`
+    /// Rprop⁺ and iRprop⁺ only: the previous step's update as subtracted, `θ ← θ − prev_update`
     /// (−Δθ_prev), so that backtracking subtracts its negation.
     pub prev_update: Option<Tensor<D>>,
+    /// iRprop⁺ only: the loss at the previous step, E(t−1) (`None` before the first step).
+    pub prev_loss: Option<f64>,
+}
+
+/// What a sign flip does in one step: the variant's rule, with iRprop⁺'s loss comparison
+/// already made.
+#[derive(Debug, Clone, Copy)]
+struct OnFlip {
+    /// g ← 0 where the sign flipped ([`RpropVariant::freezes`]).
+    freeze: bool,
+    /// Take the previous update back where the sign flipped (with a kept update only).
+    undo: bool,
+}
+
+impl OnFlip {
+    /// The rule of `variant`; `error_increased` (E(t) > E(t−1)) matters to iRprop⁺ only.
+    fn of(variant: RpropVariant, error_increased: bool) -> Self {
+        let undo = match variant {
+            RpropVariant::RpropPlus => true,
+            RpropVariant::IrpropPlus => error_increased,
+            RpropVariant::IrpropMinus | RpropVariant::RpropMinus => false,
+        };
+        Self {
+            freeze: variant.freezes(),
+            undo,
+        }
+    }
 }
 
 impl Optimizer for Rprop {
     type State<const D: usize> = RpropState<D>;
 
+    /// # Panics
+    /// For iRprop⁺, if the loss cell holds no loss (see the module documentation).
     fn step<const D: usize>(
         &self,
         lr: f64,
@@ -171,16 +275,31 @@ impl Optimizer for Rprop {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let plus = self.config.variant == RpropVariant::RpropPlus;
-        let (step, prev, step_size, prev_update) = match state {
-            Some(s) => (s.step, s.prev, s.step_size, s.prev_update),
+        let variant = self.config.variant;
+        let (step, prev, step_size, prev_update, prev_loss) = match state {
+            Some(s) => (s.step, s.prev, s.step_size, s.prev_update, s.prev_loss),
             None => (
                 0,
                 param.zeros_like(),
                 param.full_like(lr),
-                plus.then(|| param.zeros_like()),
+                variant.backtracks().then(|| param.zeros_like()),
+                None,
             ),
         };
+        // iRprop⁺'s E(t); every parameter tensor of one step reads the same value.
+        let loss = variant.needs_loss().then(|| {
+            self.loss.get().unwrap_or_else(|| {
+                panic!(
+                    "Rprop variant irprop-plus (iRprop⁺) needs the loss of every step, and none \
+                     was given: build the optimizer with RpropConfig::build_with_loss or \
+                     OptimizerConfig::init_with_loss and call LossCell::set with the step's \
+                     loss before each optimizer step (ember's Learner: Learner::report_loss)"
+                )
+            })
+        });
+        // `>` is false when either loss is NaN, or when there is no previous one.
+        let error_increased = matches!((loss, prev_loss), (Some(e), Some(p)) if e > p);
+        let on_flip = OnFlip::of(variant, error_increased);
 
         let inputs = Inputs {
             param,
@@ -191,15 +310,16 @@ impl Optimizer for Rprop {
         // On flex, one pass per tensor (`flex.rs`); the same f32 operations as the tensor ops.
         let (param, prev, step_size, prev_update) = if flex::applies(&inputs, prev_update.as_ref())
         {
-            flex::step(inputs, prev_update, self.config.scalars())
+            flex::step(inputs, prev_update, self.config.scalars(), on_flip)
         } else {
-            tensor_ops_step(&self.config, inputs, prev_update)
+            tensor_ops_step(&self.config, inputs, prev_update, on_flip)
         };
         let state = RpropState {
             step: step + 1,
             prev,
             step_size,
             prev_update,
+            prev_loss: loss,
         };
         (param, Some(state))
     }
@@ -210,6 +330,7 @@ impl Optimizer for Rprop {
             prev: state.prev.to_device(device),
             step_size: state.step_size.to_device(device),
             prev_update: state.prev_update.map(|t| t.to_device(device)),
+            prev_loss: state.prev_loss,
         }
     }
 }
@@ -233,11 +354,13 @@ impl RpropConfig {
     }
 }
 
-/// The step written with tensor ops, for any backend: torch's single-tensor sequence.
+/// The step written with tensor ops, for any backend: torch's single-tensor sequence, with the
+/// variant's rule at sign flips (`on_flip`) and, where `prev_update` is kept, backtracking.
 fn tensor_ops_step<const D: usize>(
     config: &RpropConfig,
     inputs: Inputs<D>,
     prev_update: Option<Tensor<D>>,
+    on_flip: OnFlip,
 ) -> Stepped<D> {
     let Inputs {
         param,
@@ -261,14 +384,19 @@ fn tensor_ops_step<const D: usize>(
         // clamp_min then clamp_max: clamp's values (min ≤ max is validated).
         .clamp_min(min)
         .clamp_max(max);
-    let grad = fill(&grad, shrank.clone(), 0.0);
+    // Rprop⁻ keeps g: its flipped elements still step with their own sign.
+    let grad = if on_flip.freeze {
+        fill(&grad, shrank.clone(), 0.0)
+    } else {
+        grad
+    };
     // `param.addcmul_(grad.sign(), step_size, value=-1)` adds −sign(g)·Δ: −Δ where g > 0,
     // +Δ where g < 0, nothing where g is 0 or NaN (whose sign is 0 here).
     let moves_down = grad.clone().greater_elem(0.0);
     let moves_up = grad.clone().lower_elem(0.0);
     let (param, prev_update) = match prev_update {
-        // iRprop⁻: choose between θ − Δ, θ + Δ and θ (bit for bit torch's sums, since
-        // sign(g)·Δ is exact). Timed alone on LeNet's 10 tensors (flex, 2 shared cores),
+        // iRprop⁻ and Rprop⁻: choose between θ − Δ, θ + Δ and θ (bit for bit torch's sums,
+        // since sign(g)·Δ is exact). Timed alone on LeNet's 10 tensors (flex, 2 shared cores),
         // this part takes ~90 µs, against ~230 µs for building the signed decrement
         // (Δ, −Δ, 0) by masks and subtracting it; optim_step: 0.64 → ~0.51 ms. A float
         // sign from the masks (`bool.float()`) was slower still, and so were the in-place
@@ -280,14 +408,18 @@ fn tensor_ops_step<const D: usize>(
             let param = select(moves_down, &param.sub(step_size.clone()), &moved_up);
             (param, None)
         }
-        // Rprop⁺ keeps the decrement itself (its state); where the sign flipped g is 0,
-        // so nothing moves there yet: take the previous update back instead (subtract its
-        // negation).
+        // Rprop⁺ and iRprop⁺ keep the decrement itself (their state); where the sign flipped
+        // g is 0, so nothing moves there yet: take the previous update back instead (subtract
+        // its negation) when the rule says so, else the decrement there stays 0.
         Some(prev_update) => {
             let positive = fill(&step_size, moves_down.bool_not(), 0.0);
             let negated = step_size.clone().neg();
             let decrement = select(moves_up, &negated, &positive);
-            let decrement = select(shrank, &prev_update.neg(), &decrement);
+            let decrement = if on_flip.undo {
+                select(shrank, &prev_update.neg(), &decrement)
+            } else {
+                decrement
+            };
             (param.sub(decrement.clone()), Some(decrement))
         }
     };
@@ -336,7 +468,38 @@ mod tests {
         }
     }
 
-    /// Rprop⁺ on the 1-D quadratic f(θ) = θ², g = 2θ, from θ = 1 with lr (Δ₀) 0.8, by hand:
+    /// The trajectory of θ under `variant` on the 1-D quadratic f(θ) = θ², g = 2θ, from θ = 1
+    /// with lr (Δ₀) `lr`, for `steps` steps; the loss cell gets E(t) = θ² before each step.
+    fn quadratic(variant: RpropVariant, lr: f64, steps: usize) -> Vec<f32> {
+        let loss = LossCell::new();
+        let optimizer = RpropConfig {
+            variant,
+            ..Default::default()
+        }
+        .build_with_loss(&loss);
+        let device = Device::flex();
+        let mut theta =
+            Tensor::<1>::from_data(burn::tensor::TensorData::new(vec![1.0f32], [1]), &device);
+        let mut state = None;
+        let mut trajectory = Vec::new();
+        for _ in 0..steps {
+            let value: f32 = theta.clone().into_scalar();
+            loss.set(f64::from(value * value));
+            let grad = theta.clone().mul_scalar(2.0);
+            (theta, state) = optimizer.step(lr, theta, grad, state);
+            trajectory.push(theta.clone().into_scalar());
+        }
+        trajectory
+    }
+
+    fn assert_close(trajectory: &[f32], expected: &[f32]) {
+        assert_eq!(trajectory.len(), expected.len());
+        for (got, want) in trajectory.iter().zip(expected) {
+            assert!((got - want).abs() < 1e-6, "{trajectory:?} vs {expected:?}");
+        }
+    }
+
+    /// Rprop⁺ on the quadratic from θ = 1 with lr (Δ₀) 0.8, by hand:
     /// 1. g = 2 (no previous): Δ = 0.8, Δθ = −0.8, θ = 0.2
     /// 2. g = 0.4, same sign: Δ = 0.96, Δθ = −0.96, θ = −0.76
     /// 3. g = −1.52, sign flip: Δ = 0.48, backtrack θ −= −0.96 → 0.2, g_prev ← 0
@@ -345,39 +508,60 @@ mod tests {
     /// 6. g = 0.4, s = 0: Δ = 0.24, θ = −0.04
     ///
     /// iRprop⁻ on the same steps stays where the flip happened: θ = −0.76 after step 3.
+    /// iRprop⁺ equals Rprop⁺ here: at both flips the loss grew (0.5776 > 0.04, 0.0784 > 0.04).
     #[test]
     fn rprop_plus_backtracks_on_a_quadratic() {
+        let expected = [0.2, -0.76, 0.2, -0.28, 0.2, -0.04];
+        assert_close(&quadratic(RpropVariant::RpropPlus, 0.8, 6), &expected);
+        assert_close(&quadratic(RpropVariant::IrpropPlus, 0.8, 6), &expected);
+        assert_close(
+            &quadratic(RpropVariant::IrpropMinus, 0.8, 3),
+            &[0.2, -0.76, -0.76],
+        );
+    }
+
+    /// Rprop⁻ on the quadratic from θ = 1 with lr 0.8, by hand: the step is taken at a flip,
+    /// with the current sign and the shrunk Δ, and g_prev keeps the gradient.
+    /// 1. g = 2: Δ = 0.8, θ = 0.2
+    /// 2. g = 0.4, same sign: Δ = 0.96, θ = −0.76
+    /// 3. g = −1.52, flip: Δ = 0.48, θ = −0.76 + 0.48 = −0.28, g_prev = −1.52
+    /// 4. g = −0.56, same sign as −1.52: Δ = 0.576, θ = 0.296
+    /// 5. g = 0.592, flip: Δ = 0.288, θ = 0.008
+    /// 6. g = 0.016, same sign: Δ = 0.3456, θ = −0.3376
+    #[test]
+    fn rprop_minus_steps_through_a_flip() {
+        let expected = [0.2, -0.76, -0.28, 0.296, 0.008, -0.3376];
+        assert_close(&quadratic(RpropVariant::RpropMinus, 0.8, 6), &expected);
+    }
+
+    /// iRprop⁺ on the quadratic from θ = 1 with lr 0.5, by hand, E(t) = θ(t)²:
+    /// 1. E = 1, g = 2: Δ = 0.5, Δθ = −0.5, θ = 0.5
+    /// 2. E = 0.25, g = 1, same sign: Δ = 0.6, Δθ = −0.6, θ = −0.1
+    /// 3. E = 0.01 ≤ 0.25, g = −0.2, flip: Δ = 0.3, no revert (the error fell), g_prev ← 0
+    /// 4. E = 0.01, s = 0: Δ = 0.3, Δθ = +0.3, θ = 0.2
+    /// 5. E = 0.04 > 0.01, g = 0.4, flip: Δ = 0.15, revert: θ = 0.2 − 0.3 = −0.1, g_prev ← 0
+    /// 6. E = 0.01, s = 0: Δ = 0.15, θ = 0.05
+    ///
+    /// Both branches of the error test; Rprop⁺ instead reverts at step 3 (θ = −0.1 + 0.6).
+    #[test]
+    fn irprop_plus_reverts_only_when_the_error_grew() {
+        let expected = [0.5, -0.1, -0.1, 0.2, -0.1, 0.05];
+        assert_close(&quadratic(RpropVariant::IrpropPlus, 0.5, 6), &expected);
+        assert_close(
+            &quadratic(RpropVariant::RpropPlus, 0.5, 3),
+            &[0.5, -0.1, 0.5],
+        );
+    }
+
+    /// Without a loss, iRprop⁺ refuses to step rather than run another algorithm.
+    #[test]
+    #[should_panic(expected = "irprop-plus (iRprop⁺) needs the loss of every step")]
+    fn irprop_plus_without_a_loss_panics() {
         let config = RpropConfig {
-            variant: RpropVariant::RpropPlus,
+            variant: RpropVariant::IrpropPlus,
             ..Default::default()
         };
-        let optimizer = config.build();
-        let device = burn::tensor::Device::flex();
-        let mut theta =
-            Tensor::<1>::from_data(burn::tensor::TensorData::new(vec![1.0f32], [1]), &device);
-        let mut state = None;
-        let mut trajectory = Vec::new();
-        for _ in 0..6 {
-            let grad = theta.clone().mul_scalar(2.0);
-            (theta, state) = optimizer.step(0.8, theta, grad, state);
-            let value: f32 = theta.clone().into_scalar();
-            trajectory.push(value);
-        }
-        let expected = [0.2, -0.76, 0.2, -0.28, 0.2, -0.04];
-        for (got, want) in trajectory.iter().zip(expected) {
-            assert!((got - want).abs() < 1e-6, "{trajectory:?} vs {expected:?}");
-        }
-
-        let minus = RpropConfig::default().build();
-        let mut theta =
-            Tensor::<1>::from_data(burn::tensor::TensorData::new(vec![1.0f32], [1]), &device);
-        let mut state = None;
-        for _ in 0..3 {
-            let grad = theta.clone().mul_scalar(2.0);
-            (theta, state) = minus.step(0.8, theta, grad, state);
-        }
-        let theta: f32 = theta.into_scalar();
-        assert!((theta + 0.76).abs() < 1e-6, "{theta}");
+        run_gradient_sequence(config.build(), 0.1, &[1.0], &[&[1.0]]);
     }
 
     /// The masked formulation of the step equals, bit for bit, torch's own sequence of ops
@@ -447,5 +631,19 @@ mod tests {
             assert_eq!(variant.name().parse::<RpropVariant>(), Ok(variant));
         }
         assert!("rprop".parse::<RpropVariant>().is_err());
+        let names: Vec<String> = RpropVariant::ALL
+            .iter()
+            .map(|v| {
+                serde_json::to_value(v)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            ["irprop-minus", "rprop-plus", "rprop-minus", "irprop-plus"]
+        );
     }
 }
