@@ -20,13 +20,16 @@ use burn::optim::{AdamConfig as BurnAdamConfig, GradientsParams, ModuleOptimizer
 use burn::tensor::Device;
 use ember_datasets::{DatasetKind, ImageBatcher, Split, load, locate};
 use ember_models::ModelKind;
-use ember_optim::{OptimizerConfig, RpropConfig, RpropVariant};
+use ember_optim::{LossCell, OptimizerConfig, RpropConfig, RpropVariant};
 
 const BATCH: usize = 256;
 const GROUP: &str = "optim_step";
 /// Steps from one initialization, as in benches/train_step.rs (and for the same reason: long
 /// training on one batch drifts toward subnormal floats); the restart is untimed.
 const RESET_EVERY: u64 = 100;
+
+/// A name, a maker of fresh optimizers, and whether it reads the loss (iRprop⁺).
+type Candidate = (String, Box<dyn Fn() -> ModuleOptimizer>, bool);
 
 fn main() {
     let start = SystemTime::now();
@@ -41,26 +44,35 @@ fn main() {
     );
     let loss = CrossEntropyLossConfig::new().init(&device);
 
+    // iRprop⁺ reads each step's loss from this cell, set (untimed) before its steps only.
+    let step_loss = LossCell::new();
     let burn_adam = || -> ModuleOptimizer { BurnAdamConfig::new().with_epsilon(1e-8).init() };
-    let mut candidates: Vec<(String, Box<dyn Fn() -> ModuleOptimizer>)> =
-        vec![("burn-adam".into(), Box::new(burn_adam))];
+    let mut candidates: Vec<Candidate> = vec![("burn-adam".into(), Box::new(burn_adam), false)];
     let mut configs: Vec<(String, OptimizerConfig)> = OptimizerConfig::NAMES
         .iter()
         .map(|n| (n.to_string(), n.parse().expect("known name")))
         .collect();
-    configs.push((
-        "rprop-plus".into(),
-        OptimizerConfig::Rprop(RpropConfig {
-            variant: RpropVariant::RpropPlus,
-            ..Default::default()
-        }),
-    ));
+    for variant in [
+        RpropVariant::RpropPlus,
+        RpropVariant::RpropMinus,
+        RpropVariant::IrpropPlus,
+    ] {
+        configs.push((
+            variant.name().into(),
+            OptimizerConfig::Rprop(RpropConfig {
+                variant,
+                ..Default::default()
+            }),
+        ));
+    }
     for (name, config) in configs {
-        candidates.push((name, Box::new(move || config.init())));
+        let step_loss = step_loss.clone();
+        let make = move || config.init_with_loss(&step_loss);
+        candidates.push((name, Box::new(make), config.needs_loss()));
     }
 
     let mut group = criterion.benchmark_group(GROUP);
-    for (name, make) in &candidates {
+    for (name, make, needs_loss) in &candidates {
         let start_again = || (make(), Some(ModelKind::Lenet.init(&device)));
         // The model is taken out and put back each step: `step` takes it by value, and a
         // second reference would stop flex from reusing the parameters' buffers in place.
@@ -77,6 +89,9 @@ fn main() {
                     let model = slot.take().expect("the model is put back after each step");
                     let logits = model.forward(batch.images.clone());
                     let value = loss.forward(logits, batch.targets.clone());
+                    if *needs_loss {
+                        step_loss.set(value.clone().into_scalar::<f64>());
+                    }
                     let grads = GradientsParams::from_grads(value.backward(), &model);
                     let start = Instant::now();
                     slot = Some(optimizer.step(1e-3, model, grads));
@@ -88,6 +103,6 @@ fn main() {
     }
     group.finish();
     criterion.final_summary();
-    let names: Vec<String> = candidates.into_iter().map(|(name, _)| name).collect();
+    let names: Vec<String> = candidates.into_iter().map(|(name, ..)| name).collect();
     common::print_ratios(GROUP, &names, "burn-adam", start);
 }
