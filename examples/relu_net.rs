@@ -26,7 +26,7 @@ use std::path::Path;
 use burn::module::Module;
 use burn::tensor::{Device, TensorData};
 use ember::plot::curves::finite_segments;
-use ember::plot::{Figure, drawing_error, font, save, series_color};
+use ember::plot::{Figure, draw_legend, drawing_error, font, save, series_color};
 use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
 use ember_engine::data::{TensorSource, Xy};
 use ember_engine::{EarlyStopper, EngineError, FitOutcome, Learner, LearnerConfig, Regression};
@@ -321,14 +321,7 @@ impl LossPlot<'_> {
                 }
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((font::FAMILY, 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.5))
-            .draw()
-            .map_err(drawing_error)?;
+        draw_legend(&mut chart)?;
         Ok(())
     }
 }

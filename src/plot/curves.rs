@@ -2,6 +2,7 @@
 //! colour per run (the picture of d2l's `Animator`, Dive into Deep Learning §3.6, with several
 //! runs overlaid).
 
+use super::draw_legend;
 use std::path::{Path, PathBuf};
 
 use plotters::coord::Shift;
@@ -192,14 +193,7 @@ impl TrainingCurves<'_> {
             }
         }
         if panel.legend {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .label_font((font::FAMILY, 14))
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.5))
-                .draw()
-                .map_err(drawing_error)?;
+            draw_legend(&mut chart)?;
         }
         Ok(())
     }

@@ -134,6 +134,26 @@ pub fn png_and_svg(stem: &Path) -> [PathBuf; 2] {
     })
 }
 
+/// The series' legend in ember's style, at the chart's upper right: DejaVu Sans 14 on a
+/// translucent white box with a grey border (every plot of `train` draws it the same way).
+///
+/// # Errors
+/// The drawing backend's, as [`drawing_error`] words it.
+pub fn draw_legend<'a, DB, CT>(chart: &mut ChartContext<'a, DB, CT>) -> anyhow::Result<()>
+where
+    DB: DrawingBackend + 'a,
+    CT: CoordTranslate,
+{
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font((font::FAMILY, 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.5))
+        .draw()
+        .map_err(drawing_error)
+}
+
 /// plotters' error (generic over the backend's error type) as an `anyhow` message.
 pub fn drawing_error(e: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("drawing failed: {e}")

@@ -1,6 +1,7 @@
 //! The playground's picture: filled contours of f over the region (levels spaced on a log scale
 //! for Rosenbrock, Beale and Himmelblau), each optimizer's path on top, the minima marked.
 
+use crate::plot::draw_legend;
 use burn::tensor::{Device, Tensor, TensorData};
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -218,14 +219,7 @@ impl Figure for ContourPlot<'_> {
             })
             .legend(move |(x, y)| Cross::new((x + 12, y), 6, star));
 
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .label_font((font::FAMILY, 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.5))
-            .draw()
-            .map_err(drawing_error)?;
+        draw_legend(&mut chart)?;
         Ok(())
     }
 }
