@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 
 use burn::module::Module;
-use burn::tensor::{Device, Int, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 use ember_datasets::{BatchSource, ImageBatch};
-use ember_engine::data::{Batches, DataError};
+use ember_engine::data::{Batches, DataError, index_tensor};
 use ember_engine::distill::Distillation;
 use ember_engine::{Classification, EpochSource, StepOutput, TrainStep};
 use ember_models::Model;
@@ -127,9 +127,7 @@ impl EpochSource for SoftTargets {
         Ok(Box::new(batches.zip(order.into_iter().skip(skip)).map(
             move |(batch, indices)| {
                 let mut batch = batch?;
-                let n = indices.len();
-                let rows: Vec<i64> = indices.into_iter().map(|i| i as i64).collect();
-                let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [n]), &logits_device);
+                let rows = index_tensor(&indices, &logits_device);
                 batch.soft_targets = Some(self.logits.clone().select(0, rows));
                 Ok(batch)
             },

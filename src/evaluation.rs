@@ -150,13 +150,18 @@ pub fn accuracy(probabilities: &[f32], labels: &[u8]) -> f64 {
     let correct = probabilities
         .chunks(NUM_CLASSES)
         .zip(labels)
-        .filter(|(row, label)| {
-            let best = row
-                .iter()
-                .enumerate()
-                .fold(0, |best, (c, &p)| if p > row[best] { c } else { best });
-            best == usize::from(**label)
-        })
+        .filter(|(row, label)| argmax(row) == usize::from(**label))
         .count();
     correct as f64 / labels.len().max(1) as f64
+}
+
+/// Index of the largest value (the first on ties, as `torch.argmax`); 0 for an empty slice.
+pub fn argmax<T: PartialOrd>(values: &[T]) -> usize {
+    let mut best = 0;
+    for (i, v) in values.iter().enumerate() {
+        if *v > values[best] {
+            best = i;
+        }
+    }
+    best
 }

@@ -230,8 +230,7 @@ impl DeviceSplit {
     fn cut(&self, indices: &[usize]) -> ImageBatch {
         let device = self.labels.device();
         let n = indices.len();
-        let indices: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
-        let indices = Tensor::<1, Int>::from_data(TensorData::new(indices, [n]), &device);
+        let indices = ember_engine::data::index_tensor(indices, &device);
         // Byte k of every word, as [n, 196, 4]: pixel 4j + k of each image. One broadcast shift
         // ([n, 196, 1] by [1, 1, 4]) and one mask, which fusion runs as one kernel.
         let bytes = self

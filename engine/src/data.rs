@@ -171,15 +171,20 @@ impl EpochSource for TensorSource {
         let device = device.clone();
         let chunks = batch_order(self.len(), batch_size, shuffle);
         Ok(Box::new(chunks.into_iter().skip(skip).map(move |rows| {
-            let k = rows.len();
-            let rows: Vec<i64> = rows.into_iter().map(|i| i as i64).collect();
-            let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [k]), &device);
+            let rows = index_tensor(&rows, &device);
             Ok(Xy {
                 x: x.clone().select(0, rows.clone()),
                 y: y.clone().select(0, rows),
             })
         })))
     }
+}
+
+/// `indices` as an int tensor `[indices.len()]` on `device`: the argument of `select` that
+/// gathers a batch's rows from a tensor holding the whole split.
+pub fn index_tensor(indices: &[usize], device: &Device) -> Tensor<1, Int> {
+    let values: Vec<i64> = indices.iter().map(|&i| i as i64).collect();
+    Tensor::from_data(TensorData::new(values, [indices.len()]), device)
 }
 
 /// The example indices of each batch of an epoch over `len` examples: `0..len` in the order

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::evaluation::argmax;
+
 /// How the members' outputs are combined.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "rule")]
@@ -99,7 +101,7 @@ impl Rule {
                     Rule::Vote { .. } => {
                         let mut votes = vec![0.0f64; classes];
                         for (n, &w) in weights.iter().enumerate() {
-                            votes[argmax_f32(row(n))] += w;
+                            votes[argmax(row(n))] += w;
                         }
                         let best = votes.iter().cloned().fold(f64::MIN, f64::max);
                         // Among the classes with the most votes, the larger average output.
@@ -112,21 +114,6 @@ impl Rule {
             })
             .collect()
     }
-}
-
-/// Index of the largest value (the first on ties, as `torch.argmax`).
-fn argmax(values: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best
-}
-
-fn argmax_f32(values: &[f32]) -> usize {
-    argmax(&values.iter().map(|&v| f64::from(v)).collect::<Vec<_>>())
 }
 
 /// The committee's outcome on a labelled split.
@@ -228,7 +215,7 @@ pub fn outcome(member_predictions: &[Vec<usize>], committee: &[usize], labels: &
 pub fn member_predictions(outputs: &[Vec<f32>], classes: usize) -> Vec<Vec<usize>> {
     outputs
         .iter()
-        .map(|o| o.chunks(classes).map(argmax_f32).collect())
+        .map(|o| o.chunks(classes).map(argmax).collect())
         .collect()
 }
 
