@@ -208,7 +208,11 @@ impl<'a, M> Context<'a, M> {
         self.sums.count("loss")
     }
 
-    /// Ends training after this epoch (early stopping), for `reason`.
+    /// Ends training, for `reason`: called from a step hook ([`Callback::on_step_begin`],
+    /// [`Callback::on_step_end`]), after this step (the
+    /// epoch ends there, with validation and the epoch-end hooks, as
+    /// [`crate::LearnerConfig::max_steps`] ends it); from any other hook, after this epoch
+    /// (early stopping).
     pub fn stop_training(&mut self, reason: impl Into<String>) {
         self.stop = Some(reason.into());
     }

@@ -461,8 +461,13 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                 run.state.global_step += 1;
                 run.hook(&model, &sums, &optimizer, |c, ctx| c.on_step_end(ctx))?;
                 run.step_loss = None;
-                // The epoch end writes its own checkpoint below.
-                if run.state.epoch_step == steps_per_epoch || out_of_steps(&config, &run.state) {
+                // The epoch end writes its own checkpoint below. A callback that stops
+                // training at a step (a target reached, a diverging loss) ends the epoch here,
+                // as `max_steps` does.
+                if run.state.epoch_step == steps_per_epoch
+                    || out_of_steps(&config, &run.state)
+                    || run.stopped.is_some()
+                {
                     break;
                 }
                 let due = config
@@ -788,5 +793,73 @@ impl<M: Module> Run<'_, '_, M> {
             })?;
         }
         Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Module;
+    use burn::nn::{Linear, LinearConfig};
+    use burn::optim::SgdConfig;
+    use burn::tensor::{Device, TensorData};
+
+    use super::*;
+    use crate::callback::Context;
+    use crate::data::{TensorSource, Xy};
+    use crate::step::Regression;
+
+    #[derive(Module, Debug)]
+    struct Line {
+        linear: Linear,
+    }
+
+    /// Stops training at its `at`-th step.
+    struct StopAt {
+        at: usize,
+    }
+
+    impl Callback<Line> for StopAt {
+        fn name(&self) -> String {
+            "stop_at".into()
+        }
+
+        fn on_step_end(&mut self, ctx: &mut Context<'_, Line>) -> Result<(), String> {
+            if ctx.global_step == self.at {
+                ctx.stop_training("target");
+            }
+            Ok(())
+        }
+    }
+
+    /// A stop asked for at a step ends the epoch after that step: 3 of the epoch's 8 steps,
+    /// one history row (validated), the reason kept.
+    #[test]
+    fn a_stop_at_a_step_ends_the_epoch_there() {
+        let device = Device::flex().autodiff();
+        let xs: Vec<f32> = (0..32).map(|i| i as f32 / 16.0 - 1.0).collect();
+        let ys: Vec<f32> = xs.iter().map(|x| 2.0 * x + 1.0).collect();
+        let data =
+            TensorSource::new(TensorData::new(xs, [32, 1]), TensorData::new(ys, [32, 1])).unwrap();
+        let model = Line {
+            linear: LinearConfig::new(1, 1).init(&device),
+        };
+        let config = LearnerConfig {
+            epochs: 5,
+            batch_size: 4,
+            learning_rate: 0.1,
+            ..Default::default()
+        };
+        let step = |m: &Line, b: Xy| Regression.output(m.linear.forward(b.x), b.y);
+        let outcome = Learner::new(model, SgdConfig::new().init(), step, device, config)
+            .callback(StopAt { at: 3 })
+            .fit(&data, Some(&data))
+            .unwrap();
+        let FitOutcome::Finished(result) = outcome else {
+            panic!("the run was not interrupted")
+        };
+        assert_eq!(result.global_step, 3);
+        assert_eq!(result.history.len(), 1);
+        assert!(result.history[0].logs.contains_key("val_loss"));
+        assert_eq!(result.stopped.as_deref(), Some("target"));
     }
 }
