@@ -16,6 +16,7 @@ use serde::Serialize;
 use crate::backend::{BackendKind, DeviceChoice};
 use crate::toy::{StartPoint, TestFunction};
 use ember_engine::callbacks::model_checkpoint::SaveFreq;
+use ember_engine::callbacks::target::Target;
 use ember_optim::{OptimizerConfig, RpropVariant};
 
 /// The model of `train` without `--model`.
@@ -65,6 +66,56 @@ pub enum Command {
     Distill(Box<DistillArgs>),
     /// Print a model's layers, output shapes and parameter counts, as Keras' model.summary().
     Summary(crate::summary::SummaryArgs),
+    /// Run a grid of training runs over any of train's flags (--opt adam,sgd --lr 1e-3,1e-2
+    /// --seeds 3) and report them; `train sweep report DIR` reports a sweep's runs again.
+    #[command(disable_help_flag = true, long_about = SWEEP_HELP)]
+    Sweep(SweepArgs),
+}
+
+/// `train sweep --help`.
+const SWEEP_HELP: &str = "Run a grid of training runs over any of train's flags, and report them.
+
+Usage: train sweep [SWEEP FLAGS] [TRAIN FLAGS]
+       train sweep report DIR [--monitor METRIC]
+
+Every train flag may be given; a value with several items is an axis of the grid, and the runs
+are every combination: --opt adam,adagrad,rmsprop --lr 1e-3,1e-2 --seeds 3 is 18 runs. Items are
+separated by commas, except for the flags whose own values hold commas (--lr-schedule, --augment,
+--dropout, --etas, --step-sizes, --preprocess), separated by ';'. A switch is swept as
+--batch-norm=true,false. Each run is an ordinary run directory DIR/NNN_key=value..., started,
+continued from its checkpoint, or skipped when finished, so running the same sweep again (with
+--run-dir DIR) continues a stopped one.
+
+Sweep flags:
+  --seeds N            Each point N times, with seeds --seed (default 42), +1, ...
+  --jobs N             Runs at once on this machine [default: 1]
+  --run-dir DIR        The sweep's directory [default: runs/sweep/run-NNN]
+  --file FILE          A TOML sweep: seeds, jobs, monitor; a [train] table of flags (arrays
+                       are axes); [[runs]] entries, each a name and flags (a list of variants,
+                       crossed with the grid). Flags on the command line override it.
+  --print-commands     Write the sweep directory's sweep.json and print one train command per
+                       run (for a scheduler: a Slurm array, GNU parallel, a shell loop), then
+                       report with: train sweep report DIR
+  --monitor METRIC     The report's sort key: val_accuracy (default), val_loss, loss, accuracy,
+                       best_val_accuracy, test_accuracy, test_loss, target_steps
+
+The batch-size study: sweep --batch-size with a target, e.g.
+  train sweep --model mlp --opt sgd --lr 0.1 --batch-size 16,32,64,256,1024,4096 --until loss<=0.1 --epochs 100
+Each run stops at the first step where the mean training loss over the last --until-window images
+reaches the target; the report gives the steps, epochs, images and seconds each batch size needed
+and draws steps against batch size (steps.png, log-log).
+
+The report: report.md (printed) and report.csv: each point's mean ± sample sd over seeds, sorted
+by the monitored metric, and every run's final and best metrics; curves.png: the points' mean
+curves overlaid.";
+
+/// `train sweep`'s words: its own flags and train's, parsed by [`crate::sweep`] (train's flags
+/// are not known to clap here, and a value may be a list).
+#[derive(Debug, Clone, Args)]
+pub struct SweepArgs {
+    /// The sweep's flags and train's flags (see train sweep --help).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0.., value_name = "FLAGS")]
+    pub words: Vec<String>,
 }
 
 /// `train augment-preview`.
@@ -115,14 +166,18 @@ fn variant_parser() -> impl TypedValueParser<Value = RpropVariant> {
         .try_map(|s| RpropVariant::from_str(&s))
 }
 
-/// A finite number: every number flag. `inf` and `NaN` parse as `f64` but are no setting's
-/// value, and a configuration cannot store them (TOML merges go through JSON, which has no
-/// NaN), so they are refused here, naming the flag.
 fn parse_preprocess(s: &str) -> Result<Preprocessing, String> {
     s.parse()
         .map_err(|e: ember_datasets::preprocess::PreprocessError| e.to_string())
 }
 
+fn parse_target(s: &str) -> Result<Target, String> {
+    s.parse()
+}
+
+/// A finite number: every number flag. `inf` and `NaN` parse as `f64` but are no setting's
+/// value, and a configuration cannot store them (TOML merges go through JSON, which has no
+/// NaN), so they are refused here, naming the flag.
 fn finite(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(v),
@@ -282,8 +337,10 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     pub run_dir: Option<PathBuf>,
     /// Continue a run: 'latest' (the newest run of this model and optimizer, or --run-dir), a
-    /// run directory, or a checkpoint directory.
-    #[arg(long, value_name = "PATH|latest")]
+    /// run directory, or a checkpoint directory; or 'auto' with --run-dir: start the run the
+    /// flags describe there, continue it from its latest checkpoint, or leave it if it
+    /// finished (a command a scheduler may run again).
+    #[arg(long, value_name = "PATH|latest|auto")]
     pub resume: Option<String>,
     /// Also write a checkpoint every N optimizer steps (one is always written at each epoch
     /// end, and on Ctrl-C / SIGTERM / SIGHUP).
@@ -293,6 +350,14 @@ pub struct TrainArgs {
     /// so a long run's disk use stays bounded ('all' keeps every one) [default: 3].
     #[arg(long, value_name = "N|all")]
     pub keep_checkpoints: Option<KeepCheckpoints>,
+    /// Stop at the first step where a training target is reached: loss<=X or accuracy>=Y,
+    /// checked after every step on the mean over the last --until-window training images;
+    /// summary.json records the steps, epochs, images and seconds it took.
+    #[arg(long, value_name = "METRIC<=X|METRIC>=Y", value_parser = parse_target)]
+    pub until: Option<Target>,
+    /// Training images the --until mean covers [default: 2048].
+    #[arg(long, value_name = "IMAGES", allow_negative_numbers = true)]
+    pub until_window: Option<usize>,
     /// Print only the per-epoch lines (no progress bar, no messages).
     #[arg(long)]
     pub quiet: bool,

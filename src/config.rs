@@ -14,6 +14,7 @@ use crate::regularization::RegularizationConfig;
 use ember_engine::callbacks::early_stopping::{EarlyStopping, EarlyStoppingConfig};
 use ember_engine::callbacks::model_checkpoint::{ModelCheckpoint, ModelCheckpointConfig, SaveFreq};
 use ember_engine::callbacks::plateau::{ReduceLrOnPlateau, ReduceLrOnPlateauConfig};
+use ember_engine::callbacks::target::{DEFAULT_WINDOW, Target};
 use ember_engine::callbacks::template::format_filename;
 use ember_engine::callbacks::{CallbackError, CallbackKind, Logs, Setting, monitored_value};
 use ember_engine::learner::DEFAULT_KEEP_CHECKPOINTS;
@@ -68,6 +69,16 @@ pub struct TrainConfig {
     /// [`DEFAULT_KEEP_CHECKPOINTS`].
     #[serde(default = "default_keep", with = "all_checkpoints")]
     pub keep_checkpoints: Option<usize>,
+    /// Stop at the first step where this training target is reached (`loss<=0.1`,
+    /// `accuracy>=0.99`; [`Target`]), checked after every step on the mean over the last
+    /// `until_window` training images; `None` (default) trains every epoch. Where it stopped is
+    /// in `summary.json` (`target`).
+    #[serde(default)]
+    pub until: Option<Target>,
+    /// Training images the `until` target's mean covers (the newest steps holding at least
+    /// this many; default [`DEFAULT_WINDOW`]).
+    #[serde(default = "default_window")]
+    pub until_window: usize,
     /// Learning-rate schedule (default constant).
     #[serde(default)]
     pub lr_schedule: LrSchedule,
@@ -94,6 +105,10 @@ pub struct TrainConfig {
     /// on the labels alone.
     #[serde(default)]
     pub distillation: Option<DistillationConfig>,
+}
+
+fn default_window() -> usize {
+    DEFAULT_WINDOW
 }
 
 fn default_keep() -> Option<usize> {
@@ -180,6 +195,9 @@ fn non_finite(table: &toml::Table, prefix: &str) -> Option<(String, f64)> {
     })
 }
 
+/// The training metrics the zoo's step logs at every step: what `until` may watch.
+pub const STEP_METRICS: [&str; 2] = ["loss", "accuracy"];
+
 /// How a run reports its metrics besides `metrics.csv` and `metrics.jsonl` (always written).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -252,6 +270,8 @@ impl TrainConfig {
             gpu_index: None,
             checkpoint_every: None,
             keep_checkpoints: default_keep(),
+            until: None,
+            until_window: DEFAULT_WINDOW,
             lr_schedule: LrSchedule::default(),
             schedule_unit: ScheduleUnit::default(),
             reduce_lr_on_plateau: None,
@@ -347,6 +367,20 @@ impl TrainConfig {
         }
         if self.keep_checkpoints == Some(0) {
             return Err("--keep-checkpoints must be at least 1 (or 'all')".into());
+        }
+        if let Some(target) = self
+            .until
+            .as_ref()
+            .filter(|t| !STEP_METRICS.contains(&t.metric.as_str()))
+        {
+            return Err(format!(
+                "--until {target}: no run logs '{}' at each step; use {}",
+                target.metric,
+                STEP_METRICS.join(" or ")
+            ));
+        }
+        if self.until_window == 0 {
+            return Err("--until-window must be at least 1 image".into());
         }
         self.lr_schedule
             .validate()

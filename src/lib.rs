@@ -10,6 +10,7 @@
 //! - [`plot`]: training-curve plots (`train plot`); [`toy`]: the optimizer playground
 //!   (`train toy`).
 //! - [`summary`]: `train summary`, a model's layers and parameter counts.
+//! - [`sweep`]: `train sweep`, grids of runs and their report (the batch-size study).
 //! - [`cli`], [`commands`]: the `train` command line.
 //!
 //! The optimizers live in the `ember-optim` crate (Burn and serde only), models in
@@ -32,5 +33,6 @@ pub mod plot;
 pub mod regularization;
 pub mod run_files;
 pub mod summary;
+pub mod sweep;
 pub mod toy;
 pub mod training;

@@ -68,6 +68,9 @@ pub(crate) fn chosen_backend(args: &DeviceArgs) -> Option<BackendKind> {
 /// `train [FLAGS]`: a new run, or the continuation of one with `--resume`.
 pub(crate) fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
     apply_autotune(&args.device);
+    if args.resume.as_deref() == Some(RESUME_AUTO) {
+        return start_or_continue(args);
+    }
     // A run directory this command creates is removed again if the run is refused before
     // writing into it (a batch size the data cannot take, say), so that refusals leave no
     // empty run-NNN behind.
@@ -109,6 +112,30 @@ pub(crate) fn train(args: &TrainArgs) -> anyhow::Result<ExitCode> {
             ));
             Ok(ExitCode::from(EXIT_INTERRUPTED))
         }
+    }
+}
+
+/// `--resume auto`: what a scheduler runs, perhaps more than once (`train sweep
+/// --print-commands`).
+pub const RESUME_AUTO: &str = "auto";
+
+/// `train --resume auto --run-dir DIR [FLAGS]`: the run these flags describe, brought to its
+/// end in DIR ([`complete_run`]): started, continued from its latest checkpoint, or left as it
+/// is when it finished before.
+fn start_or_continue(args: &TrainArgs) -> anyhow::Result<ExitCode> {
+    let Some(run_dir) = &args.run_dir else {
+        bail!("--resume auto needs --run-dir: the directory the run starts in or continues in");
+    };
+    let config = new_config(args)?;
+    config.validate().map_err(anyhow::Error::msg)?;
+    let stop = stop_on_signals()?;
+    let label = run_dir.display().to_string();
+    match complete_run(&config, run_dir, &label, &stop)? {
+        RunState::Interrupted => {
+            ember_engine::console::out("stopped; the same command continues the run");
+            Ok(ExitCode::from(EXIT_INTERRUPTED))
+        }
+        RunState::Finished | RunState::FinishedBefore => Ok(ExitCode::SUCCESS),
     }
 }
 
@@ -235,6 +262,12 @@ fn apply_flags(config: &mut TrainConfig, args: &TrainArgs) -> anyhow::Result<()>
     }
     if args.data_dir.is_some() {
         config.data_dir = args.data_dir.clone();
+    }
+    if args.until.is_some() {
+        config.until.clone_from(&args.until);
+    }
+    if let Some(window) = args.until_window {
+        config.until_window = window;
     }
     if let Some(v) = args.val_split {
         config.val_split = v;
@@ -643,15 +676,23 @@ pub(crate) fn continuation(dir: &Path) -> String {
         words.push("--run-dir".into());
         words.push(dir.display().to_string());
     }
+    format!("train {}", shell_line(&words))
+}
+
+/// `words` as one POSIX shell command line: a word with spaces, quotes or shell characters
+/// single-quoted.
+pub(crate) fn shell_line(words: &[String]) -> String {
     let quoted: Vec<String> = words
         .iter()
         .map(|w| {
-            if w.is_empty() || w.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+            if w.is_empty()
+                || w.contains(|c: char| c.is_whitespace() || "'\"$`\\;&|<>()*?[]{}!#~".contains(c))
+            {
                 format!("'{}'", w.replace('\'', r"'\''"))
             } else {
                 w.clone()
             }
         })
         .collect();
-    format!("train {}", quoted.join(" "))
+    quoted.join(" ")
 }

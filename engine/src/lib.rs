@@ -43,7 +43,7 @@ pub mod text;
 
 pub use builtin::{
     CheckpointSelector, ConsoleLogger, CsvLogger, EarlyStopper, JsonlLogger, PlateauScheduler,
-    Scheduler, TensorBoard, Timing,
+    Scheduler, TargetStopper, TensorBoard, Timing,
 };
 pub use callback::{Callback, Context};
 pub use data::{DataError, DatasetSource, EpochSource, TensorSource, Xy};

@@ -37,8 +37,8 @@ use ember_engine::schedule::LrSchedule;
 use ember_engine::tensorboard::UpdateFreq;
 use ember_engine::{
     Callback, CheckpointSelector, Context, CsvLogger, EarlyStopper, EpochSource, JsonlLogger,
-    Learner, LearnerConfig, PlateauScheduler, Scheduler, StepOutput, TensorBoard, Timing,
-    TrainStep,
+    Learner, LearnerConfig, PlateauScheduler, Scheduler, StepOutput, TargetStopper, TensorBoard,
+    Timing, TrainStep,
 };
 use ember_models::{Model, ModelKind, ModelOptions};
 
@@ -144,6 +144,12 @@ fn callbacks<'a>(
             unit: config.schedule_unit,
             base_lr: config.lr,
         }));
+    }
+    if let Some(target) = &config.until {
+        list.push(Box::new(TargetStopper::new(
+            target.clone(),
+            config.until_window,
+        )));
     }
     if let Some(c) = &config.early_stopping {
         let early =
@@ -396,6 +402,7 @@ pub fn fit(
         test_accuracy: test.accuracy(),
         test_images: test.images(),
         wall_seconds: started.elapsed().as_secs_f64(),
+        target: TargetStopper::outcome(&result.callback_states),
     };
     let json = serde_json::to_vec_pretty(&summary)?;
     ember_engine::fsutil::write_atomic(&run_dir.join(SUMMARY_FILE), &json)

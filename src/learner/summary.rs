@@ -1,5 +1,6 @@
 //! What a finished `train` run writes to `summary.json`.
 
+use ember_engine::callbacks::target::TargetOutcome;
 use ember_models::ModelKind;
 use serde::{Deserialize, Serialize};
 
@@ -36,4 +37,8 @@ pub struct Summary {
     pub test_images: usize,
     /// Wall-clock seconds of this process's part of the run (training and evaluation).
     pub wall_seconds: f64,
+    /// With `--until`: the step, epochs, images and seconds at which the target was reached,
+    /// or the run's end if it was not.
+    #[serde(default)]
+    pub target: Option<TargetOutcome>,
 }

@@ -8,3 +8,4 @@ mod common;
 mod committee;
 mod seed_problems;
 mod summary;
+mod sweep;

@@ -10,13 +10,16 @@
 //! | [`CsvLogger`], [`JsonlLogger`] | the epoch history as `metrics.csv` / `metrics.jsonl` | `CSVLogger` |
 //! | [`TensorBoard`] | event files under `<run>/tensorboard/` | `TensorBoard` |
 //! | [`Timing`] | adds `epoch_seconds` and `<examples>_per_second` to the logs | |
+//! | [`TargetStopper`] | stops at the step where a training metric's recent mean reaches a target | |
 //! | [`ConsoleLogger`] | one line an epoch, and the callbacks' messages, on stderr | `ProgbarLogger` (verbose=2) |
 
 mod decisions;
 mod loggers;
+mod target;
 
 pub use decisions::{CheckpointSelector, EarlyStopper, PlateauScheduler, Scheduler};
 pub use loggers::{ConsoleLogger, CsvLogger, JsonlLogger, TensorBoard, Timing};
+pub use target::TargetStopper;
 
 /// A callback's state as JSON, and back, with the message naming the callback.
 fn to_state<T: serde::Serialize>(state: &T) -> Option<serde_json::Value> {

@@ -83,6 +83,7 @@ pub mod error;
 pub mod model_checkpoint;
 pub mod monitor;
 pub mod plateau;
+pub mod target;
 pub mod template;
 
 use std::collections::BTreeMap;
