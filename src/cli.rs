@@ -443,8 +443,10 @@ pub struct CallbackArgs {
     /// inverse-time-decay:decay=D, cosine:max_update=N,final_lr=X,warmup_steps=N,warmup_begin_lr=X.
     #[arg(long, value_name = "SPEC", help_heading = "Learning rate")]
     pub lr_schedule: Option<String>,
-    /// Whether the schedule counts epochs or optimizer steps [default: epoch].
-    #[arg(long, value_parser = ["epoch", "step"], help_heading = "Learning rate")]
+    /// Whether the schedule counts epochs or optimizer steps [default: epoch]; epoch-end sets
+    /// the rate at the end of each epoch as d2l's train_ch11 (the first epoch at --lr, the
+    /// schedule one epoch behind).
+    #[arg(long, value_parser = ["epoch", "step", "epoch-end"], help_heading = "Learning rate")]
     pub schedule_unit: Option<String>,
     /// ReduceLROnPlateau.
     #[command(flatten)]

@@ -84,10 +84,8 @@ pub fn apply_callback_args(config: &mut TrainConfig, a: &CallbackArgs) -> Result
         config.lr_schedule = spec.parse::<LrSchedule>().map_err(|e| schedule_error(&e))?;
     }
     if let Some(unit) = &a.schedule_unit {
-        config.schedule_unit = match unit.as_str() {
-            "step" => ScheduleUnit::Step,
-            _ => ScheduleUnit::Epoch,
-        };
+        // clap allows only the unit names, which all parse.
+        config.schedule_unit = unit.parse::<ScheduleUnit>().unwrap_or_default();
     }
     Ok(())
 }

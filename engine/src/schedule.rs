@@ -102,6 +102,11 @@ pub enum ScheduleUnit {
     Epoch,
     /// Optimizer steps done: updated before every step.
     Step,
+    /// Completed epochs, the rate set at the end of each epoch as d2l's `train_ch11` (and the
+    /// seeds' code after it) does: the first epoch runs at the base rate, epoch `e + 1` at the
+    /// schedule's value for `t = e − 1`. The schedule lags one epoch behind [`Self::Epoch`].
+    #[serde(rename = "epoch-end")]
+    EpochEnd,
 }
 
 impl FromStr for ScheduleUnit {
@@ -112,8 +117,9 @@ impl FromStr for ScheduleUnit {
         match s {
             "epoch" => Ok(ScheduleUnit::Epoch),
             "step" => Ok(ScheduleUnit::Step),
+            "epoch-end" => Ok(ScheduleUnit::EpochEnd),
             other => Err(format!(
-                "unknown schedule unit '{other}' (expected epoch or step)"
+                "unknown schedule unit '{other}' (expected epoch, step or epoch-end)"
             )),
         }
     }
@@ -124,6 +130,7 @@ impl fmt::Display for ScheduleUnit {
         f.write_str(match self {
             ScheduleUnit::Epoch => "epoch",
             ScheduleUnit::Step => "step",
+            ScheduleUnit::EpochEnd => "epoch-end",
         })
     }
 }
@@ -150,6 +157,9 @@ impl LrSchedule {
         let t = match unit {
             ScheduleUnit::Epoch => epoch,
             ScheduleUnit::Step => iterations,
+            // Nothing was set before the first epoch ended: the optimizer's own rate.
+            ScheduleUnit::EpochEnd if epoch == 0 => return base_lr,
+            ScheduleUnit::EpochEnd => epoch - 1,
         };
         match *self {
             LrSchedule::Constant => base_lr,
@@ -548,9 +558,31 @@ mod tests {
             "batch"
                 .parse::<ScheduleUnit>()
                 .unwrap_err()
-                .contains("expected epoch or step")
+                .contains("expected epoch, step or epoch-end")
         );
         assert_eq!(ScheduleUnit::Step.to_string(), "step");
+    }
+
+    /// d2l's `train_ch11` sets the rate after each epoch: CosineScheduler(20, warmup_steps=5,
+    /// base_lr=0.3, final_lr=0.01) gives epochs 1, 2, 3, ... the rates 0.3 (the trainer's),
+    /// scheduler(0) = 0, scheduler(1) = 0.06, ...; ember's epoch unit gives 0, 0.06, ...
+    #[test]
+    fn epoch_end_lags_one_epoch_behind_with_the_base_rate_first() {
+        let s: LrSchedule = "cosine:max_update=20,final_lr=0.01,warmup_steps=5"
+            .parse()
+            .unwrap();
+        let rates = |unit| -> Vec<f64> {
+            (0..4)
+                .map(|completed| s.learning_rate(0.3, completed, 0, unit))
+                .collect()
+        };
+        let epoch = rates(ScheduleUnit::Epoch);
+        let end = rates(ScheduleUnit::EpochEnd);
+        assert_eq!(end[0], 0.3);
+        assert_eq!(end[1..], epoch[..3]);
+        assert_eq!(epoch[0], 0.0);
+        assert!((epoch[1] - 0.06).abs() < 1e-12);
+        assert_eq!("epoch-end".parse::<ScheduleUnit>(), Ok(ScheduleUnit::EpochEnd));
     }
 
     #[test]
