@@ -76,7 +76,7 @@ pub enum Command {
 const SWEEP_HELP: &str = "Run a grid of training runs over any of train's flags, and report them.
 
 Usage: train sweep [SWEEP FLAGS] [TRAIN FLAGS]
-       train sweep report DIR [--monitor METRIC]
+       train sweep report DIR [--sort-by METRIC]
 
 Every train flag may be given; a value with several items is an axis of the grid, and the runs
 are every combination: --opt adam,adagrad,rmsprop --lr 1e-3,1e-2 --seeds 3 is 18 runs. Items are
@@ -90,13 +90,13 @@ Sweep flags:
   --seeds N            Each point N times, with seeds --seed (default 42), +1, ...
   --jobs N             Runs at once on this machine [default: 1]
   --run-dir DIR        The sweep's directory [default: runs/sweep/run-NNN]
-  --file FILE          A TOML sweep: seeds, jobs, monitor; a [train] table of flags (arrays
+  --file FILE          A TOML sweep: seeds, jobs, sort_by; a [train] table of flags (arrays
                        are axes); [[runs]] entries, each a name and flags (a list of variants,
                        crossed with the grid). Flags on the command line override it.
   --print-commands     Write the sweep directory's sweep.json and print one train command per
                        run (for a scheduler: a Slurm array, GNU parallel, a shell loop), then
                        report with: train sweep report DIR
-  --monitor METRIC     The report's sort key: val_accuracy (default), val_loss, loss, accuracy,
+  --sort-by METRIC     The report's sort key: val_accuracy (default), val_loss, loss, accuracy,
                        best_val_accuracy, test_accuracy, test_loss, target_steps
 
 The batch-size study: sweep --batch-size with a target, e.g.

@@ -582,7 +582,10 @@ mod tests {
         assert_eq!(end[1..], epoch[..3]);
         assert_eq!(epoch[0], 0.0);
         assert!((epoch[1] - 0.06).abs() < 1e-12);
-        assert_eq!("epoch-end".parse::<ScheduleUnit>(), Ok(ScheduleUnit::EpochEnd));
+        assert_eq!(
+            "epoch-end".parse::<ScheduleUnit>(),
+            Ok(ScheduleUnit::EpochEnd)
+        );
     }
 
     #[test]

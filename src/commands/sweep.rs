@@ -38,11 +38,11 @@ pub(super) fn command(words: &[String]) -> anyhow::Result<ExitCode> {
     let command = SweepCommand::parse(words)?;
     let spec = command.spec()?;
     let points = spec.points()?;
-    let monitor = spec
-        .monitor
+    let sort_by = spec
+        .sort_by
         .clone()
-        .unwrap_or_else(|| report::DEFAULT_MONITOR.to_string());
-    report::check_monitor(&monitor)?;
+        .unwrap_or_else(|| report::DEFAULT_SORT_KEY.to_string());
+    report::check_sort_key(&sort_by)?;
     // Every run's flags must make a valid run before the first one starts.
     for point in &points {
         let argv = std::iter::once("train".to_string()).chain(point.flags.iter().cloned());
@@ -59,7 +59,7 @@ pub(super) fn command(words: &[String]) -> anyhow::Result<ExitCode> {
     let lock = lock_run(&dir)?;
     let sweep = SweepFile {
         keys: spec.keys(),
-        monitor,
+        sort_by,
         points,
     };
     let path = dir.join(SWEEP_FILE);
@@ -212,7 +212,7 @@ fn write_report(sweep: &SweepFile, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `train sweep report DIR [--monitor METRIC]`.
+/// `train sweep report DIR [--sort-by METRIC]`.
 fn report_command(words: &[String]) -> anyhow::Result<()> {
     #[derive(Parser)]
     #[command(name = "train sweep report", no_binary_name = true)]
@@ -220,8 +220,8 @@ fn report_command(words: &[String]) -> anyhow::Result<()> {
         /// The sweep's directory.
         dir: PathBuf,
         /// The metric to sort by.
-        #[arg(long)]
-        monitor: Option<String>,
+        #[arg(long, value_name = "METRIC")]
+        sort_by: Option<String>,
     }
     let args = ReportArgs::try_parse_from(words)
         .map_err(|e| anyhow::anyhow!("train sweep report: {}", clap_line(&e)))?;
@@ -234,9 +234,9 @@ fn report_command(words: &[String]) -> anyhow::Result<()> {
     })?;
     let mut sweep: SweepFile = serde_json::from_str(&text)
         .with_context(|| format!("{} is not a sweep file", path.display()))?;
-    if let Some(monitor) = args.monitor {
-        report::check_monitor(&monitor)?;
-        sweep.monitor = monitor;
+    if let Some(key) = args.sort_by {
+        report::check_sort_key(&key)?;
+        sweep.sort_by = key;
     }
     write_report(&sweep, &args.dir)
 }

@@ -10,7 +10,7 @@
 //!   `--dropout`, ...), whose items are separated by `;`. A switch is swept as
 //!   `--batch-norm=true,false`.
 //! - `--seeds N`: every point N times, with seeds `--seed` (default 42), +1, ...
-//! - a file (`--file sweep.toml`): `seeds`, `jobs` and `monitor` at the top; a `[train]` table of
+//! - a file (`--file sweep.toml`): `seeds`, `jobs` and `sort_by` at the top; a `[train]` table of
 //!   flags (names without dashes; an array is an axis); and optional `[[runs]]` entries, each a
 //!   named variant with flags of its own, crossed with the grid (a list, where a grid does not
 //!   fit: "no schedule", "cosine", "cosine with warm-up").
@@ -84,7 +84,7 @@ pub struct SweepSpec {
     /// Runs at once (`--jobs`, default 1).
     pub jobs: usize,
     /// The metric the report sorts by (default `val_accuracy`).
-    pub monitor: Option<String>,
+    pub sort_by: Option<String>,
 }
 
 /// One run of the sweep.
@@ -119,8 +119,9 @@ impl Point {
 pub struct SweepFile {
     /// The swept keys (the report's first columns), in order; `seed` is not one.
     pub keys: Vec<String>,
-    /// The metric the report sorts by.
-    pub monitor: String,
+    /// The metric the report sorts by (`monitor` in the first sweep files).
+    #[serde(alias = "monitor")]
+    pub sort_by: String,
     /// Every run.
     pub points: Vec<Point>,
 }
@@ -204,7 +205,7 @@ fn toml_items(key: &str, value: &toml::Value, file: &Path) -> anyhow::Result<Vec
 struct FileSpec {
     seeds: Option<usize>,
     jobs: Option<usize>,
-    monitor: Option<String>,
+    sort_by: Option<String>,
     #[serde(default)]
     train: toml::Table,
     #[serde(default)]
@@ -222,7 +223,7 @@ impl SweepSpec {
             .with_context(|| format!("cannot read the sweep file {}", path.display()))?;
         let file: FileSpec = toml::from_str(&text).map_err(|e| {
             anyhow::anyhow!(
-                "{}: {} (expected seeds, jobs, monitor, a [train] table of flags and [[runs]] entries)",
+                "{}: {} (expected seeds, jobs, sort_by, a [train] table of flags and [[runs]] entries)",
                 path.display(),
                 ember_engine::text::one_line(&e.to_string())
             )
@@ -231,7 +232,7 @@ impl SweepSpec {
         let mut spec = SweepSpec {
             seeds: file.seeds,
             jobs: file.jobs.unwrap_or(1),
-            monitor: file.monitor,
+            sort_by: file.sort_by,
             ..Default::default()
         };
         for (key, value) in &file.train {
@@ -279,7 +280,7 @@ impl SweepSpec {
     }
 
     /// Adds the command line's words (after `train sweep`) to this spec: the sweep's own flags
-    /// (`--seeds`, `--jobs`, `--monitor`, `--file`, `--run-dir`, `--print-commands`, taken out
+    /// (`--seeds`, `--jobs`, `--sort-by`, `--file`, `--run-dir`, `--print-commands`, taken out
     /// by [`SweepCommand::parse`]) and `train`'s flags.
     ///
     /// # Errors
@@ -502,8 +503,8 @@ pub struct SweepCommand {
     pub seeds: Option<usize>,
     /// `--jobs N`.
     pub jobs: Option<usize>,
-    /// `--monitor METRIC`.
-    pub monitor: Option<String>,
+    /// `--sort-by METRIC`.
+    pub sort_by: Option<String>,
     /// `train`'s flags.
     pub train_words: Vec<String>,
 }
@@ -539,7 +540,7 @@ impl SweepCommand {
                 "--print-commands" => command.print_commands = true,
                 "--seeds" => command.seeds = Some(count(name, value(name)?)?),
                 "--jobs" => command.jobs = Some(count(name, value(name)?)?),
-                "--monitor" => command.monitor = Some(value(name)?),
+                "--sort-by" => command.sort_by = Some(value(name)?),
                 _ => command.train_words.push(word.clone()),
             }
         }
@@ -565,8 +566,8 @@ impl SweepCommand {
         if let Some(jobs) = self.jobs {
             spec.jobs = jobs;
         }
-        if self.monitor.is_some() {
-            spec.monitor.clone_from(&self.monitor);
+        if self.sort_by.is_some() {
+            spec.sort_by.clone_from(&self.sort_by);
         }
         Ok(spec)
     }

@@ -31,7 +31,7 @@ pub const STEPS_STEM: &str = "steps";
 
 /// The metrics a report can sort by, as the CSV names them: final epoch's, best epoch's, the
 /// test split's, and the steps to the target.
-pub const MONITORS: [&str; 8] = [
+pub const SORT_KEYS: [&str; 8] = [
     "val_accuracy",
     "val_loss",
     "loss",
@@ -43,17 +43,17 @@ pub const MONITORS: [&str; 8] = [
 ];
 
 /// The report's default sort key (Keras' monitor for accuracy, maximized).
-pub const DEFAULT_MONITOR: &str = "val_accuracy";
+pub const DEFAULT_SORT_KEY: &str = "val_accuracy";
 
-/// Checks a monitor name.
+/// Checks a sort key.
 ///
 /// # Errors
-/// One line listing the names [`MONITORS`] has.
-pub fn check_monitor(monitor: &str) -> anyhow::Result<()> {
-    if !MONITORS.contains(&monitor) {
+/// One line listing the names [`SORT_KEYS`] has.
+pub fn check_sort_key(key: &str) -> anyhow::Result<()> {
+    if !SORT_KEYS.contains(&key) {
         bail!(
-            "--monitor {monitor}: the report has no such metric; use one of {}",
-            MONITORS.join(", ")
+            "--sort-by {key}: the report has no such metric; use one of {}",
+            SORT_KEYS.join(", ")
         );
     }
     Ok(())
@@ -85,7 +85,7 @@ impl RunResult {
         }
     }
 
-    /// The value of a [`MONITORS`] metric, when the run has it.
+    /// The value of a [`SORT_KEYS`] metric, when the run has it.
     pub fn metric(&self, name: &str) -> Option<f64> {
         let last = self.history.last();
         let summary = self.summary.as_ref();
@@ -246,7 +246,7 @@ impl<'a> Report<'a> {
                 }),
             }
         }
-        let monitor = self.sweep.monitor.as_str();
+        let monitor = self.sweep.sort_by.as_str();
         let sign = if minimized(monitor) { 1.0 } else { -1.0 };
         let key = |g: &Group<'_>| g.stats(monitor).map(|(m, _, _)| sign * m);
         groups.sort_by(|a, b| match (key(a), key(b)) {
@@ -261,7 +261,7 @@ impl<'a> Report<'a> {
     /// The Markdown report: the points' table (mean ± sd over seeds), then every run's row.
     pub fn markdown(&self, dir: &Path) -> String {
         let finished = self.runs.iter().filter(|r| r.summary.is_some()).count();
-        let monitor = &self.sweep.monitor;
+        let monitor = &self.sweep.sort_by;
         let mut out = format!(
             "# Sweep {}\n\n{} runs ({finished} finished), {} points; sorted by {monitor} ({} first), the mean over seeds; ± is the sample standard deviation.\n\n",
             dir.display(),
