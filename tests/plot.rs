@@ -9,16 +9,28 @@ use std::path::Path;
 
 use common::{TempDir, assert_clean_error, stderr, stdout, train};
 use ember::metrics::EpochMetrics;
+use ember::plot::curves::SIZE;
 use ember::plot::{TABLEAU10, write_training_curves};
 
 fn epoch(epoch: usize, loss: f64, accuracy: f64, val_loss: f64, val_accuracy: f64) -> EpochMetrics {
+    with_lr(epoch, loss, accuracy, val_loss, val_accuracy, 1e-3)
+}
+
+fn with_lr(
+    epoch: usize,
+    loss: f64,
+    accuracy: f64,
+    val_loss: f64,
+    val_accuracy: f64,
+    learning_rate: f64,
+) -> EpochMetrics {
     EpochMetrics {
         epoch,
         loss,
         accuracy,
         val_loss,
         val_accuracy,
-        learning_rate: 1e-3,
+        learning_rate,
         epoch_seconds: 1.0,
         images_per_second: 1000.0,
     }
@@ -31,7 +43,7 @@ fn rgb(c: plotters::style::RGBColor) -> [u8; 3] {
 /// The PNG is a real, non-blank 1200×520 image with both runs' colours drawn in it.
 fn assert_curves_png(path: &Path, runs: usize) {
     let image = png::read(path);
-    assert_eq!((image.width, image.height), (1200, 520));
+    assert_eq!((image.width as u32, image.height as u32), SIZE);
     let white = image.count_near([255, 255, 255], 0);
     let total = image.width * image.height;
     assert!(
@@ -121,6 +133,44 @@ fn training_curves_png_and_svg() {
     );
 }
 
+/// The third panel is the learning rate: a schedule spanning two decades on a log axis
+/// labelled with the rates, a constant rate on a linear axis; either drawn in the run's colour
+/// in the right third of the image.
+#[test]
+fn learning_rate_panel_is_logarithmic_for_a_decaying_schedule() {
+    let tmp = TempDir::new("curves-lr");
+    let history = |rates: [f64; 3]| -> Vec<EpochMetrics> {
+        (0..3)
+            .map(|i| with_lr(i + 1, 1.0, 0.5, 1.0, 0.5, rates[i]))
+            .collect()
+    };
+    for (name, rates, log) in [
+        ("decay", [0.1, 0.01, 0.001], true),
+        ("constant", [0.05; 3], false),
+    ] {
+        let runs = vec![("lenet/sgd".to_string(), history(rates))];
+        let written = write_training_curves(&runs, &tmp.join(name)).unwrap();
+        let svg = svg_text(&written[1]);
+        assert!(svg.contains("Learning rate"), "{name}: no panel title");
+        assert_eq!(svg.contains("learning rate (log scale)"), log, "{name}");
+        // A log axis is labelled with the rates themselves: 10^-2 is a tick.
+        assert_eq!(svg.contains("1.0e-2"), log, "{name}");
+        let image = png::read(&written[0]);
+        let right_third = (image.width * 2 / 3..image.width)
+            .flat_map(|x| (0..image.height).map(move |y| (x, y)))
+            .filter(|&(x, y)| {
+                let [r, g, b] = image.rgb(x, y);
+                let [er, eg, eb] = rgb(TABLEAU10[0]);
+                r.abs_diff(er) <= 10 && g.abs_diff(eg) <= 10 && b.abs_diff(eb) <= 10
+            })
+            .count();
+        assert!(
+            right_third > 200,
+            "{name}: learning-rate line on {right_third} pixels"
+        );
+    }
+}
+
 /// Nothing finite to draw still gives a (mostly empty) figure, not an error.
 #[test]
 fn all_non_finite_history_still_plots() {
@@ -132,7 +182,7 @@ fn all_non_finite_history_still_plots() {
     let written = write_training_curves(&runs, &tmp.join("nan.png")).unwrap();
     assert_eq!(written[0], tmp.join("nan.png"));
     let image = png::read(&written[0]);
-    assert_eq!((image.width, image.height), (1200, 520));
+    assert_eq!((image.width as u32, image.height as u32), SIZE);
 }
 
 fn tiny_run(dir: &str, optimizer: &str) {
