@@ -625,6 +625,14 @@ pub struct LoggingArgs {
     /// [default: epoch].
     #[arg(long, value_name = "epoch|N", help_heading = "Logging")]
     pub update_freq: Option<String>,
+    /// TensorBoard: weight and gradient histograms every N epochs, at epochs 1, 1+N, ...
+    /// (Keras' histogram_freq) [default: 0, none].
+    #[arg(long, value_name = "N", help_heading = "Logging")]
+    pub histogram_freq: Option<usize>,
+    /// TensorBoard: also the first convolution's filters as images, at the --histogram-freq
+    /// epochs (Keras' write_images; a model with a convolution: lenet).
+    #[arg(long, help_heading = "Logging")]
+    pub write_images: bool,
     /// Do not draw <run>/plots/curves.png and .svg at the end of the run.
     #[arg(long, help_heading = "Logging")]
     pub no_plots: bool,

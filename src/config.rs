@@ -207,6 +207,13 @@ pub struct LoggingConfig {
     /// TensorBoard batch summaries (`batch_loss`, `batch_accuracy`) every this many steps;
     /// `None` (default) writes epoch summaries only, as Keras' `update_freq="epoch"`.
     pub update_freq: Option<usize>,
+    /// TensorBoard weight and gradient histograms every this many epochs, at epochs 1, 1 + N,
+    /// ... (Keras' `histogram_freq` on its 0-based epoch index); 0 (default) for none.
+    pub histogram_freq: usize,
+    /// With `histogram_freq`: the first convolution's filters as TensorBoard images at the
+    /// histogram epochs (Keras' `write_images`); default false. Needs a model with a
+    /// single-channel convolution (lenet).
+    pub write_images: bool,
     /// Draw `<run>/plots/curves.png` and `.svg` at the end of the run; default true.
     pub plots: bool,
     /// Console output: `text` (progress bar and one line per epoch) or `json` (one JSON
@@ -221,9 +228,49 @@ impl Default for LoggingConfig {
         Self {
             tensorboard: true,
             update_freq: None,
+            histogram_freq: 0,
+            write_images: false,
             plots: true,
             format: LogFormat::Text,
             quiet: false,
+        }
+    }
+}
+
+impl LoggingConfig {
+    /// Refuses histograms and images that would not be written: either without TensorBoard,
+    /// images without histograms (Keras writes them only at its `histogram_freq` epochs), or
+    /// images of a model without a single-channel convolution to draw (the MLPs; Keras skips
+    /// a weight it cannot draw, which would leave an empty image dashboard).
+    ///
+    /// # Errors
+    /// A one-line message naming the flag and the fix.
+    pub fn validate_histograms(&self, model: ModelKind) -> Result<(), String> {
+        if !self.tensorboard && (self.histogram_freq > 0 || self.write_images) {
+            let flag = if self.write_images {
+                "--write-images"
+            } else {
+                "--histogram-freq"
+            };
+            return Err(format!(
+                "{flag} writes to TensorBoard: drop --no-tensorboard (or {flag})"
+            ));
+        }
+        if !self.write_images {
+            return Ok(());
+        }
+        if self.histogram_freq == 0 {
+            return Err(
+                "--write-images draws at the histogram epochs: add --histogram-freq N (1 for every epoch)"
+                    .into(),
+            );
+        }
+        match model {
+            ModelKind::Lenet => Ok(()),
+            ModelKind::Mlp | ModelKind::DeepMlp => Err(format!(
+                "--write-images draws the first convolution's filters and {} has none: use --model lenet, or drop --write-images",
+                model.name()
+            )),
         }
     }
 }
@@ -446,6 +493,7 @@ impl TrainConfig {
         if self.logging.update_freq == Some(0) {
             return Err("--update-freq must be 'epoch' or at least 1".into());
         }
+        self.logging.validate_histograms(self.model)?;
         self.regularization.validate(self.model)?;
         self.optimizer
             .validate()
@@ -531,6 +579,7 @@ mod tests {
             config.model_checkpoint = Some(ModelCheckpointConfig::default());
             config.reduce_lr_on_plateau = Some(ReduceLrOnPlateauConfig::default());
             config.logging.update_freq = Some(3);
+            config.logging.histogram_freq = 2;
             config.keep_checkpoints = Some(1);
             configs.push(config.clone());
             config.reduce_lr_on_plateau = None;

@@ -127,6 +127,12 @@ pub fn apply_logging_args(
     if let Some(f) = &a.update_freq {
         config.logging.update_freq = update_freq(f)?;
     }
+    if let Some(n) = a.histogram_freq {
+        config.logging.histogram_freq = n;
+    }
+    if a.write_images {
+        config.logging.write_images = true;
+    }
     if a.no_plots {
         config.logging.plots = false;
     }

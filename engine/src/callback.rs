@@ -3,13 +3,16 @@
 //! exactly (Keras' `Callback` hook points, Lightning's `state_dict`/`load_state_dict`).
 //!
 //! Hook order in one epoch: `on_epoch_begin`; per step `on_step_begin` (the learning rate may
-//! be set here), the step, `on_step_end`; `on_validation_begin`; validation; `on_epoch_end`
+//! be set here), the step (at the epoch's last, `on_last_step_gradients` between backward and
+//! the update), `on_step_end`; `on_validation_begin`; validation; `on_epoch_end`
 //! (its logs may be extended, e.g. with timing); then the epoch checkpoint. Callbacks run in
 //! the order they were added. `on_train_begin` runs once per `fit` call, also when resuming,
 //! after the states were restored; `on_train_end` when training ends, `on_interrupt` instead
 //! when a stop request interrupts it.
 
 use std::path::{Path, PathBuf};
+
+use burn::optim::GradientsParams;
 
 use crate::callbacks::Logs;
 use crate::metrics::{EpochLogs, MetricSums};
@@ -47,6 +50,31 @@ pub trait Callback<M> {
     /// As [`on_train_begin`](Self::on_train_begin).
     fn on_step_begin(&mut self, ctx: &mut Context<'_, M>) -> Result<(), String> {
         let _ = ctx;
+        Ok(())
+    }
+
+    /// At the epoch's last optimizer step, after backward (and accumulation and clipping),
+    /// before the optimizer's update: `grads` holds the gradients that update applies, one per
+    /// trainable float parameter of `ctx.model` (the weights before the update), each of its
+    /// parameter's shape, keyed by [`ParamId`](burn::module::ParamId) (read one with
+    /// `grads.get::<D>(param.id)`, or all by path with
+    /// [`crate::tensorboard::weights::gradients`]). They live on the training device; reading
+    /// them waits for it.
+    ///
+    /// "Last" is known before the update: the step that ends the epoch's data, or the one that
+    /// reaches [`crate::LearnerConfig::max_steps`]. An epoch that a stop request or a
+    /// callback's stop ends earlier has no such call. `ctx.global_step` does not count this
+    /// step yet; `ctx.epoch_step` counts its batches. Called once an epoch and only here, so
+    /// the other steps pay nothing for it (for Keras 2's `write_grads` histograms).
+    ///
+    /// # Errors
+    /// As [`on_train_begin`](Self::on_train_begin).
+    fn on_last_step_gradients(
+        &mut self,
+        ctx: &mut Context<'_, M>,
+        grads: &GradientsParams,
+    ) -> Result<(), String> {
+        let _ = (ctx, grads);
         Ok(())
     }
 

@@ -449,6 +449,16 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     Some(clip) => clip.apply(&model, grads),
                     None => grads,
                 };
+                // Known before the update: the end of the epoch's data, or `max_steps`.
+                let last_step = run.state.epoch_step == steps_per_epoch
+                    || config
+                        .max_steps
+                        .is_some_and(|n| run.state.global_step + 1 >= n);
+                if last_step {
+                    run.hook(&model, &sums, &optimizer, |c, ctx| {
+                        c.on_last_step_gradients(ctx, &grads)
+                    })?;
+                }
                 if let Some(report) = &report_loss {
                     report(window_loss / window_len as f64);
                     window_loss = 0.0;

@@ -1,16 +1,24 @@
 //! TensorBoard event files: written, read back with every CRC checked, damage detected with
-//! its offset, and the logger's Keras 3 layout. `tools/tensorboard_scalars.py` reads the run
+//! its offset, the logger's Keras 3 layout, and the learner's weight and gradient histograms
+//! and filter images. `tools/tensorboard_scalars.py` reads the run
 //! that `logger_writes_keras_layout_and_resume_adds_files` leaves under `target/tmp` with
 //! TensorBoard itself.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Linear, LinearConfig};
+use burn::optim::SgdConfig;
+use burn::tensor::{Device, TensorData};
 use ember_engine::callbacks::Logs;
 use ember_engine::tensorboard::record::{RecordError, RecordErrorKind, masked_crc32c};
 use ember_engine::tensorboard::{
     EventWriter, TbError, TensorBoardLogger, UpdateFreq, event_files, read_events, scalars,
+    summary_values,
 };
+use ember_engine::{FitOutcome, Learner, LearnerConfig, Regression, TensorBoard, TensorSource, Xy};
 
 /// A directory under the system's temporary directory, removed when dropped.
 struct TempDir(PathBuf);
@@ -393,4 +401,171 @@ fn zero_batch_update_freq_is_a_clear_error() {
     let err = TensorBoardLogger::create(dir.path(), UpdateFreq::Batches(0)).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidInput);
     assert!(err.to_string().contains("update frequency of 0"), "{err}");
+}
+
+/// A line fitted by regression, and a single-channel convolution that the loss does not use
+/// (so it has a weight histogram and images but no gradient).
+#[derive(Module, Debug)]
+struct Probe {
+    conv: Conv2d,
+    line: Linear,
+}
+
+/// `(w, b)` of a `[1, 1]` linear layer.
+fn line_params(line: &Linear) -> (f32, f32) {
+    let w = line.weight.val().into_data().try_to_vec::<f32>().unwrap()[0];
+    let b = line
+        .bias
+        .as_ref()
+        .unwrap()
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()[0];
+    (w, b)
+}
+
+/// The learner with `TensorBoard::histograms(1, true)`: at each epoch's end, histograms of
+/// the weights (compared with the weights after that epoch, from the model and by hand) and of
+/// the last step's gradients (compared with the mean-squared-error gradient computed by hand),
+/// and the convolution's filters as PNG images whose pixels follow TensorFlow's normalization.
+#[test]
+fn learner_writes_weight_and_gradient_histograms_and_filter_images() {
+    let dir = TempDir::new("tb-histograms");
+    let device = Device::flex().autodiff();
+    let xs: Vec<f32> = (0..8).map(|i| i as f32 / 4.0 - 1.0).collect();
+    let ys: Vec<f32> = xs.iter().map(|x| 2.0 * x + 1.0).collect();
+    let data = TensorSource::new(
+        TensorData::new(xs.clone(), [8, 1]),
+        TensorData::new(ys.clone(), [8, 1]),
+    )
+    .unwrap();
+    let model = Probe {
+        conv: Conv2dConfig::new([1, 2], [3, 3]).init(&device),
+        line: LinearConfig::new(1, 1).init(&device),
+    };
+    let (w0, b0) = line_params(&model.line);
+    let filters = model
+        .conv
+        .weight
+        .val()
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap();
+    let lr = 0.1;
+    let config = LearnerConfig {
+        epochs: 2,
+        // One step an epoch: the last step's gradients are the whole data's.
+        batch_size: 8,
+        learning_rate: lr,
+        run_dir: Some(dir.path().to_owned()),
+        ..Default::default()
+    };
+    let step = |m: &Probe, b: Xy| Regression.output(m.line.forward(b.x), b.y);
+    let outcome = Learner::new(model, SgdConfig::new().init(), step, device, config)
+        .callback(TensorBoard::new(UpdateFreq::Epoch).histograms(1, true))
+        .fit(&data, None::<&TensorSource>)
+        .unwrap();
+    let FitOutcome::Finished(result) = outcome else {
+        panic!("not interrupted")
+    };
+
+    // d/dw and d/db of mean((w x + b - y)²), and plain SGD's update, in f64 by hand.
+    let grad = |w: f64, b: f64| {
+        let n = xs.len() as f64;
+        let r = |i: usize| w * xs[i] as f64 + b - ys[i] as f64;
+        let gw = (0..xs.len())
+            .map(|i| 2.0 * r(i) * xs[i] as f64)
+            .sum::<f64>()
+            / n;
+        let gb = (0..xs.len()).map(|i| 2.0 * r(i)).sum::<f64>() / n;
+        (gw, gb)
+    };
+    let (mut w, mut b) = (w0 as f64, b0 as f64);
+    let mut expected = Vec::new();
+    for _ in 0..2 {
+        let (gw, gb) = grad(w, b);
+        (w, b) = (w - lr * gw, b - lr * gb);
+        expected.push([(gw, gb), (w, b)]);
+    }
+    let (w_final, b_final) = line_params(&result.model.line);
+    assert!((w - w_final as f64).abs() < 1e-5 && (b - b_final as f64).abs() < 1e-5);
+
+    let values = summary_values(&dir.join("tensorboard/train")).unwrap();
+    let histo = |tag: &str, step: i64| {
+        let found: Vec<_> = values
+            .iter()
+            .filter(|(s, v)| *s == step && v.tag == tag)
+            .collect();
+        assert_eq!(found.len(), 1, "{tag} at step {step}");
+        found[0]
+            .1
+            .histo
+            .clone()
+            .unwrap_or_else(|| panic!("{tag}: no histogram"))
+    };
+    for (step, [(gw, gb), (w, b)]) in expected.iter().enumerate() {
+        let step = step as i64;
+        for (tag, value) in [
+            ("line/weight/gradient", gw),
+            ("line/bias/gradient", gb),
+            ("line/weight/histogram", w),
+            ("line/bias/histogram", b),
+        ] {
+            let h = histo(tag, step);
+            assert_eq!(h.num, 1.0, "{tag}");
+            assert!(
+                (h.min - value).abs() < 1e-5 * value.abs().max(1.0),
+                "{tag}: {h:?} vs {value}"
+            );
+            assert_eq!(
+                (h.min, h.sum, h.bucket.iter().sum::<f64>()),
+                (h.max, h.max, 1.0),
+                "{tag}"
+            );
+        }
+        // The unused convolution: a weight histogram of its 18 values, no gradient.
+        let h = histo("conv/weight/histogram", step);
+        let lo = filters.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = filters.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        assert_eq!((h.num, h.min, h.max), (18.0, lo as f64, hi as f64));
+        assert!(!values.iter().any(|(_, v)| v.tag == "conv/weight/gradient"));
+    }
+
+    // Two images per epoch, filter i under `conv/weight/image/<i>`, pixels as TensorFlow 1
+    // normalizes a signed image: 128 + v·127/max|v|, truncated.
+    let images: Vec<_> = values.iter().filter(|(_, v)| v.image.is_some()).collect();
+    let tags: Vec<(i64, &str)> = images.iter().map(|(s, v)| (*s, v.tag.as_str())).collect();
+    assert_eq!(
+        tags,
+        [
+            (0, "conv/weight/image/0"),
+            (0, "conv/weight/image/1"),
+            (1, "conv/weight/image/0"),
+            (1, "conv/weight/image/1"),
+        ]
+    );
+    for (i, (_, value)) in images[..2].iter().enumerate() {
+        let image = value.image.as_ref().unwrap();
+        assert_eq!((image.height, image.width, image.colorspace), (3, 3, 1));
+        let decoder = png::Decoder::new(std::io::Cursor::new(&image.encoded_image_string));
+        let mut reader = decoder.read_info().unwrap();
+        let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+        let info = reader.next_frame(&mut pixels).unwrap();
+        assert_eq!(
+            (info.width, info.height, info.color_type),
+            (3, 3, png::ColorType::Grayscale)
+        );
+        let filter = &filters[i * 9..(i + 1) * 9];
+        let magnitude = filter.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let expected: Vec<u8> = filter
+            .iter()
+            .map(|v| (128.0 + v * 127.0 / magnitude) as u8)
+            .collect();
+        assert!(
+            filter.iter().any(|&v| v < 0.0),
+            "Kaiming-uniform filters have a negative value"
+        );
+        assert_eq!(&pixels[..9], expected.as_slice(), "filter {i}");
+    }
 }

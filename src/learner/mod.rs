@@ -173,7 +173,11 @@ fn callbacks<'a>(
             Some(n) => UpdateFreq::Batches(n),
             None => UpdateFreq::Epoch,
         };
-        list.push(Box::new(TensorBoard::new(freq).only(&TENSORBOARD_METRICS)));
+        list.push(Box::new(
+            TensorBoard::new(freq)
+                .only(&TENSORBOARD_METRICS)
+                .histograms(config.logging.histogram_freq, config.logging.write_images),
+        ));
     }
     Ok(list)
 }

@@ -1,6 +1,7 @@
-//! Training curves: loss and accuracy against epoch, training solid and validation dashed, one
-//! colour per run (the picture of d2l's `Animator`, Dive into Deep Learning §3.6, with several
-//! runs overlaid).
+//! Training curves: loss and accuracy against epoch, training solid and validation dashed, and
+//! the learning rate, one colour per run (the picture of d2l's `Animator`, Dive into Deep
+//! Learning §3.6, with several runs overlaid, and a learning-rate panel so that a schedule is
+//! seen next to its effect).
 
 use super::draw_legend;
 use std::path::{Path, PathBuf};
@@ -19,11 +20,19 @@ pub const EPOCH_LABEL: &str = "epoch";
 pub const LOSS_LABEL: &str = "loss (cross-entropy)";
 /// Label of the accuracy panel's y axis.
 pub const ACCURACY_LABEL: &str = "accuracy";
+/// Label of the learning-rate panel's y axis (with [`LOG_SUFFIX`] on a log scale).
+pub const LEARNING_RATE_LABEL: &str = "learning rate";
+/// Appended to an axis label whose axis is logarithmic.
+pub const LOG_SUFFIX: &str = " (log scale)";
+/// Size of the figure in pixels: three panels side by side.
+pub const SIZE: (u32, u32) = (1650, 520);
 
-/// Writes `<out_stem>.png` and `<out_stem>.svg`: two panels, loss and accuracy against epoch;
-/// for each run (`(label, history)`, one colour each) its training values as a solid line and
-/// its validation values dashed, with a legend naming `"<label> train"` and
-/// `"<label> validation"`. Non-finite values (a diverged epoch) are left out: the line breaks
+/// Writes `<out_stem>.png` and `<out_stem>.svg` ([`SIZE`]): three panels against epoch, loss,
+/// accuracy and learning rate; for each run (`(label, history)`, one colour each) its training
+/// values as a solid line and its validation values dashed (the learning rate: one solid line),
+/// with a legend naming `"<label> train"` and `"<label> validation"`. The learning rate's axis
+/// is logarithmic when its values span more than a decade (a decay, a warm-up from near zero),
+/// else linear from 0. Non-finite values (a diverged epoch) are left out: the line breaks
 /// there. A stem ending in `.png` or `.svg` loses that extension first (see
 /// [`png_and_svg`]). Returns the two paths written.
 ///
@@ -53,13 +62,29 @@ struct Panel {
     metric: fn(&EpochMetrics) -> (f64, f64),
     /// Values the metric cannot leave (accuracy: [0, 1]); the padded y range stops there.
     bounds: Option<(f64, f64)>,
-    /// Whether this panel carries the legend (one legend serves both).
+    /// Whether this panel carries the legend (one legend serves all).
     legend: bool,
+    /// Whether the metric has a validation value to draw (dashed).
+    validation: bool,
+    /// A rate: the y axis is logarithmic when the values span more than a decade, else it
+    /// starts at 0.
+    rate: bool,
+}
+
+/// Whether the finite values are all positive and span more than a factor of 10.
+pub fn spans_decades(values: impl IntoIterator<Item = f64>) -> bool {
+    let (lo, hi) = values
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    lo > 0.0 && hi > 10.0 * lo
 }
 
 impl Figure for TrainingCurves<'_> {
     fn size(&self) -> (u32, u32) {
-        (1200, 520)
+        SIZE
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> anyhow::Result<()> {
@@ -67,13 +92,15 @@ impl Figure for TrainingCurves<'_> {
         let body = root
             .titled(TITLE, (font::FAMILY, 26))
             .map_err(drawing_error)?;
-        let panels = body.split_evenly((1, 2));
+        let panels = body.split_evenly((1, 3));
         let loss = Panel {
             caption: "Loss",
             y_label: LOSS_LABEL,
             metric: |m| (m.loss, m.val_loss),
             bounds: None,
             legend: true,
+            validation: true,
+            rate: false,
         };
         let accuracy = Panel {
             caption: "Accuracy",
@@ -81,9 +108,21 @@ impl Figure for TrainingCurves<'_> {
             metric: |m| (m.accuracy, m.val_accuracy),
             bounds: Some((0.0, 1.0)),
             legend: false,
+            validation: true,
+            rate: false,
+        };
+        let learning_rate = Panel {
+            caption: "Learning rate",
+            y_label: LEARNING_RATE_LABEL,
+            metric: |m| (m.learning_rate, f64::NAN),
+            bounds: None,
+            legend: false,
+            validation: false,
+            rate: true,
         };
         self.panel(&panels[0], &loss)?;
-        self.panel(&panels[1], &accuracy)
+        self.panel(&panels[1], &accuracy)?;
+        self.panel(&panels[2], &learning_rate)
     }
 }
 
@@ -93,7 +132,26 @@ impl TrainingCurves<'_> {
         area: &DrawingArea<DB, Shift>,
         panel: &Panel,
     ) -> anyhow::Result<()> {
-        let metric = panel.metric;
+        let log_y = panel.rate
+            && spans_decades(
+                self.runs
+                    .iter()
+                    .flat_map(|(_, h)| h.iter().map(|m| (panel.metric)(m).0)),
+            );
+        // A log axis is drawn as log10 of the values on a linear one, labelled with the values.
+        let scale = |v: f64| if log_y { v.log10() } else { v };
+        let raw_metric = panel.metric;
+        let metric = |m: &EpochMetrics| {
+            let (train, val) = raw_metric(m);
+            (
+                scale(train),
+                if panel.validation {
+                    scale(val)
+                } else {
+                    f64::NAN
+                },
+            )
+        };
         let epochs = self
             .runs
             .iter()
@@ -112,11 +170,22 @@ impl TrainingCurves<'_> {
                 [train, val]
             })
         });
-        let (mut y_lo, mut y_hi) = finite_range(values, 0.05, (0.0, 1.0));
+        let (mut y_lo, mut y_hi) = if panel.rate && !log_y {
+            // From 0, so that a constant rate is a level line, not noise magnified.
+            let hi = values.filter(|v| v.is_finite()).fold(0.0, f64::max);
+            (0.0, if hi > 0.0 { hi * 1.1 } else { 1.0 })
+        } else {
+            finite_range(values, 0.05, (0.0, 1.0))
+        };
         if let Some((lo, hi)) = panel.bounds {
             y_lo = y_lo.max(lo);
             y_hi = y_hi.min(hi);
         }
+        let y_label = if log_y {
+            format!("{}{LOG_SUFFIX}", panel.y_label)
+        } else {
+            panel.y_label.to_string()
+        };
         let mut chart = ChartBuilder::on(area)
             .caption(panel.caption, (font::FAMILY, 20))
             .margin(12)
@@ -130,7 +199,7 @@ impl TrainingCurves<'_> {
         chart
             .configure_mesh()
             .x_desc(EPOCH_LABEL)
-            .y_desc(panel.y_label)
+            .y_desc(y_label)
             .x_labels(whole_epochs.clamp(2, 11))
             // Ticks fall between epochs when there are few: label whole epochs only.
             .x_label_formatter(&|x| {
@@ -140,7 +209,13 @@ impl TrainingCurves<'_> {
                     String::new()
                 }
             })
-            .y_label_formatter(&|y| format!("{y:.decimals$}"))
+            .y_label_formatter(&|y| {
+                if log_y {
+                    format!("{:.1e}", 10f64.powf(*y))
+                } else {
+                    format!("{y:.decimals$}")
+                }
+            })
             .label_style((font::FAMILY, 14))
             .axis_desc_style((font::FAMILY, 16))
             .light_line_style(WHITE.mix(0.0))

@@ -3,6 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use burn::module::Module;
+use burn::optim::GradientsParams;
 use serde::{Deserialize, Serialize};
 
 use super::{from_state, to_state};
@@ -10,7 +12,10 @@ use crate::callback::{Callback, Context};
 use crate::callbacks::{Logs, exact_f64};
 use crate::layout::{METRICS_FILE, METRICS_JSONL_FILE};
 use crate::metrics::{EpochLogs, write_csv, write_jsonl};
-use crate::tensorboard::{TensorBoardLogger, UpdateFreq};
+use crate::tensorboard::logger::{
+    GRADIENT_SUFFIX, HISTOGRAM_SUFFIX, histogram_values, image_values,
+};
+use crate::tensorboard::{TensorBoardLogger, UpdateFreq, Value, weights};
 
 /// The history so far plus this epoch's row.
 fn rows<M>(ctx: &Context<'_, M>, logs: &Logs) -> Vec<EpochLogs> {
@@ -81,11 +86,18 @@ impl<M> Callback<M> for JsonlLogger {
 /// `<run>/tensorboard/{train,validation}`, opened at the start of `fit` (a resumed run adds
 /// files, which TensorBoard merges). Every epoch log is written (`val_` ones to the validation
 /// writer, also as `evaluation_<name>_vs_iterations`); the running training metrics every
-/// `update_freq` steps. Name `tensorboard`.
+/// `update_freq` steps; with [`histograms`](Self::histograms), weight and gradient histograms
+/// and filter images. Name `tensorboard`.
 pub struct TensorBoard {
     update_freq: UpdateFreq,
     /// Only these epoch logs, when set (default: all).
     metrics: Option<Vec<String>>,
+    /// Keras' `histogram_freq`: 0 for none.
+    histogram_freq: usize,
+    /// Keras' `write_images`, at the histogram epochs.
+    write_images: bool,
+    /// The gradient histograms of the current epoch's last step, written at its end.
+    gradients: Vec<Value>,
     logger: Option<TensorBoardLogger>,
 }
 
@@ -95,6 +107,9 @@ impl TensorBoard {
         Self {
             update_freq,
             metrics: None,
+            histogram_freq: 0,
+            write_images: false,
+            gradients: Vec::new(),
             logger: None,
         }
     }
@@ -105,6 +120,26 @@ impl TensorBoard {
         self
     }
 
+    /// Keras' `histogram_freq` and `write_images`: at the end of every epoch whose 0-based
+    /// index is a multiple of `freq` (epochs 1, 1 + freq, ...; `freq` 0, the default, for
+    /// none), a histogram of each float parameter (`<path>/histogram`) and of the gradient
+    /// of each trainable one at the epoch's last step (`<path>/gradient`), and with `images`
+    /// each single-channel convolution weight's filters as images (`<path>/image/<i>`); see
+    /// [`TensorBoardLogger`] for the tags and formats. Histogram epochs read every parameter
+    /// and gradient off the device once; other epochs cost nothing. With EMA evaluation the
+    /// weights are the averaged ones that were validated, the gradients the trained model's.
+    pub fn histograms(mut self, freq: usize, images: bool) -> Self {
+        self.histogram_freq = freq;
+        self.write_images = images;
+        self
+    }
+
+    /// Whether `epoch` (1-based) writes histograms: Keras' `epoch % histogram_freq == 0` on
+    /// its 0-based epoch index.
+    fn histograms_due(&self, epoch: usize) -> bool {
+        self.histogram_freq > 0 && (epoch - 1).is_multiple_of(self.histogram_freq)
+    }
+
     fn logger(&mut self) -> Result<&mut TensorBoardLogger, String> {
         self.logger
             .as_mut()
@@ -112,7 +147,7 @@ impl TensorBoard {
     }
 }
 
-impl<M> Callback<M> for TensorBoard {
+impl<M: Module> Callback<M> for TensorBoard {
     fn name(&self) -> String {
         "tensorboard".into()
     }
@@ -126,6 +161,24 @@ impl<M> Callback<M> for TensorBoard {
                 format!("cannot create TensorBoard files in {}: {e}", dir.display())
             })?,
         );
+        Ok(())
+    }
+
+    fn on_epoch_begin(&mut self, _ctx: &mut Context<'_, M>) -> Result<(), String> {
+        // An epoch ended early by a stop has no last-step gradients: none from an older one.
+        self.gradients.clear();
+        Ok(())
+    }
+
+    fn on_last_step_gradients(
+        &mut self,
+        ctx: &mut Context<'_, M>,
+        grads: &GradientsParams,
+    ) -> Result<(), String> {
+        if self.histograms_due(ctx.epoch) {
+            let tensors = weights::gradients(ctx.model, grads)?;
+            self.gradients = histogram_values(&tensors, GRADIENT_SUFFIX);
+        }
         Ok(())
     }
 
@@ -150,6 +203,17 @@ impl<M> Callback<M> for TensorBoard {
             None => logs.clone(),
         };
         let (step, epoch) = (ctx.global_step, ctx.epoch);
+        if self.histograms_due(epoch) {
+            let params = weights::parameters(ctx.model)?;
+            let mut values = histogram_values(&params, HISTOGRAM_SUFFIX);
+            values.append(&mut self.gradients);
+            if self.write_images {
+                values.extend(image_values(&params));
+            }
+            self.logger()?
+                .on_weights(epoch - 1, values)
+                .map_err(|e| format!("cannot write TensorBoard events: {e}"))?;
+        }
         let logger = self.logger()?;
         logger
             .on_validation_end(step, &logs)

@@ -23,14 +23,61 @@
 //! curves; the caller passes ember's global step instead, which continues across a resumed run.
 //! Keras' `record_if` also gates `evaluation_*` with the last validation batch counter when
 //! `update_freq` is an integer (a side effect of its summary contexts); they are always written
-//! here. The model summary text (`write_graph`), histograms, images and profiling are not
-//! written.
+//! here. The model summary text (`write_graph`) and profiling are not written.
+//!
+//! Histograms and images (Keras' `histogram_freq` and `write_images`, `_log_weights`): at the
+//! end of every epoch whose 0-based index is a multiple of `histogram_freq`, each weight as
+//! the histogram `<weight>/histogram` in the train writer at `step = epoch`, and with
+//! `write_images` the weight drawn as `<weight>/image`. Keras names a weight by its variable
+//! name (`kernel`, `bias`); ember by its module path (`conv1/weight`), which is unique and
+//! groups a layer's tensors under one TensorBoard section. Beyond Keras 3 (which dropped
+//! TensorFlow 1's `write_grads`), the gradients of the epoch's last step are written as
+//! `<weight>/gradient`. Histograms are TensorFlow 1's legacy `histo` values with TensorFlow's
+//! default buckets ([`super::histogram`]); images are legacy `Summary.Image` PNGs, one value per
+//! filter tagged `<weight>/image/<i>` as TensorFlow 1's `tf.summary.image` tags several images
+//! (Keras 3 writes them as one TensorFlow 2 image tensor under `<weight>/image`).
 
 use std::io;
 use std::path::Path;
 
+use super::histogram::histogram;
+use super::image::filter_images;
+use super::proto::Value;
+use super::weights::NamedTensor;
 use super::writer::EventWriter;
 use crate::callbacks::Logs;
+
+/// Last component of a weight histogram's tag: `<weight path>/histogram` (Keras 3's suffix).
+pub const HISTOGRAM_SUFFIX: &str = "histogram";
+/// Last component of a gradient histogram's tag: `<weight path>/gradient`.
+pub const GRADIENT_SUFFIX: &str = "gradient";
+/// Component of an image's tag before the filter index: `<weight path>/image/<i>`.
+pub const IMAGE_SUFFIX: &str = "image";
+
+/// The histogram of each of `tensors` ([`histogram`]), tagged `<path>/<suffix>`
+/// ([`HISTOGRAM_SUFFIX`] for weights, [`GRADIENT_SUFFIX`] for gradients).
+pub fn histogram_values(tensors: &[NamedTensor], suffix: &str) -> Vec<Value> {
+    tensors
+        .iter()
+        .map(|t| Value::histogram(&format!("{}/{suffix}", t.path), histogram(&t.values)))
+        .collect()
+}
+
+/// The filters of each of `weights` that can be drawn ([`filter_images`]: single-channel
+/// convolution weights), tagged `<path>/image/<i>` for filter `i` (0-based); none for a model
+/// without such a weight.
+pub fn image_values(weights: &[NamedTensor]) -> Vec<Value> {
+    weights
+        .iter()
+        .filter_map(|w| Some((&w.path, filter_images(&w.shape, &w.values)?)))
+        .flat_map(|(path, images)| {
+            images
+                .into_iter()
+                .enumerate()
+                .map(move |(i, image)| Value::image(&format!("{path}/{IMAGE_SUFFIX}/{i}"), image))
+        })
+        .collect()
+}
 
 /// How often batch-level scalars are written, as Keras' `update_freq`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -53,6 +100,7 @@ pub enum UpdateFreq {
 /// | `validation` | `epoch_loss`, `epoch_accuracy`       | epoch index, 0-based            |
 /// | `validation` | `evaluation_loss_vs_iterations`, `evaluation_accuracy_vs_iterations` | optimizer steps taken |
 /// | `train`      | `batch_loss`, `batch_accuracy` (with [`UpdateFreq::Batches`]) | global step, 1-based |
+/// | `train`      | `<weight>/histogram`, `<weight>/gradient`, `<weight>/image/<i>` ([`on_weights`](Self::on_weights)) | epoch index, 0-based |
 ///
 /// (for logs `loss`, `accuracy`, `learning_rate`, `val_loss`, `val_accuracy`; any other metric
 /// name is laid out the same way).
@@ -157,6 +205,19 @@ impl TensorBoardLogger {
             writer.add_scalar(&format!("epoch_{name}"), step, *value as f32)?;
         }
         self.flush()
+    }
+
+    /// Writes `values` (from [`histogram_values`] and [`image_values`]) to the train writer as
+    /// one event at step `epoch_index0` (0-based, as [`on_epoch_end`](Self::on_epoch_end)),
+    /// buffered until the next flush.
+    ///
+    /// # Errors
+    /// The I/O error of writing.
+    pub fn on_weights(&mut self, epoch_index0: usize, values: Vec<Value>) -> io::Result<()> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        self.train.add_values(step(epoch_index0), values)
     }
 
     /// Writes buffered scalars to both files and fsyncs them.

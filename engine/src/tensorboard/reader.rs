@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use prost::Message;
 
-use super::proto::Event;
+use super::proto::{Event, Value};
 use super::record::{RecordError, decode_records};
 
 /// Why an event file or directory could not be read.
@@ -91,6 +91,28 @@ pub fn event_files(dir: &Path) -> Result<Vec<PathBuf>, TbError> {
     Ok(files)
 }
 
+/// Every summary value in the event files of `dir` with its event's step, in file-name order,
+/// then record order within a file (scalars, histograms, images alike).
+///
+/// # Errors
+/// The first error of [`event_files`] or [`read_events`].
+pub fn summary_values(dir: &Path) -> Result<Vec<(i64, Value)>, TbError> {
+    let mut values = Vec::new();
+    for file in event_files(dir)? {
+        for event in read_events(&file)? {
+            let step = event.step;
+            values.extend(
+                event
+                    .summary
+                    .into_iter()
+                    .flat_map(|s| s.value)
+                    .map(|v| (step, v)),
+            );
+        }
+    }
+    Ok(values)
+}
+
 /// Every scalar (`simple_value`) in the event files of `dir`, by tag: `(step, value)` pairs in
 /// file-name order, then record order within a file.
 ///
@@ -101,16 +123,12 @@ pub fn event_files(dir: &Path) -> Result<Vec<PathBuf>, TbError> {
 /// The first error of [`event_files`] or [`read_events`].
 pub fn scalars(dir: &Path) -> Result<BTreeMap<String, Vec<(i64, f32)>>, TbError> {
     let mut series: BTreeMap<String, Vec<(i64, f32)>> = BTreeMap::new();
-    for file in event_files(dir)? {
-        for event in read_events(&file)? {
-            for value in event.summary.into_iter().flat_map(|s| s.value) {
-                if let Some(simple_value) = value.simple_value {
-                    series
-                        .entry(value.tag)
-                        .or_default()
-                        .push((event.step, simple_value));
-                }
-            }
+    for (step, value) in summary_values(dir)? {
+        if let Some(simple_value) = value.simple_value {
+            series
+                .entry(value.tag)
+                .or_default()
+                .push((step, simple_value));
         }
     }
     Ok(series)

@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use prost::Message;
 
-use super::proto::Event;
+use super::proto::{Event, Value};
 use super::record::encode_record;
 
 /// Event files created by this process so far; part of the file name, as TensorFlow's
@@ -83,6 +83,15 @@ impl EventWriter {
     /// The I/O error of writing to the file.
     pub fn add_scalar(&mut self, tag: &str, step: i64, value: f32) -> io::Result<()> {
         self.add_event(&Event::scalar(wall_time(), step, tag, value))
+    }
+
+    /// Appends `values` (histograms, images) as one event at `step`, stamped with the current
+    /// wall-clock time.
+    ///
+    /// # Errors
+    /// The I/O error of writing to the file.
+    pub fn add_values(&mut self, step: i64, values: Vec<Value>) -> io::Result<()> {
+        self.add_event(&Event::summary(wall_time(), step, values))
     }
 
     /// Appends `event` as one record.
