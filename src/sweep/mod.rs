@@ -393,16 +393,8 @@ impl SweepSpec {
                     for (flag, value) in &flags {
                         push_flag(&mut words, flag, value)?;
                     }
-                    let mut label: Vec<String> = values
-                        .iter()
-                        .map(|(k, v)| {
-                            if k == "variant" {
-                                v.clone()
-                            } else {
-                                format!("{k}={v}")
-                            }
-                        })
-                        .collect();
+                    let mut label: Vec<String> =
+                        values.iter().map(|(k, v)| value_label(k, v)).collect();
                     label.push(format!("seed={seed}"));
                     let dir = format!(
                         "{:0width$}_{}",
@@ -435,6 +427,15 @@ impl SweepSpec {
                 .map(|a| a.flag.clone()),
         );
         keys
+    }
+}
+
+/// One swept value as the labels show it: `key=value`, or a variant's name alone.
+pub fn value_label(key: &str, value: &str) -> String {
+    if key == "variant" {
+        value.to_string()
+    } else {
+        format!("{key}={value}")
     }
 }
 

@@ -161,13 +161,7 @@ impl Group<'_> {
         let parts: Vec<String> = self
             .values
             .iter()
-            .map(|(k, v)| {
-                if k == "variant" {
-                    v.clone()
-                } else {
-                    format!("{k}={v}")
-                }
-            })
+            .map(|(k, v)| super::value_label(k, v))
             .collect();
         parts.join(" ")
     }
@@ -491,7 +485,7 @@ impl<'a> Report<'a> {
                 .values
                 .iter()
                 .filter(|(k, _)| k != "batch-size")
-                .map(|(k, v)| format!("{k}={v}"))
+                .map(|(k, v)| super::value_label(k, v))
                 .collect();
             let reached: Vec<f64> = group
                 .runs

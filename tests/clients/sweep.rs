@@ -202,4 +202,12 @@ fn bad_sweeps_are_refused_in_one_line_before_any_run() {
         "a refused sweep created its directory"
     );
     assert_clean_error(&train(&["sweep", "report", dir]), &["sweep.json not found"]);
+    assert_clean_error(
+        &train(&["--resume", "auto"]),
+        &["--resume auto needs --run-dir"],
+    );
+    assert_clean_error(
+        &train(&["--until", "loss<0.1"]),
+        &["--until", "METRIC<=VALUE"],
+    );
 }
