@@ -140,6 +140,7 @@ fn checkpoint_resumes_across(from_name: &str, from: &Device, to_name: &str, to: 
         learning_rate: config.lr,
         callbacks: Default::default(),
         app: serde_json::to_value(record).unwrap(),
+        stopped: None,
         history: Vec::new(),
     };
     let dir = ember_engine::checkpoint::save_as(

@@ -125,6 +125,11 @@ pub struct CheckpointState {
     /// the data's fingerprint); `null` when it stores nothing.
     #[serde(default)]
     pub app: serde_json::Value,
+    /// Why a callback ended training (early stopping, a target reached), when one did at the
+    /// epoch this checkpoint ends: a run resumed from it trains no further, as it would not
+    /// have had it not been stopped before its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
     /// Every completed epoch's logs (stored in the checkpoint's [`HISTORY_FILE`]).
     #[serde(skip)]
     pub history: Vec<EpochLogs>,

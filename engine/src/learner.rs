@@ -351,6 +351,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                 learning_rate: config.learning_rate,
                 callbacks: Default::default(),
                 app,
+                stopped: None,
                 history: Vec::new(),
             },
         };
@@ -366,7 +367,8 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             epochs: config.epochs,
             steps_per_epoch,
             epoch: 0,
-            stopped: None,
+            // A run whose end a callback decided ends again at once when resumed.
+            stopped: resume.as_ref().and_then(|ck| ck.state.stopped.clone()),
             pending: Vec::new(),
             step_loss: None,
             ema: None,
@@ -398,6 +400,9 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
         let eval_device = device.clone().without_autodiff();
         let eval_batch_size = config.eval_batch_size.unwrap_or(config.batch_size);
         for epoch in run.state.epoch + 1..=config.epochs {
+            if run.stopped.is_some() {
+                break;
+            }
             let skip = run.state.epoch_step;
             let mut sums = MetricSums::restore(&run.state.partial, &device);
             run.epoch = epoch;
@@ -526,6 +531,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
             // Checkpoints the callbacks ask for here include this epoch's row: they are
             // written once it is in the history.
             run.call(evaluated, &no_sums, |c, ctx| c.on_epoch_end(ctx, &mut logs))?;
+            run.state.stopped.clone_from(&run.stopped);
             run.state.history.push(EpochLogs { epoch, logs });
             run.save_pending(evaluated, &optimizer, &no_sums)?;
             if let Some(dir) = run_dir {
@@ -871,5 +877,49 @@ mod tests {
         assert_eq!(result.history.len(), 1);
         assert!(result.history[0].logs.contains_key("val_loss"));
         assert_eq!(result.stopped.as_deref(), Some("target"));
+    }
+
+    /// A run resumed from the checkpoint written where a callback stopped it trains no
+    /// further (killed before the application saw the end, it must not train on).
+    #[test]
+    fn a_stopped_run_resumed_ends_at_once() {
+        let device = Device::flex().autodiff();
+        let dir = std::env::temp_dir().join(format!("ember-stopped-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let xs: Vec<f32> = (0..32).map(|i| i as f32 / 16.0 - 1.0).collect();
+        let data = TensorSource::new(
+            TensorData::new(xs.clone(), [32, 1]),
+            TensorData::new(xs, [32, 1]),
+        )
+        .unwrap();
+        let fit = |resume: Option<crate::checkpoint::Checkpoint>| {
+            let model = Line {
+                linear: LinearConfig::new(1, 1).init(&device),
+            };
+            let config = LearnerConfig {
+                epochs: 5,
+                batch_size: 4,
+                run_dir: Some(dir.clone()),
+                ..Default::default()
+            };
+            let step = |m: &Line, b: Xy| Regression.output(m.linear.forward(b.x), b.y);
+            let mut learner =
+                Learner::new(model, SgdConfig::new().init(), step, device.clone(), config)
+                    .callback(StopAt { at: 3 });
+            if let Some(ck) = resume {
+                learner = learner.resume(ck).unwrap();
+            }
+            match learner.fit(&data, None::<&TensorSource>).unwrap() {
+                FitOutcome::Finished(result) => result,
+                FitOutcome::Interrupted { .. } => panic!("not interrupted"),
+            }
+        };
+        assert_eq!(fit(None).global_step, 3);
+        let latest = crate::checkpoint::latest(&dir).unwrap();
+        let resumed = fit(Some(latest));
+        assert_eq!(resumed.global_step, 3);
+        assert_eq!(resumed.history.len(), 1);
+        assert_eq!(resumed.stopped.as_deref(), Some("target"));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
