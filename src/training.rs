@@ -17,7 +17,7 @@ use crate::cli::DEFAULT_MODEL;
 use crate::cli::{DeviceArgs, TrainArgs};
 use crate::config::LogFormat;
 use crate::config::TrainConfig;
-use crate::data::load_run_data;
+use crate::data::{RunData, load_run_data};
 use crate::learner::checkpoint::{self, Checkpoint};
 use crate::learner::progress::{Console, JsonLines, Progress};
 use crate::learner::{FitOptions, FitOutcome, fit};
@@ -125,12 +125,7 @@ pub(crate) fn execute(
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<FitOutcome> {
     let data = load_run_data(config)?;
-    let train_images = data.train.data().len();
-    if let Some(batch) = config.batch_size.filter(|&b| b > train_images) {
-        bail!(
-            "--batch-size {batch} is larger than the training split ({train_images} images); use at most {train_images}, or --batch-size full"
-        );
-    }
+    check_batch_size(config, &data)?;
     if let Some(checkpoint) = &resume {
         let recorded = &checkpoint.data_fingerprint;
         if !recorded.is_empty() && *recorded != data.fingerprint {
@@ -179,6 +174,20 @@ pub(crate) fn execute(
             };
             anyhow::anyhow!("{e:#} (this run: --batch-size {batch}){resume}")
         })
+}
+
+/// A batch no larger than the training split.
+///
+/// # Errors
+/// One line naming `--batch-size`, the split's size and the fix.
+pub(crate) fn check_batch_size(config: &TrainConfig, data: &RunData) -> anyhow::Result<()> {
+    let train_images = data.train.data().len();
+    if let Some(batch) = config.batch_size.filter(|&b| b > train_images) {
+        bail!(
+            "--batch-size {batch} is larger than the training split ({train_images} images); use at most {train_images}, or --batch-size full"
+        );
+    }
+    Ok(())
 }
 
 /// The configuration of a new run: the defaults, or the `--config` file, overridden by the
