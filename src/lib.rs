@@ -10,6 +10,7 @@
 //! - [`plot`]: training-curve plots (`train plot`); [`toy`]: the optimizer playground
 //!   (`train toy`).
 //! - [`summary`]: `train summary`, a model's layers and parameter counts.
+//! - [`lr_find`]: the learning-rate range test (`train lr-find`).
 //! - [`cli`], [`commands`]: the `train` command line.
 //!
 //! The optimizers live in the `ember-optim` crate (Burn and serde only), models in
@@ -26,6 +27,7 @@ pub mod distillation;
 pub mod evaluation;
 pub mod gpu_error;
 pub mod learner;
+pub mod lr_find;
 pub mod metrics;
 pub mod overrides;
 pub mod plot;
