@@ -1,5 +1,5 @@
 //! What the `train` subcommands do: dispatch to training ([`crate::training`]), committees,
-//! distillation, evaluation, comparison and previews.
+//! distillation, the learning-rate range test, evaluation, comparison and previews.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +16,7 @@ use crate::run_files::CONFIG_FILE;
 
 mod committee;
 mod distill;
+mod lr_find;
 
 pub use crate::training::{EXIT_INTERRUPTED, RUNS_DIR};
 use crate::training::{apply_autotune, chosen_backend, create_next_run_dir, lock_run, train};
@@ -34,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Committee(args)) => committee::command(*args),
         Some(Command::Distill(args)) => distill::command(*args),
         Some(Command::Summary(args)) => crate::summary::command(&args).map(|()| ExitCode::SUCCESS),
+        Some(Command::LrFind(args)) => lr_find::command(*args),
         None => train(&cli.train),
     }
 }
