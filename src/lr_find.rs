@@ -14,9 +14,9 @@ use ember_engine::{Callback, Context};
 
 /// `--min-lr` without the flag: fastai's `start_lr` (Lightning's `min_lr` is 1e-8).
 pub const DEFAULT_MIN_LR: f64 = 1e-7;
-/// `--max-lr` without the flag: fastai's `end_lr`, so that the ramp reaches rates at which
-/// every optimizer of ember diverges (Lightning's `max_lr` is 1, below SGD's divergence on
-/// some models).
+/// `--max-lr` without the flag: fastai's `end_lr`, high enough that training breaks down
+/// before the ramp ends (with SGD, LeNet's loss falls back to ln 10 above about 0.3;
+/// Lightning's `max_lr` is 1).
 pub const DEFAULT_MAX_LR: f64 = 10.0;
 /// `--steps` without the flag. Lightning and fastai take 100; ember takes 300 because the
 /// smoothed loss lags the raw loss by about β/(1−β) = 49 steps: over 100 steps and the eight
