@@ -265,23 +265,9 @@ pub struct TrainArgs {
     /// sgd/rprop/adagrad/rmsprop 1e-2, adamax/nadam 2e-3, adadelta 1.0].
     #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Seed of weight initialization and shuffling [default: 42].
-    #[arg(long, allow_negative_numbers = true)]
-    pub seed: Option<u64>,
-    /// Dataset [default: mnist].
-    #[arg(long, value_parser = dataset_parser())]
-    pub dataset: Option<DatasetKind>,
-    /// Directory holding the dataset's four IDX files (raw or .gz) [default: datasets/<name>
-    /// in the repository, then /usr/share/datasets/<name>].
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Fraction of the training images held out (from the end) for validation, as Keras'
-    /// validation_split; 0 validates on the test split [default: 0.1].
-    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
-    pub val_split: Option<f64>,
-    /// Train on the first N training images only (quick runs, tests).
-    #[arg(long, allow_negative_numbers = true, value_name = "N")]
-    pub limit_train: Option<usize>,
+    /// The seed and the data.
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Preprocessing of every split's images: none, deslant, width=W (bounding box scaled to
     /// W pixels wide, 1-28) or deslant+width=W; train committee takes a list, one per member
     /// [default: none].
@@ -322,6 +308,29 @@ pub struct TrainArgs {
     /// Regularization and the training loop's knobs.
     #[command(flatten)]
     pub regularization: RegularizationArgs,
+}
+
+/// The seed and the data of a run: what `train`, `train lr-find` and `train compare` train on,
+/// in which order.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DataArgs {
+    /// Seed of weight initialization and shuffling [default: 42].
+    #[arg(long, allow_negative_numbers = true)]
+    pub seed: Option<u64>,
+    /// Dataset [default: mnist].
+    #[arg(long, value_parser = dataset_parser())]
+    pub dataset: Option<DatasetKind>,
+    /// Directory holding the dataset's four IDX files (raw or .gz) [default: datasets/<name>
+    /// in the repository, then /usr/share/datasets/<name>].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Fraction of the training images held out (from the end) for validation, as Keras'
+    /// validation_split; 0 validates on the test split [default: 0.1].
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
+    pub val_split: Option<f64>,
+    /// Train on the first N training images only (quick runs, tests).
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
+    pub limit_train: Option<usize>,
 }
 
 /// Regularization flags, serialized as `RegularizationConfig`'s fields (flags not given left
@@ -842,22 +851,10 @@ pub struct LrFindArgs {
     /// Images per step, or 'full' [default: 64].
     #[arg(long, value_name = "N|full")]
     pub batch_size: Option<BatchSize>,
-    /// Seed of the weight initialization and shuffling [default: 42].
-    #[arg(long, allow_negative_numbers = true)]
-    pub seed: Option<u64>,
-    /// Dataset [default: mnist].
-    #[arg(long, value_parser = dataset_parser())]
-    pub dataset: Option<DatasetKind>,
-    /// Directory holding the dataset's IDX files (as for training).
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Fraction of the training images held out, as train holds it out: the test trains on
-    /// the images a train run with the same flags trains on [default: 0.1].
-    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
-    pub val_split: Option<f64>,
-    /// Train on the first N training images only.
-    #[arg(long, allow_negative_numbers = true, value_name = "N")]
-    pub limit_train: Option<usize>,
+    /// The seed and the data, as for training: the test trains on the images a train run
+    /// with the same flags trains on (the validation split held out and unused).
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Preprocessing of the images (as for training) [default: none].
     #[arg(long, value_name = "RECIPE", value_parser = parse_preprocess)]
     pub preprocess: Option<Preprocessing>,
@@ -882,11 +879,7 @@ impl LrFindArgs {
             optimizer: self.optimizer,
             device: self.device.clone(),
             batch_size: self.batch_size,
-            seed: self.seed,
-            dataset: self.dataset,
-            data_dir: self.data_dir.clone(),
-            val_split: self.val_split,
-            limit_train: self.limit_train,
+            data: self.data.clone(),
             preprocess: self.preprocess.map(|p| vec![p]),
             run_dir: self.run_dir.clone(),
             optimizer_args: self.optimizer_args.clone(),
@@ -971,21 +964,9 @@ pub struct CompareArgs {
     /// Learning rate [default: the optimizer's reference default].
     #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Seed of weight initialization and shuffling [default: 42].
-    #[arg(long, allow_negative_numbers = true)]
-    pub seed: Option<u64>,
-    /// Dataset [default: mnist].
-    #[arg(long, value_parser = dataset_parser())]
-    pub dataset: Option<DatasetKind>,
-    /// Directory holding the dataset's IDX files.
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Fraction of the training images held out for validation [default: 0.1].
-    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
-    pub val_split: Option<f64>,
-    /// Train on the first N training images only.
-    #[arg(long, allow_negative_numbers = true, value_name = "N")]
-    pub limit_train: Option<usize>,
+    /// The seed and the data, as for training.
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Directory for compare.json, compare.csv and compare.png [default:
     /// runs/compare/<model>-<opt>/run-NNN, a new one each run].
     #[arg(long, value_name = "DIR")]

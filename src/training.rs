@@ -21,7 +21,9 @@ use crate::data::{RunData, load_run_data};
 use crate::learner::checkpoint::{self, Checkpoint};
 use crate::learner::progress::{Console, JsonLines, Progress};
 use crate::learner::{FitOptions, FitOutcome, fit};
-use crate::overrides::{apply_callback_args, apply_logging_args, apply_regularization_args};
+use crate::overrides::{
+    apply_callback_args, apply_data_args, apply_logging_args, apply_regularization_args,
+};
 use crate::run_files::{CONFIG_FILE, FINAL_MODEL_FILE, SUMMARY_FILE};
 use ember_engine::lock::{LockError, RunLock};
 use ember_optim::OptimizerConfig;
@@ -236,21 +238,7 @@ fn apply_flags(config: &mut TrainConfig, args: &TrainArgs) -> anyhow::Result<()>
     if let Some(batch) = args.batch_size {
         config.batch_size = batch.images();
     }
-    if let Some(seed) = args.seed {
-        config.seed = seed;
-    }
-    if let Some(dataset) = args.dataset {
-        config.dataset = dataset;
-    }
-    if args.data_dir.is_some() {
-        config.data_dir = args.data_dir.clone();
-    }
-    if let Some(v) = args.val_split {
-        config.val_split = v;
-    }
-    if args.limit_train.is_some() {
-        config.limit_train = args.limit_train;
-    }
+    apply_data_args(config, &args.data);
     if let Some(recipes) = &args.preprocess {
         let [recipe] = recipes.as_slice() else {
             let list: Vec<String> = recipes.iter().map(ToString::to_string).collect();
