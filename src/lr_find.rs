@@ -62,7 +62,7 @@ impl Ramp {
         for (flag, value) in [("--min-lr", min), ("--max-lr", max)] {
             if !(value.is_finite() && value > 0.0) {
                 return Err(format!(
-                    "{flag} {value}: the ramp is exponential and needs a positive learning rate, e.g. {flag} {}",
+                    "{flag} {value}: the ramp is exponential and needs a positive learning rate, e.g. {flag} {:e}",
                     if flag == "--min-lr" {
                         DEFAULT_MIN_LR
                     } else {
