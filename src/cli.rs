@@ -66,6 +66,16 @@ pub enum Command {
     Distill(Box<DistillArgs>),
     /// Print a model's layers, output shapes and parameter counts, as Keras' model.summary().
     Summary(crate::summary::SummaryArgs),
+    /// Learning-rate range test (Smith 2017; Lightning's Tuner.lr_find): ramp the learning
+    /// rate exponentially over a short run and suggest the rate where the loss falls fastest.
+    ///
+    /// A fresh model (the run's seed) trains with the rate ramped exponentially from --min-lr
+    /// to --max-lr over --steps steps, stopping when the smoothed loss (EMA, beta 0.98) exceeds
+    /// 4x its best or the loss is NaN. The suggestion is the rate where the smoothed loss falls
+    /// fastest against log lr (Lightning's rule, skipping the first 10 points and the last);
+    /// fastai's minimum/10 is printed beside it. Writes lr_find.csv, lr_find.json and
+    /// lr_find.png/.svg to runs/lr-find/<model>-<opt>/run-NNN (docs/lr-find.md).
+    LrFind(Box<LrFindArgs>),
     /// Run a grid of training runs over any of train's flags (--opt adam,sgd --lr 1e-3,1e-2
     /// --seeds 3) and report them; `train sweep report DIR` reports a sweep's runs again.
     #[command(disable_help_flag = true, long_about = SWEEP_HELP)]
@@ -268,7 +278,7 @@ impl BatchSize {
 }
 
 /// Device and backend flags, shared by training and evaluation.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct DeviceArgs {
     /// Where to compute: cpu (default backend flex) or gpu (wgpu).
     #[arg(long, value_parser = device_parser())]
@@ -289,7 +299,7 @@ pub struct DeviceArgs {
 
 /// Flags of a training run. Unset flags take the defaults of a new run, or the checkpoint's
 /// values when resuming.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Default, Args)]
 pub struct TrainArgs {
     /// Model: mlp (784-100-10), deep-mlp (784-128-64-32-16-10) or lenet (LeNet-5) [default: lenet].
     #[arg(long, value_parser = model_parser())]
@@ -310,23 +320,9 @@ pub struct TrainArgs {
     /// sgd/rprop/adagrad/rmsprop 1e-2, adamax/nadam 2e-3, adadelta 1.0].
     #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Seed of weight initialization and shuffling [default: 42].
-    #[arg(long, allow_negative_numbers = true)]
-    pub seed: Option<u64>,
-    /// Dataset [default: mnist].
-    #[arg(long, value_parser = dataset_parser())]
-    pub dataset: Option<DatasetKind>,
-    /// Directory holding the dataset's four IDX files (raw or .gz) [default: datasets/<name>
-    /// in the repository, then /usr/share/datasets/<name>].
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Fraction of the training images held out (from the end) for validation, as Keras'
-    /// validation_split; 0 validates on the test split [default: 0.1].
-    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
-    pub val_split: Option<f64>,
-    /// Train on the first N training images only (quick runs, tests).
-    #[arg(long, allow_negative_numbers = true, value_name = "N")]
-    pub limit_train: Option<usize>,
+    /// The seed and the data.
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Preprocessing of every split's images: none, deslant, width=W (bounding box scaled to
     /// W pixels wide, 1-28) or deslant+width=W; train committee takes a list, one per member
     /// [default: none].
@@ -377,6 +373,29 @@ pub struct TrainArgs {
     /// Regularization and the training loop's knobs.
     #[command(flatten)]
     pub regularization: RegularizationArgs,
+}
+
+/// The seed and the data of a run: what `train`, `train lr-find` and `train compare` train on,
+/// in which order.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DataArgs {
+    /// Seed of weight initialization and shuffling [default: 42].
+    #[arg(long, allow_negative_numbers = true)]
+    pub seed: Option<u64>,
+    /// Dataset [default: mnist].
+    #[arg(long, value_parser = dataset_parser())]
+    pub dataset: Option<DatasetKind>,
+    /// Directory holding the dataset's four IDX files (raw or .gz) [default: datasets/<name>
+    /// in the repository, then /usr/share/datasets/<name>].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Fraction of the training images held out (from the end) for validation, as Keras'
+    /// validation_split; 0 validates on the test split [default: 0.1].
+    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
+    pub val_split: Option<f64>,
+    /// Train on the first N training images only (quick runs, tests).
+    #[arg(long, allow_negative_numbers = true, value_name = "N")]
+    pub limit_train: Option<usize>,
 }
 
 /// Regularization flags, serialized as `RegularizationConfig`'s fields (flags not given left
@@ -878,6 +897,73 @@ pub struct DistillArgs {
     pub train: TrainArgs,
 }
 
+/// Flags of `train lr-find`: the range test's ramp, and the training flags that shape the
+/// steps it measures (model, optimizer and its hyperparameters, data, batch size, seed,
+/// device, regularization), with `train`'s meanings and defaults.
+#[derive(Debug, Clone, Args)]
+pub struct LrFindArgs {
+    /// Model: mlp, deep-mlp or lenet [default: lenet].
+    #[arg(long, value_parser = model_parser())]
+    pub model: Option<ModelKind>,
+    /// Optimizer, at its reference defaults but for the ramped learning rate [default:
+    /// adabelief].
+    #[arg(long = "opt", value_name = "OPTIMIZER", value_parser = optimizer_parser())]
+    pub optimizer: Option<OptimizerConfig>,
+    /// The ramp's first learning rate, > 0 (fastai's start_lr).
+    #[arg(long, value_name = "LR", default_value_t = crate::lr_find::DEFAULT_MIN_LR, value_parser = finite, allow_negative_numbers = true, help_heading = "Range test")]
+    pub min_lr: f64,
+    /// The ramp's last learning rate, > --min-lr (fastai's end_lr).
+    #[arg(long, value_name = "LR", default_value_t = crate::lr_find::DEFAULT_MAX_LR, value_parser = finite, allow_negative_numbers = true, help_heading = "Range test")]
+    pub max_lr: f64,
+    /// Optimizer steps of the ramp, one learning rate each, at least 13 (the suggestion skips
+    /// the first 10 and the last one); more steps put more points per decade and shorten
+    /// the smoothing's lag in decades.
+    #[arg(long, value_name = "N", default_value_t = crate::lr_find::DEFAULT_STEPS, help_heading = "Range test")]
+    pub steps: usize,
+    /// Device and backend.
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    /// Images per step, or 'full' [default: 64].
+    #[arg(long, value_name = "N|full")]
+    pub batch_size: Option<BatchSize>,
+    /// The seed and the data, as for training: the test trains on the images a train run
+    /// with the same flags trains on (the validation split held out and unused).
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Preprocessing of the images (as for training) [default: none].
+    #[arg(long, value_name = "RECIPE", value_parser = parse_preprocess)]
+    pub preprocess: Option<Preprocessing>,
+    /// Directory for lr_find.csv, lr_find.json and lr_find.png/.svg [default:
+    /// runs/lr-find/<model>-<opt>/run-NNN, a new one each run].
+    #[arg(long, value_name = "DIR")]
+    pub run_dir: Option<PathBuf>,
+    /// The optimizer's hyperparameters, as for training (e.g. --momentum 0.9).
+    #[command(flatten)]
+    pub optimizer_args: OptimizerArgs,
+    /// Regularization and the training loop's knobs, as for training.
+    #[command(flatten)]
+    pub regularization: RegularizationArgs,
+}
+
+impl LrFindArgs {
+    /// The same settings as `train` flags, for the training configuration they resolve to
+    /// (`crate::training::new_config`); the rest at `train`'s defaults.
+    pub fn train_args(&self) -> TrainArgs {
+        TrainArgs {
+            model: self.model,
+            optimizer: self.optimizer,
+            device: self.device.clone(),
+            batch_size: self.batch_size,
+            data: self.data.clone(),
+            preprocess: self.preprocess.map(|p| vec![p]),
+            run_dir: self.run_dir.clone(),
+            optimizer_args: self.optimizer_args.clone(),
+            regularization: self.regularization.clone(),
+            ..TrainArgs::default()
+        }
+    }
+}
+
 /// Flags of `train plot`.
 #[derive(Debug, Clone, Args)]
 pub struct PlotArgs {
@@ -953,21 +1039,9 @@ pub struct CompareArgs {
     /// Learning rate [default: the optimizer's reference default].
     #[arg(long, value_parser = finite, allow_negative_numbers = true)]
     pub lr: Option<f64>,
-    /// Seed of weight initialization and shuffling [default: 42].
-    #[arg(long, allow_negative_numbers = true)]
-    pub seed: Option<u64>,
-    /// Dataset [default: mnist].
-    #[arg(long, value_parser = dataset_parser())]
-    pub dataset: Option<DatasetKind>,
-    /// Directory holding the dataset's IDX files.
-    #[arg(long, value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
-    /// Fraction of the training images held out for validation [default: 0.1].
-    #[arg(long, value_parser = finite, allow_negative_numbers = true)]
-    pub val_split: Option<f64>,
-    /// Train on the first N training images only.
-    #[arg(long, allow_negative_numbers = true, value_name = "N")]
-    pub limit_train: Option<usize>,
+    /// The seed and the data, as for training.
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Directory for compare.json, compare.csv and compare.png [default:
     /// runs/compare/<model>-<opt>/run-NNN, a new one each run].
     #[arg(long, value_name = "DIR")]

@@ -11,6 +11,7 @@
 //!   (`train toy`).
 //! - [`summary`]: `train summary`, a model's layers and parameter counts.
 //! - [`sweep`]: `train sweep`, grids of runs and their report (the batch-size study).
+//! - [`lr_find`]: the learning-rate range test (`train lr-find`).
 //! - [`cli`], [`commands`]: the `train` command line.
 //!
 //! The optimizers live in the `ember-optim` crate (Burn and serde only), models in
@@ -27,6 +28,7 @@ pub mod distillation;
 pub mod evaluation;
 pub mod gpu_error;
 pub mod learner;
+pub mod lr_find;
 pub mod metrics;
 pub mod overrides;
 pub mod plot;

@@ -1,14 +1,33 @@
-//! Command-line flags of the callbacks and of logging applied over a configuration (the
+//! Command-line flags of the data, the callbacks and logging applied over a configuration (the
 //! defaults, a `--config` file, or a resumed checkpoint's): a flag given wins, a flag absent
 //! leaves the configured value. Any flag of a callback's group turns that callback on.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::cli::{CallbackArgs, LoggingArgs, RegularizationArgs, given_flags};
+use crate::cli::{CallbackArgs, DataArgs, LoggingArgs, RegularizationArgs, given_flags};
 use crate::config::{LogFormat, TrainConfig, schedule_error};
 use ember_engine::callbacks::model_checkpoint::SaveFreq;
 use ember_engine::schedule::{LrSchedule, ScheduleUnit};
+
+/// The seed and data flags given (`train`, `train lr-find`, `train compare`) over `config`.
+pub fn apply_data_args(config: &mut TrainConfig, args: &DataArgs) {
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    if let Some(dataset) = args.dataset {
+        config.dataset = dataset;
+    }
+    if args.data_dir.is_some() {
+        config.data_dir = args.data_dir.clone();
+    }
+    if let Some(v) = args.val_split {
+        config.val_split = v;
+    }
+    if args.limit_train.is_some() {
+        config.limit_train = args.limit_train;
+    }
+}
 
 /// `--update-freq`: `epoch` (None) or a positive number of steps, parsed as `--save-freq` is.
 fn update_freq(value: &str) -> Result<Option<usize>, String> {

@@ -17,11 +17,13 @@ use crate::cli::DEFAULT_MODEL;
 use crate::cli::{DeviceArgs, TrainArgs};
 use crate::config::LogFormat;
 use crate::config::TrainConfig;
-use crate::data::load_run_data;
+use crate::data::{RunData, load_run_data};
 use crate::learner::checkpoint::{self, Checkpoint};
 use crate::learner::progress::{Console, JsonLines, Progress};
 use crate::learner::{FitOptions, FitOutcome, fit};
-use crate::overrides::{apply_callback_args, apply_logging_args, apply_regularization_args};
+use crate::overrides::{
+    apply_callback_args, apply_data_args, apply_logging_args, apply_regularization_args,
+};
 use crate::run_files::{CONFIG_FILE, FINAL_MODEL_FILE, SUMMARY_FILE};
 use ember_engine::lock::{LockError, RunLock};
 use ember_optim::OptimizerConfig;
@@ -152,12 +154,7 @@ pub(crate) fn execute(
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<FitOutcome> {
     let data = load_run_data(config)?;
-    let train_images = data.train.data().len();
-    if let Some(batch) = config.batch_size.filter(|&b| b > train_images) {
-        bail!(
-            "--batch-size {batch} is larger than the training split ({train_images} images); use at most {train_images}, or --batch-size full"
-        );
-    }
+    check_batch_size(config, &data)?;
     if let Some(checkpoint) = &resume {
         let recorded = &checkpoint.data_fingerprint;
         if !recorded.is_empty() && *recorded != data.fingerprint {
@@ -208,6 +205,20 @@ pub(crate) fn execute(
         })
 }
 
+/// A batch no larger than the training split.
+///
+/// # Errors
+/// One line naming `--batch-size`, the split's size and the fix.
+pub(crate) fn check_batch_size(config: &TrainConfig, data: &RunData) -> anyhow::Result<()> {
+    let train_images = data.train.data().len();
+    if let Some(batch) = config.batch_size.filter(|&b| b > train_images) {
+        bail!(
+            "--batch-size {batch} is larger than the training split ({train_images} images); use at most {train_images}, or --batch-size full"
+        );
+    }
+    Ok(())
+}
+
 /// The configuration of a new run: the defaults, or the `--config` file, overridden by the
 /// flags given.
 pub(crate) fn new_config(args: &TrainArgs) -> anyhow::Result<TrainConfig> {
@@ -254,26 +265,12 @@ fn apply_flags(config: &mut TrainConfig, args: &TrainArgs) -> anyhow::Result<()>
     if let Some(batch) = args.batch_size {
         config.batch_size = batch.images();
     }
-    if let Some(seed) = args.seed {
-        config.seed = seed;
-    }
-    if let Some(dataset) = args.dataset {
-        config.dataset = dataset;
-    }
-    if args.data_dir.is_some() {
-        config.data_dir = args.data_dir.clone();
-    }
+    apply_data_args(config, &args.data);
     if args.until.is_some() {
         config.until.clone_from(&args.until);
     }
     if let Some(window) = args.until_window {
         config.until_window = window;
-    }
-    if let Some(v) = args.val_split {
-        config.val_split = v;
-    }
-    if args.limit_train.is_some() {
-        config.limit_train = args.limit_train;
     }
     if let Some(recipes) = &args.preprocess {
         let [recipe] = recipes.as_slice() else {

@@ -87,13 +87,13 @@ pub(super) fn command(mut args: DistillArgs) -> anyhow::Result<ExitCode> {
     args.train.model = Some(args.student);
     let mut alone = new_config(&args.train)?;
     // The student learns the teacher's task: its dataset, preprocessing and data, unless given.
-    if args.train.dataset.is_none() {
+    if args.train.data.dataset.is_none() {
         alone.dataset = teacher_config.dataset;
     }
     if args.train.preprocess.is_none() {
         alone.preprocess = teacher_config.preprocess;
     }
-    if args.train.data_dir.is_none() {
+    if args.train.data.data_dir.is_none() {
         alone.data_dir = teacher_config.data_dir.clone();
     }
     let mut distilled = alone.clone();

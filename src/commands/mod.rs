@@ -1,5 +1,5 @@
 //! What the `train` subcommands do: dispatch to training ([`crate::training`]), committees,
-//! distillation, evaluation, comparison and previews.
+//! distillation, the learning-rate range test, evaluation, comparison and previews.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,6 +16,7 @@ use crate::run_files::CONFIG_FILE;
 
 mod committee;
 mod distill;
+mod lr_find;
 mod sweep;
 
 pub use crate::training::{EXIT_INTERRUPTED, RUNS_DIR};
@@ -36,6 +37,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Distill(args)) => distill::command(*args),
         Some(Command::Summary(args)) => crate::summary::command(&args).map(|()| ExitCode::SUCCESS),
         Some(Command::Sweep(args)) => sweep::command(&args.words),
+        Some(Command::LrFind(args)) => lr_find::command(*args),
         None => train(&cli.train),
     }
 }

@@ -61,17 +61,7 @@ pub fn job_from_args(args: &CompareArgs) -> anyhow::Result<CompareJob> {
     if let Some(lr) = args.lr {
         config.lr = lr;
     }
-    if let Some(seed) = args.seed {
-        config.seed = seed;
-    }
-    if let Some(dataset) = args.dataset {
-        config.dataset = dataset;
-    }
-    config.data_dir = args.data_dir.clone();
-    if let Some(v) = args.val_split {
-        config.val_split = v;
-    }
-    config.limit_train = args.limit_train;
+    crate::overrides::apply_data_args(&mut config, &args.data);
     config.gpu_index = args.gpu_index;
     config.validate().map_err(anyhow::Error::msg)?;
     if args.steps == Some(0) {

@@ -262,13 +262,8 @@ pub fn fit(
         None => None,
     };
     let train_source: Box<dyn EpochSource<Batch = ImageBatch>> = match &teacher {
-        _ if !reg.augment.is_empty() => Box::new(AugmentedSource::new(
-            data.train.clone(),
-            ImageBatcher::new(config.dataset),
-            reg.augment.clone(),
-        )),
         // The training images never change: the teacher's logits are computed once.
-        Some((teacher, _)) => {
+        Some((teacher, _)) if reg.augment.is_empty() => {
             let timer = Instant::now();
             let mut logits = Vec::new();
             let in_order = data.source(&data.train, backend, &eval_device);
@@ -284,53 +279,25 @@ pub fn fit(
                 Tensor::cat(logits, 0),
             ))
         }
-        None => Box::new(data.source(&data.train, backend, &device)),
+        _ => training_source(config, data, backend, &device),
     };
     let val_source = data.source(&data.val, backend, &eval_device);
-    let batch_size = config.batch_size.unwrap_or(train_images);
-    let steps_per_epoch = train_images.div_ceil(batch_size.max(1));
-    let learner_config = LearnerConfig {
-        epochs: config.epochs,
-        batch_size,
-        eval_batch_size: Some(EVAL_BATCH_SIZE),
-        learning_rate: config.lr,
-        seed: config.seed,
-        shuffle: true,
-        run_dir: Some(run_dir.clone()),
-        checkpoint_every: config.checkpoint_every,
-        max_steps: None,
-        keep_checkpoints: config.keep_checkpoints,
-        accumulate_grad_batches: reg.accumulate_grad_batches,
-        gradient_clip: reg.gradient_clip(),
-        ema_decay: reg.ema_decay,
-        ema_eval: reg.ema_eval,
-    };
+    let steps_per_epoch = train_images.div_ceil(batch_size(config, train_images).max(1));
     let record = RunRecord {
         config: config.clone(),
         data_fingerprint: data.fingerprint.clone(),
     };
-    let model = init_model_with(config.model, &reg.model_options(), config.seed, &device);
-    let step = Penalized {
-        step: match teacher {
-            Some((teacher, loss)) => RunStep::Distill(Box::new(DistillStep::new(teacher, loss))),
-            None => RunStep::Classify,
-        },
-        penalty: reg.penalty(),
+    let step = match teacher {
+        Some((teacher, loss)) => RunStep::Distill(Box::new(DistillStep::new(teacher, loss))),
+        None => RunStep::Classify,
     };
-    // iRprop⁺ reads each step's loss from this cell, which the learner sets before the step.
-    let step_loss = ember_optim::LossCell::new();
-    let mut learner = Learner::new(
-        model,
-        config.optimizer.init_with_loss(&step_loss),
-        step,
-        device.clone(),
-        learner_config,
-    )
-    .app_state(serde_json::to_value(&record)?)
-    .run_lock(&lock);
-    if config.optimizer.needs_loss() {
-        learner = learner.report_loss(move |loss| step_loss.set(loss));
-    }
+    let learner_config = LearnerConfig {
+        run_dir: Some(run_dir.clone()),
+        ..learner_config(config, train_images)
+    };
+    let mut learner = zoo_learner(config, step, &device, learner_config)
+        .app_state(serde_json::to_value(&record)?)
+        .run_lock(&lock);
     // The console callback borrows `progress` for the run; messages after it use it again.
     let outcome = {
         for callback in callbacks(config, progress)? {
@@ -413,6 +380,87 @@ pub fn fit(
         .with_context(|| format!("cannot write {}", run_dir.join(SUMMARY_FILE).display()))?;
     progress.run_end(&summary);
     Ok(FitOutcome::Finished(Box::new(summary)))
+}
+
+/// Images per training step of `config` on a training split of `train_images` (full batch:
+/// all of them).
+fn batch_size(config: &TrainConfig, train_images: usize) -> usize {
+    config.batch_size.unwrap_or(train_images)
+}
+
+/// The learner's settings for `config` on a training split of `train_images` images: its
+/// epochs, batch size, learning rate, seed, checkpoint frequency and training-loop knobs
+/// (accumulation, clipping, weight averaging); no run directory (no checkpoints) and no step
+/// limit, which the caller sets when it wants them.
+pub(crate) fn learner_config(config: &TrainConfig, train_images: usize) -> LearnerConfig {
+    let reg = &config.regularization;
+    LearnerConfig {
+        epochs: config.epochs,
+        batch_size: batch_size(config, train_images),
+        eval_batch_size: Some(EVAL_BATCH_SIZE),
+        learning_rate: config.lr,
+        seed: config.seed,
+        shuffle: true,
+        run_dir: None,
+        checkpoint_every: config.checkpoint_every,
+        max_steps: None,
+        keep_checkpoints: config.keep_checkpoints,
+        accumulate_grad_batches: reg.accumulate_grad_batches,
+        gradient_clip: reg.gradient_clip(),
+        ema_decay: reg.ema_decay,
+        ema_eval: reg.ema_eval,
+    }
+}
+
+/// The training batches of `config` on `backend`: augmented on the host when `config` asks
+/// for augmentation, else the plain training split ([`RunData::source`]).
+pub(crate) fn training_source(
+    config: &TrainConfig,
+    data: &RunData,
+    backend: &Backend,
+    device: &Device,
+) -> Box<dyn EpochSource<Batch = ImageBatch>> {
+    let augment = &config.regularization.augment;
+    if augment.is_empty() {
+        Box::new(data.source(&data.train, backend, device))
+    } else {
+        Box::new(AugmentedSource::new(
+            data.train.clone(),
+            ImageBatcher::new(config.dataset),
+            augment.clone(),
+        ))
+    }
+}
+
+/// The zoo's learner for `config`, without callbacks: a fresh model from the run's seed (with
+/// the configuration's dropout and batch normalization) on `device` (autodiff on), the
+/// configured optimizer, and `step` with the configuration's weight penalty added.
+pub(crate) fn zoo_learner<'a>(
+    config: &TrainConfig,
+    step: impl TrainStep<Model, ImageBatch> + 'a,
+    device: &Device,
+    learner_config: LearnerConfig,
+) -> Learner<'a, Model, ImageBatch> {
+    let reg = &config.regularization;
+    let model = init_model_with(config.model, &reg.model_options(), config.seed, device);
+    let step = Penalized {
+        step,
+        penalty: reg.penalty(),
+    };
+    // iRprop⁺ reads each step's loss from this cell, which the learner sets before the step.
+    let step_loss = ember_optim::LossCell::new();
+    let learner = Learner::new(
+        model,
+        config.optimizer.init_with_loss(&step_loss),
+        step,
+        device.clone(),
+        learner_config,
+    );
+    if config.optimizer.needs_loss() {
+        learner.report_loss(move |loss| step_loss.set(loss))
+    } else {
+        learner
+    }
 }
 
 /// The step of a run: the zoo's cross-entropy, or distillation from a teacher.

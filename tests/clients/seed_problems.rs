@@ -14,8 +14,7 @@ mod sigmoid_neuron;
 #[path = "../../examples/relu_net.rs"]
 mod relu_net;
 
-#[path = "../common/png.rs"]
-mod png;
+use crate::png;
 
 /// `a` and `b` agree to within `tol` each.
 fn close(a: &[f32], b: &[f32], tol: f32) -> bool {
