@@ -140,8 +140,11 @@ fn run_points(sweep: &SweepFile, dir: &Path, exe: &Path, jobs: usize) -> anyhow:
                 let log = run_dir.join("train.log");
                 let file = std::fs::File::create(&log)
                     .with_context(|| format!("cannot write {}", log.display()))?;
+                // A log file wants the epoch lines, not a progress bar.
+                if !point.flags.iter().any(|f| f == "--quiet") {
+                    process.arg("--quiet");
+                }
                 process
-                    .arg("--quiet")
                     .stdout(Stdio::from(file.try_clone()?))
                     .stderr(Stdio::from(file));
                 out(&format!("{label} (output in {})", log.display()));

@@ -1,5 +1,6 @@
 //! `train sweep` as a user runs it: a sweep stopped halfway and run again reports what an
-//! uninterrupted one reports, and so do its `--print-commands` lines run by a shell loop; the
+//! uninterrupted one (run two at a time) reports, and so do its `--print-commands` lines run
+//! by a shell loop; the
 //! batch-size study's target; bad sweeps refused in one line before any run.
 
 use std::io::{BufRead, BufReader};
@@ -54,10 +55,11 @@ fn report_without_seconds(dir: &Path) -> Vec<Vec<String>> {
 #[test]
 fn a_stopped_sweep_continues_to_the_report_of_an_uninterrupted_one() {
     let tmp = TempDir::new("sweep");
-    // Uninterrupted.
+    // Uninterrupted, two runs at a time (each run's output in its train.log).
     let whole = tmp.join("whole");
-    let out = sweep_into(&whole, &[]);
+    let out = sweep_into(&whole, &["--jobs", "2"]);
     assert!(out.status.success(), "{}", crate::common::stderr(&out));
+    assert!(whole.join("004_opt=sgd_seed=43/train.log").is_file());
     assert!(stdout(&out).contains("| opt | runs | val_accuracy"));
     let expected = report_without_seconds(&whole);
     assert_eq!(expected.len(), 5, "a header and 4 runs");
