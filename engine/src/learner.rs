@@ -879,6 +879,90 @@ mod tests {
         assert_eq!(result.stopped.as_deref(), Some("target"));
     }
 
+    /// Raises a stop flag (Ctrl-C) at its `at`-th step.
+    struct InterruptAt {
+        at: usize,
+        flag: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Callback<Line> for InterruptAt {
+        fn name(&self) -> String {
+            "interrupt_at".into()
+        }
+
+        fn on_step_end(&mut self, ctx: &mut Context<'_, Line>) -> Result<(), String> {
+            if ctx.global_step == self.at {
+                self.flag.store(true, Ordering::SeqCst);
+            }
+            Ok(())
+        }
+    }
+
+    /// A run interrupted before its target and resumed reaches it at the same step, with the
+    /// same windowed value and examples, as the run that was never stopped.
+    #[test]
+    fn a_target_is_reached_at_the_same_step_across_a_resume() {
+        use crate::builtin::TargetStopper;
+        let device = Device::flex().autodiff();
+        let dir = std::env::temp_dir().join(format!("ember-target-{}", std::process::id()));
+        let xs: Vec<f32> = (0..32).map(|i| i as f32 / 16.0 - 1.0).collect();
+        let ys: Vec<f32> = xs.iter().map(|x| 2.0 * x + 1.0).collect();
+        let data =
+            TensorSource::new(TensorData::new(xs, [32, 1]), TensorData::new(ys, [32, 1])).unwrap();
+        let fit = |run_dir: Option<PathBuf>,
+                   interrupt: Option<usize>,
+                   resume: Option<crate::checkpoint::Checkpoint>| {
+            let model = crate::init::seeded(3, |cpu| Line {
+                linear: LinearConfig::new(1, 1).init(cpu),
+            })
+            .to_device(&device)
+            .train();
+            let config = LearnerConfig {
+                epochs: 100,
+                batch_size: 4,
+                learning_rate: 0.05,
+                run_dir,
+                ..Default::default()
+            };
+            let flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let step = |m: &Line, b: Xy| Regression.output(m.linear.forward(b.x), b.y);
+            let mut learner =
+                Learner::new(model, SgdConfig::new().init(), step, device.clone(), config)
+                    .callback(TargetStopper::new("loss<=0.01".parse().unwrap(), 12))
+                    .stop_flag(std::sync::Arc::clone(&flag));
+            if let Some(at) = interrupt {
+                learner = learner.callback(InterruptAt { at, flag });
+            }
+            if let Some(ck) = resume {
+                learner = learner.resume(ck).unwrap();
+            }
+            learner.fit(&data, None::<&TensorSource>).unwrap()
+        };
+        let outcome = |result: &FitResult<Line>| {
+            TargetStopper::outcome(&result.callback_states).expect("a target outcome")
+        };
+        let FitOutcome::Finished(whole) = fit(None, None, None) else {
+            panic!("not interrupted")
+        };
+        let whole = outcome(&whole);
+        assert!(whole.reached && whole.steps > 10, "{whole:?}");
+        let _ = std::fs::remove_dir_all(&dir);
+        let FitOutcome::Interrupted { .. } = fit(Some(dir.clone()), Some(whole.steps / 2), None)
+        else {
+            panic!("the run was not interrupted")
+        };
+        let latest = crate::checkpoint::latest(&dir).unwrap();
+        let FitOutcome::Finished(resumed) = fit(Some(dir.clone()), None, Some(latest)) else {
+            panic!("not interrupted")
+        };
+        let resumed = outcome(&resumed);
+        assert_eq!(
+            (resumed.steps, resumed.examples, resumed.value.to_bits()),
+            (whole.steps, whole.examples, whole.value.to_bits())
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     /// A run resumed from the checkpoint written where a callback stopped it trains no
     /// further (killed before the application saw the end, it must not train on).
     #[test]
