@@ -1,6 +1,7 @@
 //! Plots with [plotters](https://docs.rs/plotters/0.3.7): training curves of runs
 //! ([`write_training_curves`], `train plot`), the learning-rate range test's curve
-//! ([`lr_find`], `train lr-find`) and the optimizer playground's contour plots ([`crate::toy`]).
+//! ([`lr_find`], `train lr-find`), the batch-size study's steps to a target ([`steps`],
+//! `train sweep --until`) and the optimizer playground's contour plots ([`crate::toy`]).
 //!
 //! Every figure is drawn once, generically over plotters' drawing backends ([`Figure`]), and
 //! saved as PNG (bitmap backend) or SVG (SVG backend) by [`save`]. Text uses DejaVu Sans, embedded
@@ -10,6 +11,7 @@ pub mod curves;
 pub mod font;
 pub mod lr_find;
 pub mod runs;
+pub mod steps;
 
 use std::path::{Path, PathBuf};
 

@@ -12,12 +12,12 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use plotters::prelude::*;
 
 use super::{Point, SweepFile};
 use crate::learner::Summary;
 use crate::metrics::EpochMetrics;
-use crate::plot::{Figure, draw_legend, drawing_error, png_and_svg, save, series_color};
+use crate::plot::steps::{StepsFigure, StepsPoint};
+use crate::plot::{png_and_svg, save};
 use crate::run_files::{METRICS_FILE, SUMMARY_FILE};
 
 /// The Markdown report.
@@ -557,109 +557,4 @@ fn table_row(out: &mut String, cells: &[String]) {
     out.push_str("| ");
     out.push_str(&cells.join(" | "));
     out.push_str(" |\n");
-}
-
-struct StepsPoint {
-    batch: f64,
-    steps: f64,
-    reached: bool,
-}
-
-/// Steps to the target against the batch size, log-log, one line per series; a point whose
-/// runs did not all reach the target is drawn hollow at the steps they took (their budget).
-struct StepsFigure {
-    series: Vec<(String, Vec<StepsPoint>)>,
-    target: String,
-}
-
-impl Figure for StepsFigure {
-    fn size(&self) -> (u32, u32) {
-        (900, 600)
-    }
-
-    fn draw<DB: DrawingBackend>(
-        &self,
-        root: &DrawingArea<DB, plotters::coord::Shift>,
-    ) -> anyhow::Result<()> {
-        root.fill(&WHITE).map_err(drawing_error)?;
-        let all = self.series.iter().flat_map(|(_, p)| p.iter());
-        let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
-        for p in all {
-            x0 = x0.min(p.batch);
-            x1 = x1.max(p.batch);
-            y0 = y0.min(p.steps);
-            y1 = y1.max(p.steps);
-        }
-        if x0 > x1 {
-            (x0, x1, y0, y1) = (1.0, 2.0, 1.0, 2.0);
-        }
-        let font = crate::plot::font::FAMILY;
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("Steps to reach {} against batch size", self.target),
-                (font, 22),
-            )
-            .margin(12)
-            .x_label_area_size(45)
-            .y_label_area_size(70)
-            .build_cartesian_2d(
-                (x0 / 1.5..x1 * 1.5).log_scale(),
-                (y0 / 1.5..y1 * 1.5).log_scale(),
-            )
-            .map_err(drawing_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("batch size (images per step)")
-            .y_desc("optimizer steps")
-            .x_label_formatter(&|v| format!("{v:.0}"))
-            .y_label_formatter(&|v| format!("{v:.0}"))
-            .label_style((font, 14))
-            .draw()
-            .map_err(drawing_error)?;
-        for (i, (label, points)) in self.series.iter().enumerate() {
-            let color = series_color(i);
-            // The line joins the points that reached the target.
-            let line: Vec<(f64, f64)> = points
-                .iter()
-                .filter(|p| p.reached)
-                .map(|p| (p.batch, p.steps))
-                .collect();
-            let name = if label.is_empty() {
-                "mean over seeds"
-            } else {
-                label
-            };
-            chart
-                .draw_series(LineSeries::new(line, color.stroke_width(2)))
-                .map_err(drawing_error)?
-                .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            chart
-                .draw_series(points.iter().map(|p| {
-                    let style = if p.reached {
-                        color.filled()
-                    } else {
-                        color.stroke_width(2)
-                    };
-                    Circle::new((p.batch, p.steps), 5, style)
-                }))
-                .map_err(drawing_error)?;
-        }
-        if self
-            .series
-            .iter()
-            .any(|(_, p)| p.iter().any(|p| !p.reached))
-        {
-            chart
-                .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-                .map_err(drawing_error)?
-                .label("hollow: target not reached (steps of the budget)")
-                .legend(|(x, y)| Circle::new((x + 10, y), 5, BLACK.stroke_width(2)));
-        }
-        draw_legend(&mut chart)?;
-        root.present().map_err(drawing_error)?;
-        Ok(())
-    }
 }
