@@ -310,6 +310,18 @@ pub(crate) fn runs_of(model: ModelKind, optimizer: &OptimizerConfig) -> PathBuf 
     Path::new(RUNS_DIR).join(format!("{}-{}", model.name(), optimizer.name()))
 }
 
+/// A new `runs/<command>/<model>-<optimizer>/run-NNN`: the default directory of a command's
+/// job (`compare`, `committee`, `lr-find`), beside the plain runs of [`runs_of`].
+pub(crate) fn create_command_run_dir(
+    command: &str,
+    model: ModelKind,
+    optimizer: &OptimizerConfig,
+) -> anyhow::Result<PathBuf> {
+    let group = runs_of(model, optimizer);
+    let group = group.file_name().unwrap_or_default();
+    create_next_run_dir(&Path::new(RUNS_DIR).join(command).join(group))
+}
+
 /// `--run-dir`, locked, refusing one that already holds checkpoints; or a new
 /// `runs/<model>-<opt>/run-NNN`, locked.
 fn new_run_dir(args: &TrainArgs, config: &TrainConfig) -> anyhow::Result<(PathBuf, RunLock)> {

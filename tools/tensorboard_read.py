@@ -73,18 +73,20 @@ def lines(run, accumulator, kinds):
                 yield f"image\t{run}\t{tag}\t{i.step}\t{i.width}\t{i.height}"
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(kinds=("scalars", "histograms", "images"), with_kind=True, doc=__doc__):
+    """Prints the `kinds` of every run under the log directory named on the command line, each
+    line with its kind in front (`with_kind`) or without it; exits with status 1 if none."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("run_dir", help="an ember run directory, or its tensorboard/ directory")
     args = parser.parse_args()
     logdir = log_dir(args.run_dir)
     count = 0
     for run, accumulator in accumulators(logdir):
-        for line in lines(run, accumulator, {"scalars", "histograms", "images"}):
-            print(line)
+        for line in lines(run, accumulator, set(kinds)):
+            print(line if with_kind else line.split("\t", 1)[1])
             count += 1
     if count == 0:
-        sys.exit(f"error: nothing in the event files under {logdir}")
+        sys.exit(f"error: no {' or '.join(kinds)} in the event files under {logdir}")
 
 
 if __name__ == "__main__":

@@ -12,27 +12,8 @@ Runs are the directories holding event files (`train`, `validation`), named rela
 log directory as TensorBoard names them. Exits with status 1 if no scalar is found.
 """
 
-import argparse
-import sys
-
 # The sibling script, found through the script's own directory (sys.path[0]).
-from tensorboard_read import accumulators, log_dir
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", help="an ember run directory, or its tensorboard/ directory")
-    args = parser.parse_args()
-    logdir = log_dir(args.run_dir)
-    count = 0
-    for run, accumulator in accumulators(logdir):
-        for tag in sorted(accumulator.Tags()["scalars"]):
-            for scalar in accumulator.Scalars(tag):
-                print(f"{run}\t{tag}\t{scalar.step}\t{scalar.value!r}")
-                count += 1
-    if count == 0:
-        sys.exit(f"error: no scalars in the event files under {logdir}")
-
+import tensorboard_read
 
 if __name__ == "__main__":
-    main()
+    tensorboard_read.main(kinds=("scalars",), with_kind=False, doc=__doc__)

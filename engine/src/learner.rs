@@ -454,7 +454,8 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                     Some(clip) => clip.apply(&model, grads),
                     None => grads,
                 };
-                // Known before the update: the end of the epoch's data, or `max_steps`.
+                // Known before the update: the end of the epoch's data, or the step that
+                // reaches `max_steps`.
                 let last_step = run.state.epoch_step == steps_per_epoch
                     || config
                         .max_steps
@@ -479,10 +480,7 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
                 // The epoch end writes its own checkpoint below. A callback that stops
                 // training at a step (a target reached, a diverging loss) ends the epoch here,
                 // as `max_steps` does.
-                if run.state.epoch_step == steps_per_epoch
-                    || out_of_steps(&config, &run.state)
-                    || run.stopped.is_some()
-                {
+                if last_step || run.stopped.is_some() {
                     break;
                 }
                 let due = config

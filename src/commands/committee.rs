@@ -7,7 +7,7 @@
 //! from its latest, and the rest start. A member whose recorded settings differ from what the
 //! command asks now is refused, naming the differences.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::bail;
@@ -18,8 +18,8 @@ use crate::cli::CommitteeArgs;
 use crate::committee::combine::Rule;
 use crate::config::TrainConfig;
 use crate::training::{
-    EXIT_INTERRUPTED, RUNS_DIR, RunState, apply_autotune, complete_run, continuation,
-    create_next_run_dir, lock_run, new_config, stop_on_signals,
+    EXIT_INTERRUPTED, RunState, apply_autotune, complete_run, continuation, create_command_run_dir,
+    lock_run, new_config, stop_on_signals,
 };
 use ember_engine::console::{out, out_text};
 
@@ -73,11 +73,7 @@ pub(super) fn command(mut args: CommitteeArgs) -> anyhow::Result<ExitCode> {
     }
     let dir = match &args.train.run_dir {
         Some(dir) => dir.clone(),
-        None => create_next_run_dir(&Path::new(RUNS_DIR).join("committee").join(format!(
-            "{}-{}",
-            base.model.name(),
-            base.optimizer.name()
-        )))?,
+        None => create_command_run_dir("committee", base.model, &base.optimizer)?,
     };
     // One committee process per directory; each member's run is locked again by its own run.
     let _lock = lock_run(&dir)?;

@@ -25,7 +25,7 @@ use crate::lr_find::{
 };
 use crate::plot::lr_find::{Mark, write_lr_find_plot};
 use crate::training::{
-    RUNS_DIR, apply_autotune, check_batch_size, create_next_run_dir, lock_run, new_config,
+    apply_autotune, check_batch_size, create_command_run_dir, lock_run, new_config,
 };
 use ember_engine::console::out;
 
@@ -110,11 +110,7 @@ pub(super) fn command(args: LrFindArgs) -> anyhow::Result<ExitCode> {
     let backend = backend::select(config.backend, config.gpu_index)?;
     let run_dir = match &args.run_dir {
         Some(dir) => dir.clone(),
-        None => create_next_run_dir(&Path::new(RUNS_DIR).join("lr-find").join(format!(
-            "{}-{}",
-            config.model.name(),
-            config.optimizer.name()
-        )))?,
+        None => create_command_run_dir("lr-find", config.model, &config.optimizer)?,
     };
     let _lock = lock_run(&run_dir)?;
     let train_images = data.train.data().len();

@@ -1,7 +1,7 @@
 //! What the `train` subcommands do: dispatch to training ([`crate::training`]), committees,
 //! distillation, the learning-rate range test, evaluation, comparison and previews.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -20,7 +20,7 @@ mod lr_find;
 mod sweep;
 
 pub use crate::training::{EXIT_INTERRUPTED, RUNS_DIR};
-use crate::training::{apply_autotune, chosen_backend, create_next_run_dir, lock_run, train};
+use crate::training::{apply_autotune, chosen_backend, create_command_run_dir, lock_run, train};
 
 /// Runs the parsed command line; returns the process's exit status.
 ///
@@ -56,11 +56,7 @@ fn compare(args: &CompareArgs) -> anyhow::Result<()> {
     let run_dir = match &args.run_dir {
         Some(dir) => dir.clone(),
         // runs/compare/<model>-<opt>/run-NNN
-        None => create_next_run_dir(&Path::new(RUNS_DIR).join("compare").join(format!(
-            "{}-{}",
-            job.config.model.name(),
-            job.config.optimizer.name()
-        )))?,
+        None => create_command_run_dir("compare", job.config.model, &job.config.optimizer)?,
     };
     let _lock = lock_run(&run_dir)?;
     let exe = std::env::current_exe().context("cannot locate the train binary")?;

@@ -22,7 +22,9 @@
 
 pub mod report;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::LazyLock;
 
 use anyhow::{Context, bail};
 use clap::CommandFactory;
@@ -126,12 +128,18 @@ pub struct SweepFile {
     pub points: Vec<Point>,
 }
 
-/// Whether `train` has the flag `--name`, and whether it takes a value; `None` if it has none.
-fn flag_takes_value(name: &str) -> Option<bool> {
+/// Every long flag of `train`, and whether it takes a value: read once from clap's definition
+/// (a whole `Command` is built for it), then asked for every flag of every point.
+static TRAIN_FLAGS: LazyLock<BTreeMap<String, bool>> = LazyLock::new(|| {
     Cli::command()
         .get_arguments()
-        .find(|a| a.get_long() == Some(name))
-        .map(|a| a.get_action().takes_values())
+        .filter_map(|a| Some((a.get_long()?.to_string(), a.get_action().takes_values())))
+        .collect()
+});
+
+/// Whether `train` has the flag `--name`, and whether it takes a value; `None` if it has none.
+fn flag_takes_value(name: &str) -> Option<bool> {
+    TRAIN_FLAGS.get(name).copied()
 }
 
 /// `name` as `train`'s flag: dashes for underscores, `optimizer` for `opt`.

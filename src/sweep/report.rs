@@ -255,12 +255,13 @@ impl<'a> Report<'a> {
     /// The Markdown report: the points' table (mean ± sd over seeds), then every run's row.
     pub fn markdown(&self, dir: &Path) -> String {
         let finished = self.runs.iter().filter(|r| r.summary.is_some()).count();
+        let groups = self.groups();
         let monitor = &self.sweep.sort_by;
         let mut out = format!(
             "# Sweep {}\n\n{} runs ({finished} finished), {} points; sorted by {monitor} ({} first), the mean over seeds; ± is the sample standard deviation.\n\n",
             dir.display(),
             self.runs.len(),
-            self.groups().len(),
+            groups.len(),
             if minimized(monitor) {
                 "lowest"
             } else {
@@ -288,7 +289,7 @@ impl<'a> Report<'a> {
             header.push("seconds".into());
         }
         table_header(&mut out, &header);
-        for group in self.groups() {
+        for group in &groups {
             let mut row: Vec<String> = keys
                 .iter()
                 .map(|k| value_of(group.values, k).to_string())
