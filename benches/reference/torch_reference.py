@@ -15,12 +15,15 @@ Times, on the CPU, the models of ember's zoo exactly as models/src/*.rs define t
    torch.optim.Optimizer with the reference's per-parameter loop. Same batch every step, 3
    warm-up steps, median of 20 (as benches/train_step.rs).
 2. One epoch of MNIST-sized random data (54,000 images of 28x28, the training split of
-   `train` with --val-split 0.1) at batch 64 with AdaBelief: a fresh permutation, batches
+   `train` with --val-split 0.1) at each of --batches (default 64) with --optimizer (default
+   AdaBelief): a fresh permutation, batches
    indexed from a float tensor held in memory (no DataLoader), median of 3 epochs after one
    warm-up epoch.
 
-Usage: python torch_reference.py [--threads N] [--json OUT] [--skip-epochs] [--models mlp,lenet]
-       [--epochs N]
+3. With --gemm, only torch.mm's rate on benches/gemm.rs's shapes (the machine's peak).
+
+Usage: python torch_reference.py [--threads N] [--json OUT] [--skip-epochs | --skip-steps | --gemm]
+       [--models mlp,lenet] [--epochs N] [--optimizer adam|adabelief] [--batches 64,256]
 (requirements.txt; ember's side: cargo bench --bench train_step, train compare --epochs 1).
 """
 
@@ -179,6 +182,28 @@ def time_epoch(model_name, opt_name="adabelief", images=54_000, batch=64, epochs
     return statistics.median(epoch_times(model_name, opt_name, images, batch, epochs)[1:])
 
 
+GEMM_SHAPES = [(512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048),
+               (64, 784, 100), (256, 784, 100), (64, 400, 120), (256, 400, 120)]
+
+
+def gemm_rates(repeats=50):
+    """torch.mm's rate in GFLOP/s (2·M·K·N over the median of `repeats` products after 3 warm-up
+    products) for benches/gemm.rs's shapes."""
+    rates = []
+    for m, k, n in GEMM_SHAPES:
+        lhs, rhs = torch.rand(m, k), torch.rand(k, n)
+        times = []
+        for _ in range(3 + repeats):
+            start = time.perf_counter()
+            torch.mm(lhs, rhs)
+            times.append(time.perf_counter() - start)
+        median = statistics.median(times[3:])
+        gflops = 2 * m * k * n / median / 1e9
+        print(f"gemm   {m}x{k}x{n:<6}  {median * 1e3:9.3f} ms  {gflops:7.1f} GFLOP/s")
+        rates.append(dict(shape=[m, k, n], median_ms=median * 1e3, gflops=gflops))
+    return rates
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
@@ -186,13 +211,22 @@ def main():
     parser.add_argument("--skip-epochs", action="store_true", help="only the step timings")
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated subset")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs (after one warm-up)")
+    parser.add_argument("--skip-steps", action="store_true", help="only the epoch timings")
+    parser.add_argument("--gemm", action="store_true",
+                        help="only the matrix-product rates of benches/gemm.rs's shapes")
+    parser.add_argument("--optimizer", default="adabelief", choices=("adam", "adabelief"),
+                        help="optimizer of the epoch timings")
+    parser.add_argument("--batches", default="64", help="comma-separated batch sizes of the epochs")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
     results = {"torch": torch.__version__, "threads": torch.get_num_threads(), "steps": [], "epochs": []}
     models = args.models.split(",")
-    for model_name in models:
+    if args.gemm:
+        results["gemm"] = gemm_rates()
+        models, args.skip_epochs = [], True
+    for model_name in models if not args.skip_steps else []:
         for batch in (64, 256):
             for opt_name in ("adam", "adabelief"):
                 first, median = time_steps(model_name, opt_name, batch)
@@ -205,9 +239,15 @@ def main():
                 )
     if not args.skip_epochs:
         for model_name in models:
-            seconds = time_epoch(model_name, epochs=args.epochs)
-            print(f"epoch  {model_name:8} batch  64 adabelief  {seconds:8.2f} s  {54_000 / seconds:9.0f} images/s")
-            results["epochs"].append(dict(model=model_name, batch=64, optimizer="adabelief", seconds=seconds))
+            for batch in map(int, args.batches.split(",")):
+                seconds = time_epoch(model_name, args.optimizer, batch=batch, epochs=args.epochs)
+                print(
+                    f"epoch  {model_name:8} batch {batch:3} {args.optimizer:9}  {seconds:8.2f} s"
+                    f"  {54_000 / seconds:9.0f} images/s"
+                )
+                results["epochs"].append(
+                    dict(model=model_name, batch=batch, optimizer=args.optimizer, seconds=seconds)
+                )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -1,36 +1,37 @@
-//! 2x2 max pooling with stride 2, with a dedicated kernel on the flex CPU backend.
+//! 2x2 max pooling with stride 2, with a dedicated kernel on the CPU backends (flex, ndarray).
 //!
 //! Why: burn-flex 0.22.1 runs every 2-D max pool through its general 3-D loop, which computes
 //! the window bounds of each output element; on LeNet's `[64,6,28,28]` that took 1.6-3.3 ms
 //! forward on a 2-core machine, more than the convolution before it (BENCHMARKS.md). Five
 //! rewrites from tensor ops were all slower (their backward passes scatter once per stage), so
-//! the kernel below is a Burn backend extension: on flex, with or without autodiff, it walks two
-//! input rows at a time and records each window's argmax in one byte; the backward pass writes
-//! each gradient to its argmax. Every other backend (ndarray, wgpu) and every dtype other than
-//! f32 keeps Burn's own `max_pool2d`.
+//! the kernel below is a Burn backend extension: on flex and ndarray, with or without autodiff, it
+//! walks two input rows at a time and records each window's argmax in one byte; the backward
+//! pass writes each gradient to its argmax. Every other backend (wgpu) and every dtype other
+//! than f32 keeps Burn's own `max_pool2d`.
 //!
-//! Semantics equal Burn's (and PyTorch's) `max_pool2d(kernel 2, stride 2, padding 0,
-//! dilation 1, floor mode)` bit for bit, forward and backward: windows are scanned row-major,
-//! the first maximum wins a tie, a NaN wins over any number (the last NaN in the window), and a
-//! trailing odd row or column is dropped and gets zero gradient. `tests` below check this
-//! against `MaxPool2d` on flex, ties and NaN included.
+//! Semantics equal burn-flex's (and PyTorch's) `max_pool2d(kernel 2, stride 2, padding 0,
+//! dilation 1, floor mode)` bit for bit, forward and backward, on both backends: windows are
+//! scanned row-major, the first maximum wins a tie, a NaN wins over any number (the last NaN in
+//! the window), and a trailing odd row or column is dropped and gets zero gradient. `tests`
+//! below check this against `MaxPool2d` on flex, ties and NaN included. (burn-ndarray's own
+//! pool does not propagate NaN; on ndarray the kernel gives flex's and PyTorch's answer.)
 
-use burn::backend::Flex;
+use std::sync::Arc;
+
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::flex::{FlexTensor, Layout};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{AutodiffBackend, backend_extension};
+use burn::backend::{AutodiffBackend, Flex, NdArray, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2d;
-use burn::tensor::{Bytes, DType, Shape, Tensor};
+use burn::tensor::{Shape, Tensor};
 
 use rayon::prelude::*;
 
-use super::{dims4, f32_data, f32_tensor, on_flex_f32};
+use super::{CpuBackend, dims4, on_cpu_f32};
 
 /// [`MaxPool2d`]'s forward pass, through ember's kernel where that gives the same result.
 ///
@@ -39,11 +40,11 @@ use super::{dims4, f32_data, f32_tensor, on_flex_f32};
 ///   stride 2, `[batch, channels, height / 2, width / 2]`.
 ///
 /// ember's kernel runs when `pool` is 2x2, stride 2, no padding, dilation 1, floor mode, and `x`
-/// is f32 on flex (tracked or not); otherwise this is `pool.forward(x)`. Both give the same values
+/// is f32 on flex or ndarray (tracked or not); otherwise this is `pool.forward(x)`. Both give the same values
 /// and gradients (module docs).
 pub fn forward(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     let x = x.into_dispatch();
-    if is_2x2_stride_2(pool) && on_flex_f32(&x) {
+    if is_2x2_stride_2(pool) && on_cpu_f32(&x) {
         Tensor::from_dispatch(<burn::backend::Dispatch as MaxPool2x2>::max_pool_2x2(x))
     } else {
         pool.forward(Tensor::from_dispatch(x))
@@ -62,21 +63,27 @@ fn is_2x2_stride_2(pool: &MaxPool2d) -> bool {
         && !pool.ceil_mode
 }
 
-/// The backend extension behind [`forward`]; implemented for flex and autodiff-on-flex only
-/// (calling it on another backend panics, which [`forward`] never does).
-#[backend_extension(Flex, Autodiff)]
+/// The backend extension behind [`forward`]; implemented for flex and ndarray, with autodiff or
+/// without (calling it on another backend panics, which [`forward`] never does).
+#[backend_extension(Flex, NdArray, Autodiff)]
 pub trait MaxPool2x2: burn::backend::Backend {
     /// `[b, c, h, w]` -> `[b, c, h / 2, w / 2]`, f32.
     fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
 }
 
 impl MaxPool2x2 for Flex {
-    fn max_pool_2x2(x: FlexTensor) -> FlexTensor {
-        kernel_forward(&x).0
+    fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        kernel_forward::<Self>(x).0
     }
 }
 
-impl<C: CheckpointStrategy> MaxPool2x2 for Autodiff<Flex, C> {
+impl MaxPool2x2 for NdArray {
+    fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        kernel_forward::<Self>(x).0
+    }
+}
+
+impl<B: CpuBackend, C: CheckpointStrategy> MaxPool2x2 for Autodiff<B, C> {
     fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
         match MaxPool2x2Backward
             .prepare::<C>([x.node()])
@@ -84,12 +91,12 @@ impl<C: CheckpointStrategy> MaxPool2x2 for Autodiff<Flex, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let input = Self::inner(x);
-                let input_shape = input.layout().shape().clone();
-                let (output, argmax) = kernel_forward(&input);
+                let input = B::contiguous(Self::inner(x));
+                let input_shape = B::shape(&input);
+                let (output, argmax) = kernel_forward::<B>(input);
                 prep.finish((argmax, input_shape), output)
             }
-            OpsKind::UnTracked(prep) => prep.finish(kernel_forward(&Self::inner(x)).0),
+            OpsKind::UnTracked(prep) => prep.finish(kernel_forward::<B>(Self::inner(x)).0),
         }
     }
 }
@@ -98,8 +105,8 @@ impl<C: CheckpointStrategy> MaxPool2x2 for Autodiff<Flex, C> {
 #[derive(Debug)]
 struct MaxPool2x2Backward;
 
-impl Backward<Flex, 1> for MaxPool2x2Backward {
-    type State = (FlexTensor, Shape);
+impl<B: CpuBackend> Backward<B, 1> for MaxPool2x2Backward {
+    type State = (Arc<[u8]>, Shape);
 
     fn backward(
         self,
@@ -108,19 +115,20 @@ impl Backward<Flex, 1> for MaxPool2x2Backward {
         _checkpointer: &mut Checkpointer,
     ) {
         let [parent] = ops.parents;
-        let grad = grads.consume::<Flex>(&ops.node);
+        let grad = B::contiguous(grads.consume::<B>(&ops.node));
         if let Some(parent) = parent {
             let (argmax, input_shape) = ops.state;
-            grads.register::<Flex>(parent.id, kernel_backward(&grad, &argmax, input_shape));
+            let input_grad = kernel_backward(B::values(&grad), &argmax, &input_shape);
+            grads.register::<B>(parent.id, B::tensor(input_grad, input_shape));
         }
     }
 }
 
 /// Output `[b,c,h/2,w/2]` and, per output, the argmax's place in its window (0..4, row-major).
-fn kernel_forward(x: &FlexTensor) -> (FlexTensor, FlexTensor) {
-    let x = x.to_contiguous();
-    let [batch, channels, height, width] = dims4(&x);
-    let data = f32_data(&x);
+fn kernel_forward<B: CpuBackend>(x: FloatTensor<B>) -> (FloatTensor<B>, Arc<[u8]>) {
+    let x = B::contiguous(x);
+    let [batch, channels, height, width] = dims4(&B::shape(&x));
+    let data = B::values(&x);
     let (out_h, out_w) = (height / 2, width / 2);
     let len = batch * channels * out_h * out_w;
     let mut output = vec![0f32; len];
@@ -146,14 +154,7 @@ fn kernel_forward(x: &FlexTensor) -> (FlexTensor, FlexTensor) {
             });
     }
     let shape = Shape::from(vec![batch, channels, out_h, out_w]);
-    (
-        f32_tensor(output, shape.clone()),
-        FlexTensor::new(
-            Bytes::from_elems(argmax),
-            Layout::contiguous(shape),
-            DType::U8,
-        ),
-    )
+    (B::tensor(output, shape), argmax.into())
 }
 
 /// Channel planes per parallel task: enough work to pay for a task (a LeNet plane is 196 or 25
@@ -173,10 +174,7 @@ fn window_max(window: [f32; 4]) -> (f32, u8) {
 }
 
 /// Gradient of the input `[b,c,h,w]`: each output gradient lands on its window's argmax.
-fn kernel_backward(grad: &FlexTensor, argmax: &FlexTensor, input_shape: Shape) -> FlexTensor {
-    let grad = grad.to_contiguous();
-    let grad = f32_data(&grad);
-    let places: &[u8] = argmax.as_slice().expect("argmax is built contiguous");
+fn kernel_backward(grad: &[f32], places: &[u8], input_shape: &Shape) -> Vec<f32> {
     let (height, width) = (input_shape[2], input_shape[3]);
     let (out_h, out_w) = (height / 2, width / 2);
     let mut input_grad = vec![0f32; input_shape.num_elements()];
@@ -196,13 +194,13 @@ fn kernel_backward(grad: &FlexTensor, argmax: &FlexTensor, input_shape: Shape) -
                 }
             });
     }
-    f32_tensor(input_grad, input_shape)
+    input_grad
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::test_util::bits;
+    use crate::kernels::test_util::{bits, cpu_devices};
     use burn::tensor::{Device, Distribution, TensorData};
 
     /// Random values with many exact ties (ReLU zeros, repeated values) and, if asked, NaNs.
@@ -238,45 +236,54 @@ mod tests {
         ([1, 1, 1, 5], false),
     ];
 
+    /// `t` on flex, where Burn's own pool is the reference (burn-ndarray's pool does not
+    /// propagate NaN as flex and PyTorch do; ember's kernel gives ndarray flex's semantics).
+    fn on_flex<const D: usize>(t: Tensor<D>) -> Tensor<D> {
+        t.to_device(&Device::flex())
+    }
+
     #[test]
     fn forward_equals_burns_pool_bit_for_bit() {
-        for device in [Device::flex(), Device::flex().autodiff()] {
+        for device in cpu_devices() {
             for (shape, nan) in SHAPES {
                 let x = input(shape, nan, &device);
-                let (ours, theirs) = (ours(x.clone()), burns(x));
-                assert_eq!(ours.dims(), theirs.dims(), "{shape:?}");
-                assert_eq!(bits(ours), bits(theirs), "{shape:?}");
+                let (ours, theirs) = (ours(x.clone()), burns(on_flex(x)));
+                assert_eq!(ours.dims(), theirs.dims(), "{shape:?} {device:?}");
+                assert_eq!(bits(ours), bits(theirs), "{shape:?} {device:?}");
             }
         }
     }
 
     #[test]
     fn gradient_equals_burns_pool_bit_for_bit() {
-        let device = Device::flex().autodiff();
-        for (shape, nan) in SHAPES {
-            let x = input(shape, nan, &device);
-            let out = [shape[0], shape[1], shape[2] / 2, shape[3] / 2];
-            // A different weight per output, so a gradient at the wrong place shows.
-            let weights = Tensor::<4>::random(out, Distribution::Normal(0.0, 1.0), &device);
-            let gradient = |pool: fn(Tensor<4>) -> Tensor<4>| {
-                let x = x.clone().detach().require_grad();
-                let grads = (pool(x.clone()) * weights.clone()).sum().backward();
-                x.grad(&grads).unwrap()
-            };
-            let (ours, theirs) = (gradient(ours), gradient(burns));
-            assert_eq!(bits(ours), bits(theirs), "{shape:?}");
+        for device in cpu_devices().into_iter().filter(Device::is_autodiff) {
+            for (shape, nan) in SHAPES {
+                let x = input(shape, nan, &device);
+                let out = [shape[0], shape[1], shape[2] / 2, shape[3] / 2];
+                // A different weight per output, so a gradient at the wrong place shows.
+                let weights = Tensor::<4>::random(out, Distribution::Normal(0.0, 1.0), &device);
+                let gradient = |pool: fn(Tensor<4>) -> Tensor<4>, device: &Device| {
+                    let x = x.clone().to_device(device).detach().require_grad();
+                    let weights = weights.clone().to_device(device);
+                    let grads = (pool(x.clone()) * weights).sum().backward();
+                    on_flex(x.grad(&grads).unwrap())
+                };
+                let ours = gradient(ours, &device);
+                let theirs = gradient(burns, &Device::flex().autodiff());
+                assert_eq!(bits(ours), bits(theirs), "{shape:?} {device:?}");
+            }
         }
     }
 
     #[test]
-    fn other_backends_use_burns_pool() {
-        // No NaN: burn-ndarray's pool does not propagate it as flex and PyTorch do.
-        let x = input([2, 3, 8, 6], false, &Device::flex());
-        #[allow(deprecated)] // ndarray is one of ember's backends.
-        let on_ndarray = x.clone().to_device(&Device::ndarray());
-        assert!(!on_flex_f32(&on_ndarray.clone().into_dispatch()));
-        assert!(on_flex_f32(&x.clone().into_dispatch()));
+    fn other_pools_use_burns_pool() {
         assert!(is_2x2_stride_2(&lenets_pool()));
-        assert_eq!(bits(ours(on_ndarray)), bits(ours(x)));
+        let pool_3x3 = burn::nn::pool::MaxPool2dConfig::new([3, 3]).init();
+        assert!(!is_2x2_stride_2(&pool_3x3));
+        let x = input([2, 3, 9, 9], true, &Device::flex());
+        assert_eq!(
+            bits(forward(&pool_3x3, x.clone())),
+            bits(pool_3x3.forward(x))
+        );
     }
 }
