@@ -20,7 +20,7 @@ use ember_engine::summary::LayerObserver;
 
 use crate::batch_norm::BatchNorm;
 use crate::dropout::{Dropout, DropoutKind};
-use crate::kernels::{conv, pool};
+use crate::kernels::{conv, linear, pool};
 
 /// Features entering the first fully connected layer: 16 channels of 5x5.
 const FLAT_FEATURES: usize = 16 * 5 * 5;
@@ -120,13 +120,13 @@ impl LeNet {
         observer.layer("pool", &self.pool, &x);
         let x: Tensor<2> = x.reshape([batch, FLAT_FEATURES]);
         observer.op("flatten", "Flatten", &x);
-        let x = self.fc1.forward(x);
+        let x = linear::forward(&self.fc1, x);
         observer.layer("fc1", &self.fc1, &x);
         let x = self.drop(0, relu(self.norm(2, x, observer)), observer);
-        let x = self.fc2.forward(x);
+        let x = linear::forward(&self.fc2, x);
         observer.layer("fc2", &self.fc2, &x);
         let x = self.drop(1, relu(self.norm(3, x, observer)), observer);
-        let x = self.fc3.forward(x);
+        let x = linear::forward(&self.fc3, x);
         observer.layer("fc3", &self.fc3, &x);
         x
     }

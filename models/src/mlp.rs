@@ -18,6 +18,7 @@ use ember_engine::summary::{LayerObserver, Summary};
 
 use crate::batch_norm::BatchNorm;
 use crate::dropout::{Dropout, DropoutKind};
+use crate::kernels::linear;
 
 /// Layer sizes of an [`Mlp`].
 #[derive(Config, Debug)]
@@ -109,7 +110,8 @@ impl MlpConfig {
 /// A stack of fully connected layers with ReLU between them (none after the last).
 #[derive(Module, Debug)]
 pub struct Mlp {
-    /// The layers, input side first.
+    /// The layers, input side first; run through [`linear::forward`], which gives the same
+    /// values and gradients faster on the CPU backends.
     pub layers: Vec<Linear>,
     /// Batch normalization of each hidden layer (empty without).
     pub norms: Vec<BatchNorm>,
@@ -162,7 +164,7 @@ impl Mlp {
     ) -> Tensor<2> {
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
-            x = layer.forward(x);
+            x = linear::forward(layer, x);
             observer.layer(format_args!("layers.{i}"), layer, &x);
             if i < last {
                 if let Some(norm) = self.norms.get(i) {

@@ -37,6 +37,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::{Shape, Tensor};
 use rayon::prelude::*;
 
+use super::gemm::{Matrix, Parallelism, gemm_into};
 use super::{CpuBackend, dims4, on_cpu_f32};
 
 /// [`Conv2d`]'s forward pass, differentiated with ember's backward pass where it applies.
@@ -439,7 +440,15 @@ impl Window {
         self.im2col(images, cols, padded);
         let lhs = Matrix::row_major(weight, rows);
         let rhs = Matrix::row_major(cols, columns);
-        gemm_into(product, columns, lhs, rhs, [weights, columns, rows], false);
+        gemm_into(
+            product,
+            columns,
+            lhs,
+            rhs,
+            [weights, columns, rows],
+            false,
+            Parallelism::None,
+        );
         // product [Co, (k, P)] -> out [k, Co, P], plus the bias.
         for (k, image) in out.chunks_exact_mut(self.out_image_len()).enumerate() {
             let planes = image.chunks_exact_mut(positions);
@@ -546,12 +555,28 @@ impl Window {
         // dw = dyt [Co, n] @ cols^T [n, R]
         let lhs = Matrix::row_major(dyt, columns);
         let rhs = Matrix::row_major(cols, columns).transposed();
-        gemm_into(&mut dw, rows, lhs, rhs, [weights, rows, columns], false);
+        gemm_into(
+            &mut dw,
+            rows,
+            lhs,
+            rhs,
+            [weights, rows, columns],
+            false,
+            Parallelism::None,
+        );
         if let Some(dx) = dx {
             // dcols = W^T [R, Co] @ dyt [Co, n], into cols (its values are used).
             let lhs = Matrix::row_major(weight, rows).transposed();
             let rhs = Matrix::row_major(dyt, columns);
-            gemm_into(cols, columns, lhs, rhs, [rows, columns, weights], false);
+            gemm_into(
+                cols,
+                columns,
+                lhs,
+                rhs,
+                [rows, columns, weights],
+                false,
+                Parallelism::None,
+            );
             self.col2im(cols, dx, padded);
         }
         (dw, db)
@@ -612,82 +637,10 @@ fn with_scratch<R>(lens: [usize; 3], f: impl FnOnce([&mut [f32]; 3]) -> R) -> R 
     })
 }
 
-/// A read-only matrix view: data with a row stride and a column stride (in elements).
-#[derive(Clone, Copy)]
-struct Matrix<'a> {
-    data: &'a [f32],
-    row_stride: isize,
-    col_stride: isize,
-}
-
-impl<'a> Matrix<'a> {
-    /// A row-major matrix with `columns` columns.
-    fn row_major(data: &'a [f32], columns: usize) -> Self {
-        Self {
-            data,
-            row_stride: columns as isize,
-            col_stride: 1,
-        }
-    }
-
-    fn transposed(self) -> Self {
-        Self {
-            row_stride: self.col_stride,
-            col_stride: self.row_stride,
-            ..self
-        }
-    }
-
-    /// The largest element index reached by an `rows x columns` view.
-    fn last_index(&self, rows: usize, columns: usize) -> usize {
-        (rows - 1) * self.row_stride as usize + (columns - 1) * self.col_stride as usize
-    }
-}
-
-/// `dst [m, n]` (row-major, row stride `dst_columns`) `= lhs [m, k] @ rhs [k, n]`, plus the old
-/// `dst` if `accumulate`; single-threaded (the callers parallelize over images).
-fn gemm_into(
-    dst: &mut [f32],
-    dst_columns: usize,
-    lhs: Matrix,
-    rhs: Matrix,
-    [m, n, k]: [usize; 3],
-    accumulate: bool,
-) {
-    assert!(m > 0 && n > 0 && k > 0 && n <= dst_columns);
-    assert!(lhs.last_index(m, k) < lhs.data.len() && rhs.last_index(k, n) < rhs.data.len());
-    assert!((m - 1) * dst_columns + n <= dst.len());
-    // SAFETY: the asserts above keep every element gemm reads or writes inside the slices, and
-    // `dst` is a unique borrow that does not alias `lhs` or `rhs`.
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            dst_columns as isize,
-            accumulate,
-            lhs.data.as_ptr(),
-            lhs.col_stride,
-            lhs.row_stride,
-            rhs.data.as_ptr(),
-            rhs.col_stride,
-            rhs.row_stride,
-            1.0,
-            1.0,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernels::test_util::{bits, cpu_devices};
+    use crate::kernels::test_util::{bits, cpu_devices, relative_difference};
     use burn::module::Module;
     use burn::nn::conv::Conv2dConfig;
     use burn::tensor::{Device, Distribution};
@@ -738,12 +691,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    /// The largest difference relative to the largest magnitude of Burn's result.
-    fn relative_difference<const D: usize>(ours: Tensor<D>, burns: Tensor<D>) -> f32 {
-        let scale = burns.clone().abs().max().into_scalar::<f32>();
-        (ours - burns).abs().max().into_scalar::<f32>() / scale
     }
 
     #[test]

@@ -24,7 +24,11 @@
 #[allow(deprecated)]
 pub mod conv;
 #[allow(deprecated)]
+pub mod linear;
+#[allow(deprecated)]
 pub mod pool;
+
+mod gemm;
 
 use burn::backend::flex::FlexTensor;
 #[allow(deprecated)] // ndarray is one of ember's backends (Burn deprecates it for flex).
@@ -134,6 +138,12 @@ mod test_util {
             ndarray.clone(),
             ndarray.autodiff(),
         ]
+    }
+
+    /// The largest difference relative to the largest magnitude of Burn's result.
+    pub fn relative_difference<const D: usize>(ours: Tensor<D>, burns: Tensor<D>) -> f32 {
+        let scale = burns.clone().abs().max().into_scalar::<f32>();
+        (ours - burns).abs().max().into_scalar::<f32>() / scale
     }
 
     #[test]
