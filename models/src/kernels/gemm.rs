@@ -51,16 +51,33 @@ pub fn gemm_into(
     assert!(m > 0 && n > 0 && k > 0 && n <= dst_columns);
     assert!(lhs.last_index(m, k) < lhs.data.len() && rhs.last_index(k, n) < rhs.data.len());
     assert!((m - 1) * dst_columns + n <= dst.len());
-    // SAFETY: the asserts above keep every element gemm reads or writes inside the slices, and
-    // `dst` is a unique borrow that does not alias `lhs` or `rhs`.
+    // gemm's f32 microkernel (AVX2) computes 16 rows by 6 columns of `dst` at a time, so a
+    // product with fewer than 16 rows wastes most of each tile: LeNet's first convolution has 6
+    // rows (its output channels) and 6,272 columns (8 images of 28x28). Its transpose,
+    // `dst^T [n, m] = rhs^T @ lhs^T`, fills the tiles, and transposing is only a swap of strides.
+    let transpose = m < 16 && n > m;
+    let (m, n, dst_strides, lhs, rhs) = if transpose {
+        (
+            n,
+            m,
+            [dst_columns as isize, 1],
+            rhs.transposed(),
+            lhs.transposed(),
+        )
+    } else {
+        (m, n, [1, dst_columns as isize], lhs, rhs)
+    };
+    // SAFETY: the asserts above keep every element gemm reads or writes inside the slices (the
+    // transposed problem touches the same elements), and `dst` is a unique borrow that does not
+    // alias `lhs` or `rhs`.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
             dst.as_mut_ptr(),
-            1,
-            dst_columns as isize,
+            dst_strides[0],
+            dst_strides[1],
             accumulate,
             lhs.data.as_ptr(),
             lhs.col_stride,

@@ -128,7 +128,15 @@ fn running_statistics_are_used_at_evaluation_and_saved() {
     let eval = model.valid();
     let one = values(eval.forward(plain.clone().slice(0..1)));
     let all = values(eval.forward(plain));
-    assert_eq!(one, all[..10].to_vec(), "evaluation depends on the batch");
+    // Equal up to float rounding, not bit for bit: ember's CPU kernels multiply a batch's
+    // images in one GEMM whose blocking, and so whose order of additions, depends on the batch
+    // size (as PyTorch's do). Batch statistics in evaluation would differ by far more.
+    for (one, all) in one.iter().zip(&all[..10]) {
+        assert!(
+            (one - all).abs() <= 1e-5 * all.abs().max(1.0),
+            "evaluation depends on the batch: {one} against {all}"
+        );
+    }
     let path = std::env::temp_dir().join(format!("ember-bn-{}.bpk", std::process::id()));
     ember_engine::checkpoint::save_weights(&eval, &path).unwrap();
     let loaded = ember_engine::checkpoint::load_weights(
