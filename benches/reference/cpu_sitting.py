@@ -8,10 +8,12 @@ images through ember's data loader, `epoch_seconds` of compare.json, training on
 both see the same machine load. Each figure is the fastest of the timed epochs after a warm-up
 epoch (PyTorch) or of the epochs (ember; its first epoch includes a two-step warm-up).
 
-Usage: python cpu_sitting.py --train target/release/train [--models lenet,mlp,deep-mlp]
-       [--batches 64,256] [--optimizer adam] [--epochs 2] [--backends flex,ndarray]
-       [--json OUT]
-Needs torch (requirements.txt) and a release build of ember's `train`.
+Usage: python cpu_sitting.py --train [LABEL=]target/release/train[,LABEL=OTHER_BUILD...]
+       [--models lenet,mlp,deep-mlp] [--batches 64,256] [--optimizer adam] [--epochs 2]
+       [--backends flex,ndarray] [--json OUT]
+Several builds (e.g. `after=target/release/train,before=/tmp/train_before`, a copy of `train`
+built from an earlier commit) are timed in turn after PyTorch, for before/after tables from one
+sitting. Needs torch (requirements.txt) and a release build of ember's `train`.
 """
 
 import argparse
@@ -40,7 +42,8 @@ def ember_epochs(train, model, batch, optimizer, epochs, backend):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train", required=True, help="ember's train binary")
+    parser.add_argument("--train", required=True,
+                        help="ember's train binaries, LABEL=PATH, comma-separated")
     parser.add_argument("--models", default="lenet,mlp,deep-mlp")
     parser.add_argument("--batches", default="64,256")
     parser.add_argument("--optimizer", default="adam", choices=("adam", "adabelief"))
@@ -48,19 +51,22 @@ def main():
     parser.add_argument("--backends", default="flex,ndarray", help="ember's backends")
     parser.add_argument("--json", help="also write the rows to this JSON file")
     args = parser.parse_args()
-    backends = args.backends.split(",")
+    builds = [item.split("=", 1) if "=" in item else ["ember", item] for item in args.train.split(",")]
+    columns = [f"{label}:{backend}" for label, _ in builds for backend in args.backends.split(",")]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; ember {args.train}")
-    print(f"{'model':8} {'batch':>5} {'pytorch':>8} " + " ".join(f"{b:>8} {b + '/pt':>10}" for b in backends))
+    print(f"{'model':8} {'batch':>5} {'pytorch':>8} " + " ".join(f"{c:>14} {'/pt':>6}" for c in columns))
     rows = []
     for model in args.models.split(","):
         for batch in map(int, args.batches.split(",")):
             pytorch = min(epoch_times(model, args.optimizer, batch=batch, epochs=args.epochs)[1:])
             row = dict(model=model, batch=batch, optimizer=args.optimizer, pytorch=pytorch)
-            for backend in backends:
-                row[backend] = min(ember_epochs(args.train, model, batch, args.optimizer, args.epochs, backend))
+            for label, path in builds:
+                for backend in args.backends.split(","):
+                    epochs = ember_epochs(path, model, batch, args.optimizer, args.epochs, backend)
+                    row[f"{label}:{backend}"] = min(epochs)
             rows.append(row)
             print(f"{model:8} {batch:5} {pytorch:7.2f}s " + " ".join(
-                f"{row[b]:7.2f}s {row[b] / pytorch:9.2f}x" for b in backends), flush=True)
+                f"{row[c]:13.2f}s {row[c] / pytorch:5.2f}x" for c in columns), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(torch=torch.__version__, threads=torch.get_num_threads(), rows=rows), f, indent=2)

@@ -51,8 +51,9 @@ pub struct LeNet {
     pub conv1: Conv2d,
     /// 6 -> 16 channels, 5x5, no padding (14x14 -> 10x10).
     pub conv2: Conv2d,
-    /// 2x2 max pooling with stride 2, used after each convolution; run through
-    /// [`pool::forward`], which gives the same values and gradients faster on flex.
+    /// 2x2 max pooling with stride 2, used after each convolution's ReLU; run through
+    /// [`pool::forward_relu`] (the ReLU fused in), which gives the same values and gradients
+    /// faster on the CPU backends.
     pub pool: MaxPool2d,
     /// 400 -> 120.
     pub fc1: Linear,
@@ -112,11 +113,11 @@ impl LeNet {
         let [batch, ..] = images.dims();
         let x = conv::forward(&self.conv1, images);
         observer.layer("conv1", &self.conv1, &x);
-        let x = pool::forward(&self.pool, relu(self.norm(0, x, observer)));
+        let x = pool::forward_relu(&self.pool, self.norm(0, x, observer));
         observer.layer("pool", &self.pool, &x);
         let x = conv::forward(&self.conv2, x);
         observer.layer("conv2", &self.conv2, &x);
-        let x = pool::forward(&self.pool, relu(self.norm(1, x, observer)));
+        let x = pool::forward_relu(&self.pool, self.norm(1, x, observer));
         observer.layer("pool", &self.pool, &x);
         let x: Tensor<2> = x.reshape([batch, FLAT_FEATURES]);
         observer.op("flatten", "Flatten", &x);

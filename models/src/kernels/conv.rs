@@ -7,21 +7,26 @@
 //! as matrix products on each image's unfolded input, the step took 9.9 → 5.5 ms at batch 64.
 //! The forward pass written the same way measured faster than burn-flex's `conv2d` too (LeNet
 //! step 5.75 → 4.34 ms at batch 64, 21.2 → 16.0 ms at batch 256, same sitting), so both are
-//! ours. Per image n (L = Ho * Wo):
+//! ours. Per task t of g = 8 images (L = g * Ho * Wo; the images' unfolded matrices side by side,
+//! one GEMM per task rather than per image: see `Window`):
 //!
 //! ```text
 //! x: [N, C, H, W], weight W: [Co, C*Kh*Kw], bias b: [Co], dy: [N, Co, Ho, Wo]
-//! cols_n  = im2col(x_n)              [C*Kh*Kw, L]   cols[(c,i,j), (oh,ow)] = x[n, c, oh+i-pt, ow+j-pl]
-//! y_n     = b + W @ cols_n           [Co, L]
-//! dW      = sum_n dy_n @ cols_n^T    [Co, C*Kh*Kw]  -> [Co, C, Kh, Kw]
-//! db      = dy summed over n and L   [Co]
-//! dcols_n = W^T @ dy_n               [C*Kh*Kw, L]
-//! dx_n    = col2im(dcols_n)          [C, H, W]      (sums the overlapping windows)
+//! cols_t  = im2col(x_t)              [C*Kh*Kw, L]   cols[(c,i,j), (k,oh,ow)] = x[k, c, oh+i-pt, ow+j-pl]
+//! y_t     = b + W @ cols_t           [Co, L]        -> [g, Co, Ho, Wo]
+//! dyt_t   = dy_t gathered            [Co, L]
+//! dW      = sum_t dyt_t @ cols_t^T   [Co, C*Kh*Kw]  -> [Co, C, Kh, Kw]
+//! db      = sum_t dyt_t's row sums   [Co]
+//! dcols_t = W^T @ dyt_t              [C*Kh*Kw, L]
+//! dx_t    = col2im(dcols_t)          [g, C, H, W]   (sums the overlapping windows)
 //! ```
 //!
 //! The GEMMs are the `gemm` crate's (burn-flex's own), single-threaded, run in parallel over
-//! tasks of images; the weight gradient's per-task sums are added in task order, so results do
-//! not depend on the thread count. Outputs and gradients equal Burn's up to float summation
+//! the tasks; the per-task weight and bias gradients are added in task order, so results do
+//! not depend on the thread count (they do depend on the batch size, as a GEMM's blocking
+//! does). Against the per-image version, one sitting (2026-12-03, AMD EPYC, LeNet step median
+//! at batch 256): 20.6-21.4 → 17.0-17.5 ms with the padded copies, thread-local scratch, AVX2
+//! task bodies and the transposed first product (BENCHMARKS.md). Outputs and gradients equal Burn's up to float summation
 //! order (tested to 1e-5 relative). Used for stride 1, dilation 1, one group, with bias, explicit
 //! or no padding: every convolution of the zoo.
 

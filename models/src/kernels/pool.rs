@@ -27,6 +27,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Flex, NdArray, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2d;
+use burn::tensor::activation::relu;
 use burn::tensor::{Shape, Tensor};
 
 use rayon::prelude::*;
@@ -45,9 +46,29 @@ use super::{CpuBackend, dims4, on_cpu_f32};
 pub fn forward(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
     let x = x.into_dispatch();
     if is_2x2_stride_2(pool) && on_cpu_f32(&x) {
-        Tensor::from_dispatch(<burn::backend::Dispatch as MaxPool2x2>::max_pool_2x2(x))
+        Tensor::from_dispatch(<burn::backend::Dispatch as MaxPool2x2>::max_pool_2x2(
+            x, false,
+        ))
     } else {
         pool.forward(Tensor::from_dispatch(x))
+    }
+}
+
+/// `pool.forward(relu(x))` in one pass where ember's kernel applies (as [`forward`]), with the
+/// same values and gradients bit for bit: ReLU is burn-flex's (`x` if `x > 0` or NaN, else 0;
+/// its gradient passes where the output is above 0 or NaN), applied to each window's values
+/// before the maximum. LeNet pools ReLU's output; fused, the ReLU costs no pass of its own
+/// over the activations, forward or backward.
+///
+/// - `x`: `[batch, channels, height, width]`; returns `[batch, channels, out_h, out_w]`.
+pub fn forward_relu(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    let x = x.into_dispatch();
+    if is_2x2_stride_2(pool) && on_cpu_f32(&x) {
+        Tensor::from_dispatch(<burn::backend::Dispatch as MaxPool2x2>::max_pool_2x2(
+            x, true,
+        ))
+    } else {
+        pool.forward(relu(Tensor::from_dispatch(x)))
     }
 }
 
@@ -67,24 +88,24 @@ fn is_2x2_stride_2(pool: &MaxPool2d) -> bool {
 /// without (calling it on another backend panics, which [`forward`] never does).
 #[backend_extension(Flex, NdArray, Autodiff)]
 pub trait MaxPool2x2: burn::backend::Backend {
-    /// `[b, c, h, w]` -> `[b, c, h / 2, w / 2]`, f32.
-    fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self>;
+    /// `[b, c, h, w]` -> `[b, c, h / 2, w / 2]`, f32; of `relu(x)` if `relu`.
+    fn max_pool_2x2(x: FloatTensor<Self>, relu: bool) -> FloatTensor<Self>;
 }
 
 impl MaxPool2x2 for Flex {
-    fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        kernel_forward::<Self>(x).0
+    fn max_pool_2x2(x: FloatTensor<Self>, relu: bool) -> FloatTensor<Self> {
+        kernel_forward::<Self>(x, relu).0
     }
 }
 
 impl MaxPool2x2 for NdArray {
-    fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        kernel_forward::<Self>(x).0
+    fn max_pool_2x2(x: FloatTensor<Self>, relu: bool) -> FloatTensor<Self> {
+        kernel_forward::<Self>(x, relu).0
     }
 }
 
 impl<B: CpuBackend, C: CheckpointStrategy> MaxPool2x2 for Autodiff<B, C> {
-    fn max_pool_2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+    fn max_pool_2x2(x: FloatTensor<Self>, relu: bool) -> FloatTensor<Self> {
         match MaxPool2x2Backward
             .prepare::<C>([x.node()])
             .compute_bound()
@@ -93,10 +114,10 @@ impl<B: CpuBackend, C: CheckpointStrategy> MaxPool2x2 for Autodiff<B, C> {
             OpsKind::Tracked(prep) => {
                 let input = B::contiguous(Self::inner(x));
                 let input_shape = B::shape(&input);
-                let (output, argmax) = kernel_forward::<B>(input);
+                let (output, argmax) = kernel_forward::<B>(input, relu);
                 prep.finish((argmax, input_shape), output)
             }
-            OpsKind::UnTracked(prep) => prep.finish(kernel_forward::<B>(Self::inner(x)).0),
+            OpsKind::UnTracked(prep) => prep.finish(kernel_forward::<B>(Self::inner(x), relu).0),
         }
     }
 }
@@ -124,8 +145,9 @@ impl<B: CpuBackend> Backward<B, 1> for MaxPool2x2Backward {
     }
 }
 
-/// Output `[b,c,h/2,w/2]` and, per output, the argmax's place in its window (0..4, row-major).
-fn kernel_forward<B: CpuBackend>(x: FloatTensor<B>) -> (FloatTensor<B>, Arc<[u8]>) {
+/// Output `[b,c,h/2,w/2]` and, per output, the argmax's place in its window (0..4, row-major),
+/// plus [`BLOCKED`] where a fused ReLU stops the gradient.
+fn kernel_forward<B: CpuBackend>(x: FloatTensor<B>, relu: bool) -> (FloatTensor<B>, Arc<[u8]>) {
     let x = B::contiguous(x);
     let [batch, channels, height, width] = dims4(&B::shape(&x));
     let data = B::values(&x);
@@ -148,7 +170,13 @@ fn kernel_forward<B: CpuBackend>(x: FloatTensor<B>) -> (FloatTensor<B>, Arc<[u8]
                     let (top, bottom) = rows.split_at(width);
                     let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
                     for ((t, b), (out, place)) in windows.zip(out.iter_mut().zip(places)) {
-                        (*out, *place) = window_max([t[0], t[1], b[0], b[1]]);
+                        let window = [t[0], t[1], b[0], b[1]];
+                        (*out, *place) = if relu {
+                            let (max, place) = window_max(window.map(relu_value));
+                            (max, if passes_relu(max) { place } else { BLOCKED })
+                        } else {
+                            window_max(window)
+                        };
                     }
                 }
             });
@@ -160,6 +188,19 @@ fn kernel_forward<B: CpuBackend>(x: FloatTensor<B>) -> (FloatTensor<B>, Arc<[u8]
 /// Channel planes per parallel task: enough work to pay for a task (a LeNet plane is 196 or 25
 /// outputs).
 const PLANES_PER_TASK: usize = 16;
+
+/// The argmax code of a window whose gradient a fused ReLU stops (its maximum is 0).
+const BLOCKED: u8 = 4;
+
+/// burn-flex's ReLU of one value: `x` if above 0 or NaN, else 0.
+fn relu_value(x: f32) -> f32 {
+    if passes_relu(x) { x } else { 0.0 }
+}
+
+/// Whether ReLU passes `x` and its gradient (burn-flex's rule: above 0, or NaN).
+fn passes_relu(x: f32) -> bool {
+    x.is_nan() || x > 0.0
+}
 
 /// The maximum of one window in row-major order and its place, with burn-flex's rules: the first
 /// maximum wins a tie, and a NaN replaces anything before it.
@@ -188,6 +229,9 @@ fn kernel_backward(grad: &[f32], places: &[u8], input_shape: &Shape) -> Vec<f32>
                 let out_rows = grad.chunks_exact(out_w).zip(places.chunks_exact(out_w));
                 for (rows, (grad, places)) in plane.chunks_exact_mut(2 * width).zip(out_rows) {
                     for (col, (&g, &place)) in grad.iter().zip(places).enumerate() {
+                        if place == BLOCKED {
+                            continue;
+                        }
                         let (dy, dx) = (usize::from(place >> 1), usize::from(place & 1));
                         rows[dy * width + 2 * col + dx] = g;
                     }
@@ -270,6 +314,45 @@ mod tests {
                 };
                 let ours = gradient(ours, &device);
                 let theirs = gradient(burns, &Device::flex().autodiff());
+                assert_eq!(bits(ours), bits(theirs), "{shape:?} {device:?}");
+            }
+        }
+    }
+
+    /// Values in eighths from -0.5 to 0.5: negatives, exact zeros and ties, for the fused ReLU.
+    fn signed_input(shape: [usize; 4], nan: bool, device: &Device) -> Tensor<4> {
+        input(shape, nan, device) - 0.5
+    }
+
+    #[test]
+    fn fused_relu_equals_burns_relu_then_pool_bit_for_bit() {
+        let pool = lenets_pool();
+        for device in cpu_devices() {
+            for (shape, nan) in SHAPES {
+                let x = signed_input(shape, nan, &device);
+                let ours = forward_relu(&pool, x.clone());
+                let theirs = pool.forward(relu(on_flex(x)));
+                assert_eq!(bits(ours), bits(theirs), "{shape:?} {device:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn fused_relu_gradient_equals_burns_bit_for_bit() {
+        let pool = lenets_pool();
+        for device in cpu_devices().into_iter().filter(Device::is_autodiff) {
+            for (shape, nan) in SHAPES {
+                let x = signed_input(shape, nan, &device);
+                let out = [shape[0], shape[1], shape[2] / 2, shape[3] / 2];
+                let weights = Tensor::<4>::random(out, Distribution::Normal(0.0, 1.0), &device);
+                let gradient = |layer: &dyn Fn(Tensor<4>) -> Tensor<4>, device: &Device| {
+                    let x = x.clone().to_device(device).detach().require_grad();
+                    let weights = weights.clone().to_device(device);
+                    let grads = (layer(x.clone()) * weights).sum().backward();
+                    on_flex(x.grad(&grads).unwrap())
+                };
+                let ours = gradient(&|x| forward_relu(&pool, x), &device);
+                let theirs = gradient(&|x| pool.forward(relu(x)), &Device::flex().autodiff());
                 assert_eq!(bits(ours), bits(theirs), "{shape:?} {device:?}");
             }
         }
