@@ -121,15 +121,34 @@ impl LeNet {
         observer.layer("pool", &self.pool, &x);
         let x: Tensor<2> = x.reshape([batch, FLAT_FEATURES]);
         observer.op("flatten", "Flatten", &x);
-        let x = linear::forward(&self.fc1, x);
-        observer.layer("fc1", &self.fc1, &x);
-        let x = self.drop(0, relu(self.norm(2, x, observer)), observer);
-        let x = linear::forward(&self.fc2, x);
-        observer.layer("fc2", &self.fc2, &x);
-        let x = self.drop(1, relu(self.norm(3, x, observer)), observer);
+        let x = self.hidden(0, "fc1", &self.fc1, x, observer);
+        let x = self.hidden(1, "fc2", &self.fc2, x, observer);
         let x = linear::forward(&self.fc3, x);
         observer.layer("fc3", &self.fc3, &x);
         x
+    }
+
+    /// Fully connected layer `i` (fc1, fc2) with its ReLU, batch normalization (between the
+    /// two, when the model has it) and dropout; the ReLU fused into the layer without batch
+    /// normalization ([`linear::forward_relu`]: the same bits, fewer passes).
+    fn hidden(
+        &self,
+        i: usize,
+        name: &str,
+        layer: &Linear,
+        x: Tensor<2>,
+        observer: &mut impl LayerObserver,
+    ) -> Tensor<2> {
+        let x = if self.norms.is_empty() {
+            let x = linear::forward_relu(layer, x);
+            observer.layer(name, layer, &x);
+            x
+        } else {
+            let x = linear::forward(layer, x);
+            observer.layer(name, layer, &x);
+            relu(self.norm(i + 2, x, observer))
+        };
+        self.drop(i, x, observer)
     }
 
     /// Batch normalization `i`, when the model has it.

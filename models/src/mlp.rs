@@ -164,14 +164,22 @@ impl Mlp {
     ) -> Tensor<2> {
         let last = self.layers.len() - 1;
         for (i, layer) in self.layers.iter().enumerate() {
-            x = linear::forward(layer, x);
+            let norm = self.norms.get(i).filter(|_| i < last);
+            // Without batch normalization between them, the ReLU is fused into the layer
+            // (`linear::forward_relu`: the same bits, fewer passes).
+            let fused_relu = i < last && norm.is_none();
+            x = if fused_relu {
+                linear::forward_relu(layer, x)
+            } else {
+                linear::forward(layer, x)
+            };
             observer.layer(format_args!("layers.{i}"), layer, &x);
             if i < last {
-                if let Some(norm) = self.norms.get(i) {
+                if let Some(norm) = norm {
                     x = norm.forward(x);
                     observer.layer(format_args!("norms.{i}"), norm, &x);
+                    x = relu(x);
                 }
-                x = relu(x);
                 if let Some(dropout) = self.dropouts.get(i) {
                     x = dropout.forward(x);
                     observer.layer(format_args!("dropouts.{i}"), dropout, &x);

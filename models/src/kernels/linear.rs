@@ -28,10 +28,10 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, Flex, NdArray, backend_extension};
 use burn::nn::Linear;
-use burn::tensor::{Shape, Tensor};
+use burn::tensor::{Shape, Tensor, activation};
 
 use super::gemm::{Matrix, Parallelism, gemm_into};
-use super::{CpuBackend, on_cpu_f32};
+use super::{CpuBackend, on_cpu_f32, passes_relu, relu_value};
 
 /// [`Linear`]'s forward pass on a batch of rows, differentiated with ember's backward pass where
 /// it applies.
@@ -42,17 +42,37 @@ use super::{CpuBackend, on_cpu_f32};
 /// ember's path runs when `linear` has a bias and `x` is f32 on flex or ndarray; otherwise this
 /// is `linear.forward(x)`.
 pub fn forward(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
+    forward_maybe_relu(linear, x, false)
+}
+
+/// `relu(linear.forward(x))` in one pass where ember's kernel applies (as [`forward`]), with the
+/// same values and gradients bit for bit as the kernel followed by Burn's ReLU (burn-flex's
+/// rule: `x` if above 0 or NaN, else 0): the ReLU is applied to the output in place, and its
+/// gradient masks the output gradient before the three products, without passes of its own.
+///
+/// - `x`: `[batch, d_input]`; returns `[batch, d_output]`.
+pub fn forward_relu(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
+    forward_maybe_relu(linear, x, true)
+}
+
+/// [`forward`], or [`forward_relu`] if `relu`.
+fn forward_maybe_relu(linear: &Linear, x: Tensor<2>, relu: bool) -> Tensor<2> {
+    let burns = |x| {
+        let y = linear.forward(x);
+        if relu { activation::relu(y) } else { y }
+    };
     let Some(bias) = linear.bias.as_ref() else {
-        return linear.forward(x);
+        return burns(x);
     };
     let x = x.into_dispatch();
     if !on_cpu_f32(&x) {
-        return linear.forward(Tensor::from_dispatch(x));
+        return burns(Tensor::from_dispatch(x));
     }
     Tensor::from_dispatch(<burn::backend::Dispatch as LinearBias>::linear_bias(
         x,
         linear.weight.val().into_dispatch(),
         bias.val().into_dispatch(),
+        relu,
     ))
 }
 
@@ -60,11 +80,13 @@ pub fn forward(linear: &Linear, x: Tensor<2>) -> Tensor<2> {
 /// without.
 #[backend_extension(Flex, NdArray, Autodiff)]
 pub trait LinearBias: burn::backend::Backend {
-    /// `x [B, K]`, `weight [K, N]`, `bias [N]` -> `x @ weight + bias` `[B, N]`, f32.
+    /// `x [B, K]`, `weight [K, N]`, `bias [N]` -> `x @ weight + bias` `[B, N]`, f32; its ReLU
+    /// if `relu`.
     fn linear_bias(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        relu: bool,
     ) -> FloatTensor<Self>;
 }
 
@@ -73,9 +95,10 @@ impl LinearBias for Flex {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let [x, weight, bias] = [x, weight, bias].map(Self::contiguous);
-        output::<Self>(&x, &weight, &bias)
+        output::<Self>(&x, &weight, &bias, relu)
     }
 }
 
@@ -84,9 +107,10 @@ impl LinearBias for NdArray {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let [x, weight, bias] = [x, weight, bias].map(Self::contiguous);
-        output::<Self>(&x, &weight, &bias)
+        output::<Self>(&x, &weight, &bias, relu)
     }
 }
 
@@ -95,17 +119,21 @@ impl<B: CpuBackend, C: CheckpointStrategy> LinearBias for Autodiff<B, C> {
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
+        relu: bool,
     ) -> FloatTensor<Self> {
         let nodes = [x.node(), weight.node(), bias.node()];
         // Contiguous once, here: the backward pass reads the same values.
         let [x, weight, bias] = [x, weight, bias].map(|t| B::contiguous(Self::inner(t)));
-        let y = output::<B>(&x, &weight, &bias);
+        let y = output::<B>(&x, &weight, &bias, relu);
         match LinearBackward
             .prepare::<C>(nodes)
             .compute_bound()
             .stateful()
         {
-            OpsKind::Tracked(prep) => prep.finish((x, weight), y),
+            OpsKind::Tracked(prep) => {
+                let relu_output = relu.then(|| y.clone());
+                prep.finish((x, weight, relu_output), y)
+            }
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
@@ -127,11 +155,12 @@ fn parallelism([m, n, k]: [usize; 3]) -> Parallelism {
 }
 
 /// The forward pass, `x @ weight + bias`: rows of the output filled with the bias, then one
-/// accumulating GEMM.
+/// accumulating GEMM; then its ReLU in place if `relu`.
 fn output<B: CpuBackend>(
     x: &FloatTensor<B>,
     weight: &FloatTensor<B>,
     bias: &FloatTensor<B>,
+    relu: bool,
 ) -> FloatTensor<B> {
     let [k, n] = dims2(&B::shape(weight));
     let batch = B::shape(x).num_elements() / k;
@@ -142,15 +171,19 @@ fn output<B: CpuBackend>(
     let (lhs, rhs) = (Matrix::row_major(x, k), Matrix::row_major(weight, n));
     let dims = [batch, n, k];
     gemm_into(&mut y, n, lhs, rhs, dims, true, parallelism(dims));
+    if relu {
+        y.iter_mut().for_each(|v| *v = relu_value(*v));
+    }
     B::tensor(y, Shape::from(vec![batch, n]))
 }
 
-/// Backward node; its state is the input and the weight, both contiguous.
+/// Backward node; its state is the input and the weight, both contiguous, and the output if a
+/// ReLU was fused (its gradient passes where the output passes [`passes_relu`]).
 #[derive(Debug)]
 struct LinearBackward;
 
 impl<B: CpuBackend> Backward<B, 3> for LinearBackward {
-    type State = (FloatTensor<B>, FloatTensor<B>);
+    type State = (FloatTensor<B>, FloatTensor<B>, Option<FloatTensor<B>>);
 
     fn backward(
         self,
@@ -160,9 +193,20 @@ impl<B: CpuBackend> Backward<B, 3> for LinearBackward {
     ) {
         let [x_node, weight_node, bias_node] = ops.parents;
         let dy = B::contiguous(grads.consume::<B>(&ops.node));
-        let (x, weight) = ops.state;
+        let (x, weight, relu_output) = ops.state;
         let [k, n] = dims2(&B::shape(&weight));
-        let (dy, x_values, weight_values) = (B::values(&dy), B::values(&x), B::values(&weight));
+        let masked: Vec<f32>;
+        let dy = match &relu_output {
+            Some(y) => {
+                let y = B::values(y);
+                masked = (B::values(&dy).iter().zip(y))
+                    .map(|(&g, &y)| if passes_relu(y) { g } else { 0.0 })
+                    .collect();
+                &masked[..]
+            }
+            None => B::values(&dy),
+        };
+        let (x_values, weight_values) = (B::values(&x), B::values(&weight));
         let batch = dy.len() / n;
         if let Some(node) = bias_node {
             let mut db = vec![0f32; n];
@@ -202,7 +246,7 @@ mod tests {
     use super::*;
     use crate::kernels::test_util::{bits, cpu_devices, relative_difference};
     use burn::nn::LinearConfig;
-    use burn::tensor::{Device, Distribution};
+    use burn::tensor::{Device, Distribution, TensorData};
 
     /// The zoo's shapes `[batch, d_input, d_output]`, on one thread and on several (the first).
     const CASES: [[usize; 3]; 4] = [[64, 784, 100], [37, 100, 10], [5, 400, 120], [16, 16, 10]];
@@ -256,6 +300,62 @@ mod tests {
                 assert!(relative_difference(ours.0, burns.0) < 1e-5, "dx {case}");
                 assert!(relative_difference(ours.1, burns.1) < 1e-5, "dw {case}");
                 assert!(relative_difference(ours.2, burns.2) < 1e-5, "db {case}");
+            }
+        }
+    }
+
+    /// `x` with exact zeros, and NaNs in some rows, so the fused ReLU meets both of its edges.
+    fn with_zeros_and_nan(x: Tensor<2>, nan: bool) -> Tensor<2> {
+        let [rows, columns] = x.dims();
+        let mut values = x.into_data().try_to_vec::<f32>().unwrap();
+        values.iter_mut().step_by(7).for_each(|v| *v = 0.0);
+        if nan {
+            values.iter_mut().step_by(101).for_each(|v| *v = f32::NAN);
+        }
+        Tensor::from_data(TensorData::new(values, [rows, columns]), &Device::flex())
+    }
+
+    #[test]
+    fn fused_relu_equals_the_layer_then_burns_relu_bit_for_bit() {
+        for device in cpu_devices() {
+            for [batch, d_input, d_output] in CASES {
+                let linear = layer(d_input, d_output, &device);
+                for nan in [false, true] {
+                    let x = Tensor::<2>::random([batch, d_input], Distribution::Default, &device);
+                    let x = with_zeros_and_nan(x, nan).to_device(&device);
+                    let ours = forward_relu(&linear, x.clone());
+                    let theirs = activation::relu(forward(&linear, x));
+                    let case = format!("{batch}x{d_input}x{d_output} {device:?} nan {nan}");
+                    assert_eq!(bits(ours), bits(theirs), "{case}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fused_relu_gradients_equal_the_layer_then_burns_relu_bit_for_bit() {
+        for device in cpu_devices().into_iter().filter(Device::is_autodiff) {
+            for [batch, d_input, d_output] in CASES {
+                let linear = layer(d_input, d_output, &device);
+                let x =
+                    Tensor::<2>::random([batch, d_input], Distribution::Normal(0.0, 1.0), &device);
+                let weights =
+                    Tensor::<2>::random([batch, d_output], Distribution::Normal(0.0, 1.0), &device);
+                let gradients = |layer: &dyn Fn(&Linear, Tensor<2>) -> Tensor<2>| {
+                    let x = x.clone().detach().require_grad();
+                    let grads = (layer(&linear, x.clone()) * weights.clone())
+                        .sum()
+                        .backward();
+                    let bias = linear.bias.as_ref().unwrap().val();
+                    [
+                        bits(x.grad(&grads).unwrap()),
+                        bits(linear.weight.val().grad(&grads).unwrap()),
+                        bits(bias.grad(&grads).unwrap()),
+                    ]
+                };
+                let ours = gradients(&forward_relu);
+                let theirs = gradients(&|linear, x| activation::relu(forward(linear, x)));
+                assert_eq!(ours, theirs, "{batch}x{d_input}x{d_output} {device:?}");
             }
         }
     }

@@ -118,6 +118,19 @@ impl CpuBackend for NdArray {
     }
 }
 
+/// burn-flex's ReLU of one value (`burn_flex::ops::activation`, 0.22.1): `x` if above 0 or NaN
+/// (NaN propagates, as in PyTorch), else 0; the kernels that fuse a ReLU use it, so that they
+/// give ReLU's bits.
+fn relu_value(x: f32) -> f32 {
+    if passes_relu(x) { x } else { 0.0 }
+}
+
+/// Whether ReLU passes `x`, and the gradient where its output is `x` (burn-flex's rule: above
+/// 0, or NaN).
+fn passes_relu(x: f32) -> bool {
+    x.is_nan() || x > 0.0
+}
+
 /// The four dimensions of a rank-4 shape.
 fn dims4(shape: &Shape) -> [usize; 4] {
     [shape[0], shape[1], shape[2], shape[3]]

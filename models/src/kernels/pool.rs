@@ -32,7 +32,7 @@ use burn::tensor::{Shape, Tensor};
 
 use rayon::prelude::*;
 
-use super::{CpuBackend, dims4, on_cpu_f32};
+use super::{CpuBackend, dims4, on_cpu_f32, passes_relu, relu_value};
 
 /// [`MaxPool2d`]'s forward pass, through ember's kernel where that gives the same result.
 ///
@@ -191,16 +191,6 @@ const PLANES_PER_TASK: usize = 16;
 
 /// The argmax code of a window whose gradient a fused ReLU stops (its maximum is 0).
 const BLOCKED: u8 = 4;
-
-/// burn-flex's ReLU of one value: `x` if above 0 or NaN, else 0.
-fn relu_value(x: f32) -> f32 {
-    if passes_relu(x) { x } else { 0.0 }
-}
-
-/// Whether ReLU passes `x` and its gradient (burn-flex's rule: above 0, or NaN).
-fn passes_relu(x: f32) -> bool {
-    x.is_nan() || x > 0.0
-}
 
 /// The maximum of one window in row-major order and its place, with burn-flex's rules: the first
 /// maximum wins a tie, and a NaN replaces anything before it.
