@@ -36,7 +36,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{AutodiffBackend, Flex, NdArray, backend_extension};
+use burn::backend::{AutodiffBackend, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Shape, Tensor};
@@ -94,19 +94,8 @@ pub trait Conv2dStride1: burn::backend::Backend {
     ) -> FloatTensor<Self>;
 }
 
-impl Conv2dStride1 for Flex {
-    fn conv2d_stride_1(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        padding: [usize; 4],
-    ) -> FloatTensor<Self> {
-        let [x, weight, bias] = [x, weight, bias].map(Self::contiguous);
-        im2col_forward::<Self>(&x, &weight, &bias, padding)
-    }
-}
-
-impl Conv2dStride1 for NdArray {
+/// Flex and ndarray: the kernel on the backend's own tensors.
+impl<B: CpuBackend> Conv2dStride1 for B {
     fn conv2d_stride_1(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

@@ -26,7 +26,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{AutodiffBackend, Flex, NdArray, backend_extension};
+use burn::backend::{AutodiffBackend, backend_extension};
 use burn::nn::Linear;
 use burn::tensor::{Shape, Tensor, activation};
 
@@ -90,19 +90,8 @@ pub trait LinearBias: burn::backend::Backend {
     ) -> FloatTensor<Self>;
 }
 
-impl LinearBias for Flex {
-    fn linear_bias(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        relu: bool,
-    ) -> FloatTensor<Self> {
-        let [x, weight, bias] = [x, weight, bias].map(Self::contiguous);
-        output::<Self>(&x, &weight, &bias, relu)
-    }
-}
-
-impl LinearBias for NdArray {
+/// Flex and ndarray: the kernel on the backend's own tensors.
+impl<B: CpuBackend> LinearBias for B {
     fn linear_bias(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,

@@ -24,7 +24,7 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{AutodiffBackend, Flex, NdArray, backend_extension};
+use burn::backend::{AutodiffBackend, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2d;
 use burn::tensor::activation::relu;
@@ -92,13 +92,8 @@ pub trait MaxPool2x2: burn::backend::Backend {
     fn max_pool_2x2(x: FloatTensor<Self>, relu: bool) -> FloatTensor<Self>;
 }
 
-impl MaxPool2x2 for Flex {
-    fn max_pool_2x2(x: FloatTensor<Self>, relu: bool) -> FloatTensor<Self> {
-        kernel_forward::<Self>(x, relu).0
-    }
-}
-
-impl MaxPool2x2 for NdArray {
+/// Flex and ndarray: the kernel on the backend's own tensors.
+impl<B: CpuBackend> MaxPool2x2 for B {
     fn max_pool_2x2(x: FloatTensor<Self>, relu: bool) -> FloatTensor<Self> {
         kernel_forward::<Self>(x, relu).0
     }
