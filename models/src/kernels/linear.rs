@@ -15,10 +15,12 @@
 //! dx = dy @ W^T         [B, K], W read transposed in place
 //! ```
 //!
-//! Each GEMM runs on all threads from 192³ multiply-adds (gemm splits the output, never a
-//! sum, so results do not depend on the thread count). Outputs and gradients equal Burn's up to float summation
-//! order (tested to 1e-5 relative). Used for 2-D inputs and layers with a bias: every linear
-//! layer of the zoo.
+//! Each GEMM runs on all threads from 192³ multiply-adds (gemm splits the output, never a sum,
+//! so results do not depend on the thread count). Outputs and gradients equal Burn's up to
+//! float summation order (tested to 1e-5 relative). Used for 2-D inputs and layers with a bias:
+//! every linear layer of the zoo. [`forward_relu`] fuses the ReLU that follows a hidden layer
+//! (bit for bit the same as the layer then ReLU); measured, one sitting on 2 cores: an MLP step
+//! at batch 256 1.62 → 1.42 ms, the deep MLP's 2.30 → 1.88 ms, on ndarray 2.84 → 1.84 ms.
 
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
