@@ -30,6 +30,7 @@
 //! order (tested to 1e-5 relative). Used for stride 1, dilation 1, one group, with bias, explicit
 //! or no padding: every convolution of the zoo.
 
+use burn::backend::TensorMetadata;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -136,7 +137,7 @@ fn im2col_forward<B: CpuBackend>(
     bias: &FloatTensor<B>,
     padding: [usize; 4],
 ) -> FloatTensor<B> {
-    let window = Window::new(dims4(&B::shape(x)), dims4(&B::shape(weight)), padding);
+    let window = Window::new(dims4(&x.shape()), dims4(&weight.shape()), padding);
     let [x, weight, bias] = [x, weight, bias].map(B::values);
     B::tensor(window.output(x, weight, bias), window.output_shape())
 }
@@ -157,7 +158,7 @@ impl<B: CpuBackend> Backward<B, 3> for Conv2dBackward {
         let [x_node, weight_node, bias_node] = ops.parents;
         let grad = B::contiguous(grads.consume::<B>(&ops.node));
         let (x, weight, padding) = ops.state;
-        let window = Window::new(dims4(&B::shape(&x)), dims4(&B::shape(&weight)), padding);
+        let window = Window::new(dims4(&x.shape()), dims4(&weight.shape()), padding);
         let dy = B::values(&grad);
         let want_dx = x_node.is_some();
         let (dw, db, dx) = window.grads(B::values(&x), B::values(&weight), dy, want_dx);
@@ -165,10 +166,10 @@ impl<B: CpuBackend> Backward<B, 3> for Conv2dBackward {
             grads.register::<B>(node.id, B::tensor(db, [window.channels_out].into()));
         }
         if let Some(node) = weight_node {
-            grads.register::<B>(node.id, B::tensor(dw, B::shape(&weight)));
+            grads.register::<B>(node.id, B::tensor(dw, weight.shape()));
         }
         if let (Some(node), Some(dx)) = (x_node, dx) {
-            grads.register::<B>(node.id, B::tensor(dx, B::shape(&x)));
+            grads.register::<B>(node.id, B::tensor(dx, x.shape()));
         }
     }
 }

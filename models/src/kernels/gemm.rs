@@ -1,6 +1,8 @@
 //! The GEMM the kernels share: the `gemm` crate's (burn-flex's own), on strided views, so that
 //! transposed operands are read in place.
 
+pub use gemm::Parallelism;
+
 /// A read-only matrix view: data with a row stride and a column stride (in elements).
 #[derive(Clone, Copy)]
 pub struct Matrix<'a> {
@@ -34,8 +36,6 @@ impl<'a> Matrix<'a> {
     }
 }
 
-pub use gemm::Parallelism;
-
 /// `dst [m, n]` (row-major, row stride `dst_columns`) `= lhs [m, k] @ rhs [k, n]`, plus the old
 /// `dst` if `accumulate`, on `parallelism`'s threads (gemm splits the rows and columns of
 /// `dst`, never a sum, so the result does not depend on the thread count).
@@ -46,7 +46,7 @@ pub fn gemm_into(
     rhs: Matrix,
     [m, n, k]: [usize; 3],
     accumulate: bool,
-    parallelism: gemm::Parallelism,
+    parallelism: Parallelism,
 ) {
     assert!(m > 0 && n > 0 && k > 0 && n <= dst_columns);
     assert!(lhs.last_index(m, k) < lhs.data.len() && rhs.last_index(k, n) < rhs.data.len());

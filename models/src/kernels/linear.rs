@@ -22,6 +22,7 @@
 //! (bit for bit the same as the layer then ReLU); measured, one sitting on 2 cores: an MLP step
 //! at batch 256 1.62 → 1.42 ms, the deep MLP's 2.30 → 1.88 ms, on ndarray 2.84 → 1.84 ms.
 
+use burn::backend::TensorMetadata;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -153,12 +154,10 @@ fn output<B: CpuBackend>(
     bias: &FloatTensor<B>,
     relu: bool,
 ) -> FloatTensor<B> {
-    let [k, n] = dims2(&B::shape(weight));
-    let batch = B::shape(x).num_elements() / k;
+    let [k, n] = dims2(&weight.shape());
+    let batch = x.shape().num_elements() / k;
     let (x, weight, bias) = (B::values(x), B::values(weight), B::values(bias));
-    let mut y = vec![0f32; batch * n];
-    y.chunks_exact_mut(n)
-        .for_each(|row| row.copy_from_slice(bias));
+    let mut y = bias.repeat(batch);
     let (lhs, rhs) = (Matrix::row_major(x, k), Matrix::row_major(weight, n));
     let dims = [batch, n, k];
     gemm_into(&mut y, n, lhs, rhs, dims, true, parallelism(dims));
@@ -185,7 +184,7 @@ impl<B: CpuBackend> Backward<B, 3> for LinearBackward {
         let [x_node, weight_node, bias_node] = ops.parents;
         let dy = B::contiguous(grads.consume::<B>(&ops.node));
         let (x, weight, relu_output) = ops.state;
-        let [k, n] = dims2(&B::shape(&weight));
+        let [k, n] = dims2(&weight.shape());
         let masked: Vec<f32>;
         let dy = match &relu_output {
             Some(y) => {
@@ -213,7 +212,7 @@ impl<B: CpuBackend> Backward<B, 3> for LinearBackward {
             let dims = [k, n, batch];
             let rhs = Matrix::row_major(dy, n);
             gemm_into(&mut dw, n, lhs, rhs, dims, false, parallelism(dims));
-            grads.register::<B>(node.id, B::tensor(dw, B::shape(&weight)));
+            grads.register::<B>(node.id, B::tensor(dw, weight.shape()));
         }
         if let Some(node) = x_node {
             // dx [B, K] = dy [B, N] @ W^T [N, K], W read transposed.
@@ -222,7 +221,7 @@ impl<B: CpuBackend> Backward<B, 3> for LinearBackward {
             let rhs = Matrix::row_major(weight_values, n).transposed();
             let dims = [batch, k, n];
             gemm_into(&mut dx, k, lhs, rhs, dims, false, parallelism(dims));
-            grads.register::<B>(node.id, B::tensor(dx, B::shape(&x)));
+            grads.register::<B>(node.id, B::tensor(dx, x.shape()));
         }
     }
 }

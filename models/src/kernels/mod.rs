@@ -67,11 +67,6 @@ pub trait CpuBackend: Backend {
     /// For any other tensor: a bug in the caller, never user input.
     fn values(x: &FloatTensor<Self>) -> &[f32];
 
-    /// The shape of a tensor.
-    fn shape(x: &FloatTensor<Self>) -> Shape {
-        x.shape()
-    }
-
     /// A tensor of this backend holding `values` (row-major) of `shape`, without a copy.
     fn tensor(values: Vec<f32>, shape: Shape) -> FloatTensor<Self>;
 }

@@ -18,6 +18,7 @@
 
 use std::sync::Arc;
 
+use burn::backend::TensorMetadata;
 use burn::backend::autodiff::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -27,7 +28,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{AutodiffBackend, backend_extension};
 use burn::nn::PaddingConfig2d;
 use burn::nn::pool::MaxPool2d;
-use burn::tensor::activation::relu;
+use burn::tensor::activation;
 use burn::tensor::{Shape, Tensor};
 
 use rayon::prelude::*;
@@ -41,17 +42,10 @@ use super::{CpuBackend, dims4, on_cpu_f32, passes_relu, relu_value};
 ///   stride 2, `[batch, channels, height / 2, width / 2]`.
 ///
 /// ember's kernel runs when `pool` is 2x2, stride 2, no padding, dilation 1, floor mode, and `x`
-/// is f32 on flex or ndarray (tracked or not); otherwise this is `pool.forward(x)`. Both give the same values
-/// and gradients (module docs).
+/// is f32 on flex or ndarray (tracked or not); otherwise this is `pool.forward(x)`. Both give
+/// the same values and gradients (module docs).
 pub fn forward(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
-    let x = x.into_dispatch();
-    if is_2x2_stride_2(pool) && on_cpu_f32(&x) {
-        Tensor::from_dispatch(<burn::backend::Dispatch as MaxPool2x2>::max_pool_2x2(
-            x, false,
-        ))
-    } else {
-        pool.forward(Tensor::from_dispatch(x))
-    }
+    forward_maybe_relu(pool, x, false)
 }
 
 /// `pool.forward(relu(x))` in one pass where ember's kernel applies (as [`forward`]), with the
@@ -62,13 +56,18 @@ pub fn forward(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
 ///
 /// - `x`: `[batch, channels, height, width]`; returns `[batch, channels, out_h, out_w]`.
 pub fn forward_relu(pool: &MaxPool2d, x: Tensor<4>) -> Tensor<4> {
+    forward_maybe_relu(pool, x, true)
+}
+
+/// [`forward`], or [`forward_relu`] if `relu`.
+fn forward_maybe_relu(pool: &MaxPool2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
     let x = x.into_dispatch();
     if is_2x2_stride_2(pool) && on_cpu_f32(&x) {
-        Tensor::from_dispatch(<burn::backend::Dispatch as MaxPool2x2>::max_pool_2x2(
-            x, true,
-        ))
+        let dispatch = <burn::backend::Dispatch as MaxPool2x2>::max_pool_2x2;
+        Tensor::from_dispatch(dispatch(x, relu))
     } else {
-        pool.forward(relu(Tensor::from_dispatch(x)))
+        let x = Tensor::from_dispatch(x);
+        pool.forward(if relu { activation::relu(x) } else { x })
     }
 }
 
@@ -107,8 +106,8 @@ impl<B: CpuBackend, C: CheckpointStrategy> MaxPool2x2 for Autodiff<B, C> {
             .stateful()
         {
             OpsKind::Tracked(prep) => {
-                let input = B::contiguous(Self::inner(x));
-                let input_shape = B::shape(&input);
+                let input = Self::inner(x);
+                let input_shape = input.shape();
                 let (output, argmax) = kernel_forward::<B>(input, relu);
                 prep.finish((argmax, input_shape), output)
             }
@@ -131,8 +130,9 @@ impl<B: CpuBackend> Backward<B, 1> for MaxPool2x2Backward {
         _checkpointer: &mut Checkpointer,
     ) {
         let [parent] = ops.parents;
-        let grad = B::contiguous(grads.consume::<B>(&ops.node));
+        let grad = grads.consume::<B>(&ops.node);
         if let Some(parent) = parent {
+            let grad = B::contiguous(grad);
             let (argmax, input_shape) = ops.state;
             let input_grad = kernel_backward(B::values(&grad), &argmax, &input_shape);
             grads.register::<B>(parent.id, B::tensor(input_grad, input_shape));
@@ -144,7 +144,7 @@ impl<B: CpuBackend> Backward<B, 1> for MaxPool2x2Backward {
 /// plus [`BLOCKED`] where a fused ReLU stops the gradient.
 fn kernel_forward<B: CpuBackend>(x: FloatTensor<B>, relu: bool) -> (FloatTensor<B>, Arc<[u8]>) {
     let x = B::contiguous(x);
-    let [batch, channels, height, width] = dims4(&B::shape(&x));
+    let [batch, channels, height, width] = dims4(&x.shape());
     let data = B::values(&x);
     let (out_h, out_w) = (height / 2, width / 2);
     let len = batch * channels * out_h * out_w;
@@ -230,6 +230,7 @@ fn kernel_backward(grad: &[f32], places: &[u8], input_shape: &Shape) -> Vec<f32>
 mod tests {
     use super::*;
     use crate::kernels::test_util::{bits, cpu_devices};
+    use burn::tensor::activation::relu;
     use burn::tensor::{Device, Distribution, TensorData};
 
     /// Random values with many exact ties (ReLU zeros, repeated values) and, if asked, NaNs.
