@@ -51,6 +51,10 @@ fn main() -> ExitCode {
             one_line(&payload)
         ));
     }));
+    // This thread trains: as a worker of the CPU kernels' pool it runs its share of each
+    // parallel region rather than sleeping until the pool is done (see the function). First,
+    // before anything uses the pool.
+    ember_engine::threads::join_compute_pool();
     // Before any thread starts: see the function.
     let _runtime_dir = ember::backend::quiet_headless_vulkan();
     tracing_subscriber::fmt()

@@ -10,6 +10,7 @@
 //! - [`tensorboard`]: TensorBoard event files, written and read back, laid out like Keras'.
 //! - [`init`]: seeded weight initialization that holds under threads.
 //! - [`summary`]: a model summary like Keras' `model.summary()` (layers, shapes, parameters).
+//! - [`threads`]: the training thread as a worker of the CPU kernels' thread pool.
 //! - [`fsutil`]: atomic writes (temporary file, fsync, rename); [`text`]: one-line messages.
 //!
 //! The crate has no command-line parsing and no plotting; the `train` application (the `ember`
@@ -40,6 +41,7 @@ pub mod step;
 pub mod summary;
 pub mod tensorboard;
 pub mod text;
+pub mod threads;
 
 pub use builtin::{
     CheckpointSelector, ConsoleLogger, CsvLogger, EarlyStopper, JsonlLogger, PlateauScheduler,
