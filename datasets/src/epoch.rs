@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataloader::{DataLoader, DataLoaderBuilder};
-use burn::data::dataset::{Dataset, DatasetError, InMemDataset};
+use burn::data::dataset::{DatasetError, InMemDataset};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 
 use crate::batcher::{ImageBatch, ImageBatcher, InMemoryDataset};
@@ -158,13 +158,7 @@ impl BatchSource {
     /// device.
     fn batch_at(&self, indices: &[usize], device: &Device) -> Result<ImageBatch, DatasetError> {
         match self {
-            Self::Host { dataset, batcher } => {
-                let items = indices
-                    .iter()
-                    .map(|&i| dataset.get(i))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(batcher.batch(items, device))
-            }
+            Self::Host { dataset, batcher } => batcher.batch_of(dataset.data(), indices, device),
             Self::Device { split } => Ok(split.cut(indices)),
         }
     }
@@ -327,5 +321,45 @@ mod tests {
             values(&epoch.iter().next().unwrap().unwrap()).1
         };
         assert_ne!(first(None), first(Some(7)));
+    }
+
+    #[test]
+    fn host_batches_equal_burns_data_loader_and_batch_raw() {
+        let device = Device::flex();
+        let batcher = ImageBatcher::new(DatasetKind::Mnist);
+        let host = BatchSource::on_host(dataset(), batcher);
+        for shuffle in [None, Some(7)] {
+            let loader = host.epoch(4, shuffle, &device).unwrap();
+            let loader: Vec<_> = loader.iter().map(|b| values(&b.unwrap())).collect();
+            let ours = ember_engine::EpochSource::batches(&host, 4, shuffle, 0, &device).unwrap();
+            let ours: Vec<_> = ours.map(|b| values(&b.unwrap())).collect();
+            assert_eq!(ours, loader, "shuffle {shuffle:?}");
+        }
+        // Enough images for several parallel tasks, indices repeated and out of order.
+        let data = dataset();
+        let indices: Vec<usize> = (0..300).map(|i| (i * 7 + 3) % 10).collect();
+        let pixels: Vec<u8> = indices
+            .iter()
+            .flat_map(|&i| data.data().image(i).to_vec())
+            .collect();
+        let labels: Vec<u8> = indices.iter().map(|&i| data.data().labels[i]).collect();
+        let direct = batcher.batch_of(data.data(), &indices, &device).unwrap();
+        let raw = batcher.batch_raw(&pixels, &labels, &device);
+        assert_eq!(values(&direct), values(&raw));
+        assert_eq!(direct.images.dims(), [300, 1, 28, 28]);
+    }
+
+    #[test]
+    fn an_index_past_the_split_is_an_error_naming_it() {
+        let batcher = ImageBatcher::new(DatasetKind::Mnist);
+        let error = batcher
+            .batch_of(dataset().data(), &[0, 10], &Device::flex())
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("image index 10 out of range for 10 images"),
+            "{error}"
+        );
     }
 }
