@@ -56,39 +56,3 @@ impl ModuleVisitor for Materialize {
         let _ = param.val();
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use burn::nn::LinearConfig;
-    use burn::tensor::TensorData;
-
-    use super::seeded;
-
-    fn weights(seed: u64) -> TensorData {
-        let linear = seeded(seed, |cpu| LinearConfig::new(64, 64).init(cpu));
-        assert!(
-            linear.weight.is_initialized(),
-            "drawn after the lock was released"
-        );
-        linear.weight.val().into_data()
-    }
-
-    /// Threads that initialize with different seeds at the same time each get their seed's
-    /// weights, as a single thread does (without the lock, their draws interleave).
-    #[test]
-    fn concurrent_initializations_keep_their_seeds() {
-        let alone: Vec<TensorData> = (0..4).map(weights).collect();
-        let together: Vec<Vec<TensorData>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..4)
-                .map(|seed| scope.spawn(move || (0..20).map(|_| weights(seed)).collect()))
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        for (seed, runs) in together.iter().enumerate() {
-            for run in runs {
-                assert_eq!(run, &alone[seed], "seed {seed}");
-            }
-        }
-        assert_ne!(alone[0], alone[1]);
-    }
-}
