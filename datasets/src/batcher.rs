@@ -64,7 +64,7 @@ fn out_of_range(index: usize, len: usize) -> DatasetError {
     )))
 }
 
-/// Images per parallel task of [`ImageBatcher::batch_of`]: 50,176 table lookups, enough to pay
+/// Images per parallel task of the batcher's normalization: 50,176 table lookups, enough to pay
 /// for a task.
 const IMAGES_PER_TASK: usize = 64;
 
@@ -119,8 +119,7 @@ impl ImageBatcher {
     pub fn batch_raw(&self, pixels: &[u8], labels: &[u8], device: &Device) -> ImageBatch {
         let n = labels.len();
         debug_assert_eq!(pixels.len(), n * IMAGE_PIXELS);
-        let table = self.table();
-        let values: Vec<f32> = pixels.iter().map(|&p| table[usize::from(p)]).collect();
+        let values = self.normalized(pixels.par_chunks_exact(IMAGE_PIXELS));
         self.batch_values(values, labels.iter().copied(), device)
     }
 
@@ -141,19 +140,26 @@ impl ImageBatcher {
         if let Some(&index) = indices.iter().find(|&&i| i >= data.len()) {
             return Err(out_of_range(index, data.len()));
         }
+        let values = self.normalized(indices.par_iter().map(|&i| data.image(i)));
+        let labels = indices.iter().map(|&i| data.labels[i]);
+        Ok(self.batch_values(values, labels, device))
+    }
+
+    /// The [`table`](Self::table)'s values of `images` (784 bytes each), image after image,
+    /// images in parallel.
+    fn normalized<'a>(&self, images: impl IndexedParallelIterator<Item = &'a [u8]>) -> Vec<f32> {
         let table = self.table();
-        let mut values = vec![0f32; indices.len() * IMAGE_PIXELS];
+        let mut values = vec![0f32; images.len() * IMAGE_PIXELS];
         values
             .par_chunks_exact_mut(IMAGE_PIXELS)
-            .zip(indices)
+            .zip(images)
             .with_min_len(IMAGES_PER_TASK)
-            .for_each(|(out, &i)| {
-                for (v, &p) in out.iter_mut().zip(data.image(i)) {
+            .for_each(|(out, image)| {
+                for (v, &p) in out.iter_mut().zip(image) {
                     *v = table[usize::from(p)];
                 }
             });
-        let labels = indices.iter().map(|&i| data.labels[i]);
-        Ok(self.batch_values(values, labels, device))
+        values
     }
 
     /// The batch of normalized `values` (`n * 784`) and `labels` (`n`) on `device`.
