@@ -60,6 +60,7 @@ mod adamax;
 mod adamw;
 mod common;
 mod error;
+mod flex;
 mod loss;
 mod nadam;
 mod rmsprop;

@@ -13,14 +13,13 @@
 //! the previous update) are arguments of the kernel, and loop-invariant, so the selects they
 //! feed still vectorize.
 
-use burn::backend::flex::{FlexTensor, Layout};
+use burn::backend::flex::FlexTensor;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{
-    Dispatch, DispatchTensor, DispatchTensorKind, Flex, TensorMetadata, backend_extension,
-};
-use burn::tensor::{Bytes, DType, Shape, Tensor};
+use burn::backend::{Dispatch, Flex, backend_extension};
+use burn::tensor::Tensor;
 
 use super::{Inputs, OnFlip, Stepped};
+use crate::flex::{all_on_flex_f32, f32_data, f32_tensor};
 
 /// The hyperparameters as the f32 values the tensor ops use: `[η−, η+, Δmin, Δmax]`.
 type Scalars = [f32; 4];
@@ -28,32 +27,7 @@ type Scalars = [f32; 4];
 /// Whether the kernel applies: every tensor of the step is f32 on flex.
 pub(super) fn applies<const D: usize>(inputs: &Inputs<D>, prev_update: Option<&Tensor<D>>) -> bool {
     let tensors = [&inputs.param, &inputs.grad, &inputs.prev, &inputs.step_size];
-    // `into_dispatch` takes the tensor; a clone is a reference count.
-    (tensors.into_iter().chain(prev_update)).all(|t| on_flex_f32(&t.clone().into_dispatch()))
-}
-
-/// Whether a tensor is f32 on flex, tracked by autodiff or not. (The zoo's flex kernels make the
-/// same check; this crate depends on Burn alone, so it has its own.)
-fn on_flex_f32(x: &DispatchTensor) -> bool {
-    let kind = match &x.kind {
-        DispatchTensorKind::Autodiff(inner) => inner.as_ref(),
-        kind => kind,
-    };
-    matches!(kind, DispatchTensorKind::Flex(_)) && x.kind.dtype() == DType::F32
-}
-
-/// The values of a contiguous f32 flex tensor (as `FlexTensor::to_contiguous` makes them).
-fn f32_data(t: &FlexTensor) -> &[f32] {
-    t.as_slice().expect("a contiguous f32 tensor has a slice")
-}
-
-/// A contiguous f32 flex tensor of `shape` holding `values` (row-major), without a copy.
-fn f32_tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
-    FlexTensor::new(
-        Bytes::from_elems(values),
-        Layout::contiguous(shape),
-        DType::F32,
-    )
+    all_on_flex_f32(tensors.into_iter().chain(prev_update))
 }
 
 /// The step with the kernel; only where [`applies`] (the extension panics on other backends).

@@ -21,6 +21,8 @@ use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
+mod flex;
+
 use crate::OptimizerError;
 use crate::RecordState;
 use crate::common::{
@@ -110,6 +112,74 @@ pub struct AdamState<const D: usize> {
     pub max_exp_avg_sq: Option<Tensor<D>>,
 }
 
+/// The moment estimates of one parameter tensor, as [`AdamState`] keeps them.
+pub(crate) struct Moments<const D: usize> {
+    exp_avg: Tensor<D>,
+    exp_avg_sq: Tensor<D>,
+    max_exp_avg_sq: Option<Tensor<D>>,
+}
+
+impl Adam {
+    /// Step `step` (1-based) with the learning rate `lr` as tensor ops, on any backend.
+    fn tensor_ops_step<const D: usize>(
+        &self,
+        lr: f64,
+        step: usize,
+        param: Tensor<D>,
+        grad: Tensor<D>,
+        moments: Moments<D>,
+    ) -> (Tensor<D>, Moments<D>) {
+        let c = &self.config;
+        let (param, grad) = if self.decoupled_weight_decay {
+            (decoupled_weight_decay(param, lr, c.weight_decay), grad)
+        } else {
+            let grad = l2_weight_decay(grad, &param, c.weight_decay);
+            (param, grad)
+        };
+
+        let exp_avg = lerp(moments.exp_avg, grad.clone(), 1.0 - c.beta1);
+        let exp_avg_sq = ema_product(moments.exp_avg_sq, grad.clone(), grad, c.beta2);
+        let max_exp_avg_sq = moments
+            .max_exp_avg_sq
+            .map(|m| m.max_pair(exp_avg_sq.clone()));
+
+        let step_size = lr / bias_correction(c.beta1, step);
+        let bias_correction2_sqrt = bias_correction(c.beta2, step).sqrt();
+        let second = max_exp_avg_sq.as_ref().unwrap_or(&exp_avg_sq).clone();
+        let denom = second
+            .sqrt()
+            .div_scalar(bias_correction2_sqrt)
+            .add_scalar(c.eps);
+        let param = addcdiv(param, exp_avg.clone(), denom, -step_size);
+        let moments = Moments {
+            exp_avg,
+            exp_avg_sq,
+            max_exp_avg_sq,
+        };
+        (param, moments)
+    }
+
+    /// The f32 constants of step `step` with the learning rate `lr` for the flex kernel,
+    /// rounded as [`Self::tensor_ops_step`]'s scalar ops round them.
+    fn scalars(&self, lr: f64, step: usize) -> flex::Scalars {
+        let c = &self.config;
+        let weight_decay = match (c.weight_decay, self.decoupled_weight_decay) {
+            (0.0, _) => flex::WeightDecay::None,
+            (wd, false) => flex::WeightDecay::L2(wd as f32),
+            (wd, true) => flex::WeightDecay::Decoupled((1.0 - lr * wd) as f32),
+        };
+        flex::Scalars {
+            weight_decay,
+            lerp_weight: (1.0 - c.beta1) as f32,
+            beta2: c.beta2 as f32,
+            one_minus_beta2: (1.0 - c.beta2) as f32,
+            bias_correction2_sqrt: bias_correction(c.beta2, step).sqrt() as f32,
+            eps: c.eps as f32,
+            neg_step_size: (-(lr / bias_correction(c.beta1, step))) as f32,
+        }
+    }
+}
+
 impl Optimizer for Adam {
     type State<const D: usize> = AdamState<D>;
 
@@ -120,41 +190,37 @@ impl Optimizer for Adam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let c = &self.config;
-        let (step, exp_avg, exp_avg_sq, max_exp_avg_sq) = match state {
-            Some(s) => (s.step, s.exp_avg, s.exp_avg_sq, s.max_exp_avg_sq),
+        let (step, moments) = match state {
+            Some(s) => {
+                let moments = Moments {
+                    exp_avg: s.exp_avg,
+                    exp_avg_sq: s.exp_avg_sq,
+                    max_exp_avg_sq: s.max_exp_avg_sq,
+                };
+                (s.step, moments)
+            }
             None => {
-                let zeros = param.zeros_like();
-                let max = c.amsgrad.then(|| zeros.clone());
-                (0, zeros.clone(), zeros, max)
+                let zeros = || param.zeros_like();
+                let moments = Moments {
+                    exp_avg: zeros(),
+                    exp_avg_sq: zeros(),
+                    max_exp_avg_sq: self.config.amsgrad.then(zeros),
+                };
+                (0, moments)
             }
         };
         let step = step + 1;
-        let (param, grad) = if self.decoupled_weight_decay {
-            (decoupled_weight_decay(param, lr, c.weight_decay), grad)
+        // On flex, one pass per tensor (`flex.rs`); the same f32 operations as the tensor ops.
+        let (param, moments) = if flex::applies(&param, &grad, &moments) {
+            flex::step(param, grad, moments, self.scalars(lr, step))
         } else {
-            let grad = l2_weight_decay(grad, &param, c.weight_decay);
-            (param, grad)
+            self.tensor_ops_step(lr, step, param, grad, moments)
         };
-
-        let exp_avg = lerp(exp_avg, grad.clone(), 1.0 - c.beta1);
-        let exp_avg_sq = ema_product(exp_avg_sq, grad.clone(), grad, c.beta2);
-        let max_exp_avg_sq = max_exp_avg_sq.map(|m| m.max_pair(exp_avg_sq.clone()));
-
-        let step_size = lr / bias_correction(c.beta1, step);
-        let bias_correction2_sqrt = bias_correction(c.beta2, step).sqrt();
-        let second = max_exp_avg_sq.as_ref().unwrap_or(&exp_avg_sq).clone();
-        let denom = second
-            .sqrt()
-            .div_scalar(bias_correction2_sqrt)
-            .add_scalar(c.eps);
-        let param = addcdiv(param, exp_avg.clone(), denom, -step_size);
-
         let state = AdamState {
             step,
-            exp_avg,
-            exp_avg_sq,
-            max_exp_avg_sq,
+            exp_avg: moments.exp_avg,
+            exp_avg_sq: moments.exp_avg_sq,
+            max_exp_avg_sq: moments.max_exp_avg_sq,
         };
         (param, Some(state))
     }

@@ -1,0 +1,165 @@
+use burn::tensor::{Device, Distribution, TensorData};
+
+use super::super::{Adam, AdamConfig, Moments};
+use super::*;
+use crate::AdamWConfig;
+
+/// A small tensor and a large one (34,453 elements, not a multiple of any vector width).
+const SHAPES: [[usize; 2]; 2] = [[37, 29], [263, 131]];
+const SHAPE: [usize; 2] = SHAPES[0];
+
+/// Normal values with zeros, a few NaN and infinities (in gradients: `special`).
+fn tensor(seed: u64, std: f64, special: bool, device: &Device) -> Tensor<2> {
+    shaped(SHAPE, seed, std, special, device)
+}
+
+fn shaped(shape: [usize; 2], seed: u64, std: f64, special: bool, device: &Device) -> Tensor<2> {
+    Device::seed(device, seed);
+    let t = Tensor::<2>::random(shape, Distribution::Normal(0.0, std), device);
+    let mut values = t.into_data().try_to_vec::<f32>().unwrap();
+    if special {
+        values.iter_mut().step_by(31).for_each(|v| *v = 0.0);
+        values.iter_mut().step_by(97).for_each(|v| *v = f32::NAN);
+        values
+            .iter_mut()
+            .skip(5)
+            .step_by(211)
+            .for_each(|v| *v = f32::INFINITY);
+        values
+            .iter_mut()
+            .skip(7)
+            .step_by(223)
+            .for_each(|v| *v = f32::NEG_INFINITY);
+    }
+    Tensor::<2>::from_data(TensorData::new(values, shape), device)
+}
+
+fn bits(t: &Tensor<2>) -> Vec<u32> {
+    let values = t.clone().into_data().try_to_vec::<f32>().unwrap();
+    values.iter().map(|v| v.to_bits()).collect()
+}
+
+fn zero_moments(param: &Tensor<2>, amsgrad: bool) -> Moments<2> {
+    Moments {
+        exp_avg: param.zeros_like(),
+        exp_avg_sq: param.zeros_like(),
+        max_exp_avg_sq: amsgrad.then(|| param.zeros_like()),
+    }
+}
+
+fn copy(m: &Moments<2>) -> Moments<2> {
+    Moments {
+        exp_avg: m.exp_avg.clone(),
+        exp_avg_sq: m.exp_avg_sq.clone(),
+        max_exp_avg_sq: m.max_exp_avg_sq.clone(),
+    }
+}
+
+/// Adam and AdamW, with and without weight decay and AMSGrad, β1 on both sides of `lerp`'s
+/// switch (1 − β1 = 0.1 and 0.7), over four steps whose gradients hold zeros, NaN and
+/// infinities (the learning rate changes at every step, as under a schedule).
+fn optimizers() -> Vec<(String, Adam)> {
+    let mut all = Vec::new();
+    for amsgrad in [false, true] {
+        for beta1 in [0.9, 0.3] {
+            for weight_decay in [0.0, 0.05] {
+                let adam = AdamConfig {
+                    beta1,
+                    beta2: 0.99,
+                    eps: 1e-6,
+                    weight_decay,
+                    amsgrad,
+                };
+                let adamw = AdamWConfig {
+                    beta1,
+                    beta2: 0.99,
+                    eps: 1e-6,
+                    weight_decay,
+                    amsgrad,
+                };
+                all.push((format!("{adam:?}"), adam.build()));
+                all.push((format!("{adamw:?}"), adamw.build()));
+            }
+        }
+    }
+    all
+}
+
+#[test]
+fn kernel_equals_the_tensor_ops_bit_for_bit() {
+    let device = Device::flex();
+    let cases = optimizers().into_iter().flat_map(|(name, adam)| {
+        SHAPES.map(|shape| (format!("{name} {shape:?}"), adam.clone(), shape))
+    });
+    for (name, adam, shape) in cases {
+        let amsgrad = adam.config.amsgrad;
+        let start = shaped(shape, 1, 1.0, false, &device);
+        let (mut ours, mut theirs) = (start.clone(), start.clone());
+        let mut ours_moments = zero_moments(&start, amsgrad);
+        let mut theirs_moments = zero_moments(&start, amsgrad);
+        for step in 1..=4 {
+            let grad = shaped(shape, 10 + step as u64, 0.1, step > 1, &device);
+            let lr = 0.01 * step as f64;
+            assert!(applies(&ours, &grad, &ours_moments), "{name}");
+            (ours, ours_moments) =
+                super::step(ours, grad.clone(), ours_moments, adam.scalars(lr, step));
+            (theirs, theirs_moments) = adam.tensor_ops_step(lr, step, theirs, grad, theirs_moments);
+            let case = format!("{name} step {step}");
+            assert_eq!(bits(&ours), bits(&theirs), "param {case}");
+            let (a, b) = (&ours_moments, &theirs_moments);
+            assert_eq!(bits(&a.exp_avg), bits(&b.exp_avg), "exp_avg {case}");
+            assert_eq!(
+                bits(&a.exp_avg_sq),
+                bits(&b.exp_avg_sq),
+                "exp_avg_sq {case}"
+            );
+            let max = |m: &Moments<2>| m.max_exp_avg_sq.as_ref().map(bits);
+            assert_eq!(max(a), max(b), "max_exp_avg_sq {case}");
+        }
+        // The special values reached the parameters, so the comparison covered them.
+        let values = ours.into_data().try_to_vec::<f32>().unwrap();
+        assert!(values.iter().any(|v| v.is_nan()), "{name}");
+        assert!(values.iter().any(|v| v.is_finite() && *v != 0.0), "{name}");
+    }
+}
+
+/// The kernel writes into buffers that only it holds: tensors the caller still holds (the
+/// module's parameter, a saved copy of the state) keep their values.
+#[test]
+fn shared_inputs_are_not_overwritten() {
+    let device = Device::flex();
+    let adam = AdamConfig {
+        amsgrad: true,
+        ..Default::default()
+    }
+    .build();
+    let param = tensor(2, 1.0, false, &device);
+    let grad = tensor(3, 0.1, false, &device);
+    let moments = Moments {
+        exp_avg: tensor(4, 0.1, false, &device),
+        exp_avg_sq: tensor(5, 0.01, false, &device).abs(),
+        max_exp_avg_sq: Some(tensor(6, 0.01, false, &device).abs()),
+    };
+    let before = [&param, &grad, &moments.exp_avg, &moments.exp_avg_sq].map(bits);
+    let max_before = bits(moments.max_exp_avg_sq.as_ref().unwrap());
+    let (stepped, stepped_moments) = super::step(
+        param.clone(),
+        grad.clone(),
+        copy(&moments),
+        adam.scalars(1e-3, 3),
+    );
+    assert_ne!(bits(&stepped), before[0]);
+    assert_ne!(bits(&stepped_moments.exp_avg), before[2]);
+    let after = [&param, &grad, &moments.exp_avg, &moments.exp_avg_sq].map(bits);
+    assert_eq!(after, before);
+    assert_eq!(bits(moments.max_exp_avg_sq.as_ref().unwrap()), max_before);
+}
+
+#[test]
+fn other_backends_take_the_tensor_ops() {
+    #[allow(deprecated)] // ndarray is one of ember's backends.
+    let device = Device::ndarray();
+    let param = tensor(0, 1.0, false, &device);
+    let grad = tensor(1, 1.0, false, &device);
+    assert!(!applies(&param, &grad, &zero_moments(&param, true)));
+}
