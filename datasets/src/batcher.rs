@@ -64,6 +64,25 @@ fn out_of_range(index: usize, len: usize) -> DatasetError {
     )))
 }
 
+/// Asks the CPU to bring `bytes` into its caches ahead of their use: a hint, which reads nothing
+/// and cannot fault (and does nothing on other architectures than x86-64).
+fn prefetch(bytes: &[u8]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // Every cache line of the range: one address per 64 bytes, and the last byte's.
+        let lines = (0..bytes.len())
+            .step_by(64)
+            .chain(bytes.len().checked_sub(1));
+        for offset in lines {
+            // SAFETY: `offset` is inside `bytes`; a prefetch does not access memory anyway.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(bytes.as_ptr().add(offset).cast()) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = bytes;
+}
+
 /// Images per parallel task of the batcher's normalization: 50,176 table lookups, enough to pay
 /// for a task.
 const IMAGES_PER_TASK: usize = 64;
@@ -119,7 +138,7 @@ impl ImageBatcher {
     pub fn batch_raw(&self, pixels: &[u8], labels: &[u8], device: &Device) -> ImageBatch {
         let n = labels.len();
         debug_assert_eq!(pixels.len(), n * IMAGE_PIXELS);
-        let values = self.normalized(pixels.par_chunks_exact(IMAGE_PIXELS));
+        let values = self.normalized(n, |k| &pixels[k * IMAGE_PIXELS..(k + 1) * IMAGE_PIXELS]);
         self.batch_values(values, labels.iter().copied(), device)
     }
 
@@ -140,22 +159,29 @@ impl ImageBatcher {
         if let Some(&index) = indices.iter().find(|&&i| i >= data.len()) {
             return Err(out_of_range(index, data.len()));
         }
-        let values = self.normalized(indices.par_iter().map(|&i| data.image(i)));
+        let values = self.normalized(indices.len(), |k| data.image(indices[k]));
         let labels = indices.iter().map(|&i| data.labels[i]);
         Ok(self.batch_values(values, labels, device))
     }
 
-    /// The [`table`](Self::table)'s values of `images` (784 bytes each), image after image,
-    /// images in parallel.
-    fn normalized<'a>(&self, images: impl IndexedParallelIterator<Item = &'a [u8]>) -> Vec<f32> {
+    /// The [`table`](Self::table)'s values of the `n` images `image(0..n)` (784 bytes each),
+    /// image after image, images in parallel.
+    fn normalized<'a>(&self, n: usize, image: impl Fn(usize) -> &'a [u8] + Sync) -> Vec<f32> {
         let table = self.table();
-        let mut values = vec![0f32; images.len() * IMAGE_PIXELS];
+        let mut values = vec![0f32; n * IMAGE_PIXELS];
         values
             .par_chunks_exact_mut(IMAGE_PIXELS)
-            .zip(images)
+            .enumerate()
             .with_min_len(IMAGES_PER_TASK)
-            .for_each(|(out, image)| {
-                for (v, &p) in out.iter_mut().zip(image) {
+            .for_each(|(k, out)| {
+                // A training batch's images lie at random places in the split (42 MB for
+                // MNIST's 54,000), mostly outside the caches: fetch the next one while this one
+                // is converted. MLP epoch at batch 64 on the test machine (fastest of six,
+                // interleaved): 0.366 s -> 0.336 s.
+                if k + 1 < n {
+                    prefetch(image(k + 1));
+                }
+                for (v, &p) in out.iter_mut().zip(image(k)) {
                     *v = table[usize::from(p)];
                 }
             });
