@@ -32,6 +32,7 @@ use crate::layout::{CHECKPOINTS_DIR, EMA_FILE, MODEL_FILE};
 use crate::lock::RunLock;
 use crate::metrics::{EpochLogs, MetricSum, MetricSums, PartialSums};
 use crate::step::{StepOutput, TrainStep};
+use crate::threads::{computes_on_pool, keep_warm};
 
 /// How the learner runs.
 #[derive(Debug, Clone)]
@@ -399,6 +400,9 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
 
         let eval_device = device.clone().without_autodiff();
         let eval_batch_size = config.eval_batch_size.unwrap_or(config.batch_size);
+        // On a CPU device the pool's threads are what trains: kept from falling asleep between
+        // a step's parallel regions while the epochs run (`threads::keep_warm`).
+        let _warm = computes_on_pool(&device).then(keep_warm).flatten();
         for epoch in run.state.epoch + 1..=config.epochs {
             if run.stopped.is_some() {
                 break;
