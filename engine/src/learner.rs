@@ -250,6 +250,10 @@ impl<'a, M: Module, B> Learner<'a, M, B> {
 
     /// Trains on `train`, validating on `valid` after each epoch.
     ///
+    /// On a CPU device (flex, ndarray) the other threads of Rayon's pool, which the CPU kernels
+    /// run on, are kept looking for work from the first epoch to the return
+    /// ([`crate::threads::keep_warm`]): their cores stay busy meanwhile.
+    ///
     /// # Errors
     /// A bad setting, two callbacks of one name, a callback's error, a data source's, or
     /// failing to write a checkpoint.

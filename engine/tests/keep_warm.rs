@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use ember_engine::threads::{WarmThreads, keep_warm};
+use ember_engine::threads::{Warm, WarmThreads, keep_warm};
 use rayon::prelude::*;
 
 /// Waits up to ten seconds for `count` to read `want`.
@@ -19,6 +19,21 @@ fn wait_for(count: &WarmThreads, want: usize) {
     }
 }
 
+/// `warm` keeps `threads` threads warm, the pool still runs parallel work, and after the drop no
+/// thread is kept warm.
+fn spins_then_stops(warm: Warm, threads: usize) {
+    let count = warm.threads();
+    wait_for(&count, threads);
+    let sum: u64 = (0..100_000u32)
+        .into_par_iter()
+        .with_max_len(64)
+        .map(u64::from)
+        .sum();
+    assert_eq!(sum, 99_999 * 100_000 / 2);
+    drop(warm);
+    wait_for(&count, 0);
+}
+
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
@@ -30,19 +45,7 @@ fn pool(threads: usize) -> rayon::ThreadPool {
 /// other thread is kept warm and still runs the pool's work; after the drop none is.
 #[test]
 fn the_other_threads_spin_until_the_guard_is_dropped() {
-    pool(3).install(|| {
-        let warm = keep_warm().expect("three threads");
-        let count = warm.threads();
-        wait_for(&count, 2);
-        let sum: u64 = (0..100_000u32)
-            .into_par_iter()
-            .with_max_len(64)
-            .map(u64::from)
-            .sum();
-        assert_eq!(sum, 99_999 * 100_000 / 2);
-        drop(warm);
-        wait_for(&count, 0);
-    });
+    pool(3).install(|| spins_then_stops(keep_warm().expect("three threads"), 2));
 }
 
 /// From a thread outside any pool (the global pool's threads are the ones kept warm): all of
@@ -57,16 +60,7 @@ fn from_outside_the_pool_every_thread_spins() {
         );
         return;
     };
-    let count = warm.threads();
-    wait_for(&count, rayon::current_num_threads());
-    let sum: u64 = (0..100_000u32)
-        .into_par_iter()
-        .with_max_len(64)
-        .map(u64::from)
-        .sum();
-    assert_eq!(sum, 99_999 * 100_000 / 2);
-    drop(warm);
-    wait_for(&count, 0);
+    spins_then_stops(warm, rayon::current_num_threads());
 }
 
 #[test]
