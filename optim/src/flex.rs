@@ -45,10 +45,11 @@ pub(crate) fn f32_tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
 /// `t` as a contiguous tensor that owns its whole buffer alone, so that a kernel can overwrite
 /// it: the tensor itself when it already is one (an optimizer's moments, which only its state
 /// holds), otherwise a copy (a buffer shared with the module or the autodiff graph, a view).
-pub(crate) fn writable(t: FlexTensor) -> FlexTensor {
+pub(crate) fn writable(mut t: FlexTensor) -> FlexTensor {
     let len = t.layout().num_elements();
     let whole = t.layout().contiguous_offsets() == Some((0, len)) && t.bytes().len() == len * 4;
-    if whole && t.is_unique() {
+    // `try_storage_mut` is the test [`values_mut`] relies on (no other strong or weak handle).
+    if whole && t.try_storage_mut::<f32>().is_some() {
         t
     } else {
         f32_tensor(
