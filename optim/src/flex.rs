@@ -41,26 +41,3 @@ pub(crate) fn f32_tensor(values: Vec<f32>, shape: Shape) -> FlexTensor {
         DType::F32,
     )
 }
-
-/// `t` as a contiguous tensor that owns its whole buffer alone, so that a kernel can overwrite
-/// it: the tensor itself when it already is one (an optimizer's moments, which only its state
-/// holds), otherwise a copy (a buffer shared with the module or the autodiff graph, a view).
-pub(crate) fn writable(mut t: FlexTensor) -> FlexTensor {
-    let len = t.layout().num_elements();
-    let whole = t.layout().contiguous_offsets() == Some((0, len)) && t.bytes().len() == len * 4;
-    // `try_storage_mut` is the test [`values_mut`] relies on (no other strong or weak handle).
-    if whole && t.try_storage_mut::<f32>().is_some() {
-        t
-    } else {
-        f32_tensor(
-            f32_data(&t.to_contiguous()).to_vec(),
-            t.layout().shape().clone(),
-        )
-    }
-}
-
-/// The values of a tensor from [`writable`], to overwrite.
-pub(crate) fn values_mut(t: &mut FlexTensor) -> &mut [f32] {
-    t.try_storage_mut()
-        .expect("a writable tensor owns its buffer alone")
-}

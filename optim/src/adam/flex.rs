@@ -20,8 +20,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Dispatch, Flex, backend_extension};
 use burn::tensor::Tensor;
 
-use super::Moments;
-use crate::flex::{all_on_flex_f32, f32_data, values_mut, writable};
+use super::AdamState;
+use crate::flex::{all_on_flex_f32, f32_data};
 
 /// One step's constants, rounded to f32 as the tensor ops round them (flex casts each f64
 /// scalar of `mul_scalar`, `div_scalar` and `add_scalar` to f32).
@@ -64,50 +64,43 @@ const DECOUPLED: u8 = 2;
 pub(super) fn applies<const D: usize>(
     param: &Tensor<D>,
     grad: &Tensor<D>,
-    moments: &Moments<D>,
+    state: &AdamState<D>,
 ) -> bool {
-    let tensors = [param, grad, &moments.exp_avg, &moments.exp_avg_sq];
-    all_on_flex_f32(tensors.into_iter().chain(&moments.max_exp_avg_sq))
+    let tensors = [param, grad, &state.exp_avg, &state.exp_avg_sq];
+    all_on_flex_f32(tensors.into_iter().chain(&state.max_exp_avg_sq))
 }
 
 /// The step with the kernel; only where [`applies`] (the extension panics on other backends).
+/// `state.step` is the step being taken, as `scalars` are its constants.
 pub(super) fn step<const D: usize>(
     param: Tensor<D>,
     grad: Tensor<D>,
-    moments: Moments<D>,
+    state: AdamState<D>,
     scalars: Scalars,
-) -> (Tensor<D>, Moments<D>) {
+) -> (Tensor<D>, AdamState<D>) {
     let [param, grad, exp_avg, exp_avg_sq] =
-        [param, grad, moments.exp_avg, moments.exp_avg_sq].map(|t| t.into_dispatch());
+        [param, grad, state.exp_avg, state.exp_avg_sq].map(|t| t.into_dispatch());
     let wrap = Tensor::<D>::from_dispatch;
-    match moments.max_exp_avg_sq {
+    let (param, exp_avg, exp_avg_sq, max_exp_avg_sq) = match state.max_exp_avg_sq {
         None => {
             let (param, exp_avg, exp_avg_sq) =
                 Dispatch::adam_step(param, grad, exp_avg, exp_avg_sq, scalars);
-            let moments = Moments {
-                exp_avg: wrap(exp_avg),
-                exp_avg_sq: wrap(exp_avg_sq),
-                max_exp_avg_sq: None,
-            };
-            (wrap(param), moments)
+            (param, exp_avg, exp_avg_sq, None)
         }
         Some(max) => {
-            let (param, exp_avg, exp_avg_sq, max) = Dispatch::amsgrad_step(
-                param,
-                grad,
-                exp_avg,
-                exp_avg_sq,
-                max.into_dispatch(),
-                scalars,
-            );
-            let moments = Moments {
-                exp_avg: wrap(exp_avg),
-                exp_avg_sq: wrap(exp_avg_sq),
-                max_exp_avg_sq: Some(wrap(max)),
-            };
-            (wrap(param), moments)
+            let max = max.into_dispatch();
+            let (param, exp_avg, exp_avg_sq, max) =
+                Dispatch::amsgrad_step(param, grad, exp_avg, exp_avg_sq, max, scalars);
+            (param, exp_avg, exp_avg_sq, Some(max))
         }
-    }
+    };
+    let state = AdamState {
+        step: state.step,
+        exp_avg: wrap(exp_avg),
+        exp_avg_sq: wrap(exp_avg_sq),
+        max_exp_avg_sq: max_exp_avg_sq.map(wrap),
+    };
+    (wrap(param), state)
 }
 
 /// The backend extension; flex only.
@@ -172,7 +165,8 @@ impl AdamStep for Flex {
     }
 }
 
-/// Overwrites the (writable copies of the) parameter and moments with their updated values.
+/// Overwrites the parameter and the moments (or copies of those something else holds) with their
+/// updated values.
 fn run(
     param: FlexTensor,
     grad: FlexTensor,
@@ -184,16 +178,21 @@ fn run(
     let grad = grad.to_contiguous();
     let len = grad.layout().num_elements();
     let grad = &f32_data(&grad)[..len];
-    let [mut param, mut exp_avg, mut exp_avg_sq] = [param, exp_avg, exp_avg_sq].map(writable);
-    let mut max = max_exp_avg_sq.map(writable);
+    // Written in place: `to_contiguous` keeps a contiguous tensor's buffer (the argument, moved
+    // in, is dropped), and flex's `storage_mut` copies it first only if something else holds it
+    // (the module or the autodiff graph may hold the parameter; only the state holds the
+    // moments).
+    let [mut param, mut exp_avg, mut exp_avg_sq] =
+        [param, exp_avg, exp_avg_sq].map(|t| t.to_contiguous());
+    let mut max = max_exp_avg_sq.map(|t| t.to_contiguous());
     {
         // Slices of exactly `len` elements: the loop then has no bounds checks.
         let slices = Slices {
-            param: &mut values_mut(&mut param)[..len],
+            param: &mut param.storage_mut()[..len],
             grad,
-            exp_avg: &mut values_mut(&mut exp_avg)[..len],
-            exp_avg_sq: &mut values_mut(&mut exp_avg_sq)[..len],
-            max: max.as_mut().map(|t| &mut values_mut(t)[..len]),
+            exp_avg: &mut exp_avg.storage_mut()[..len],
+            exp_avg_sq: &mut exp_avg_sq.storage_mut()[..len],
+            max: max.as_mut().map(|t| &mut t.storage_mut()[..len]),
         };
         // Each combination of the variants is a loop of its own, without branches on them.
         // One thread: split across the two cores of the test machine, in tasks of 16,384

@@ -117,24 +117,18 @@ pub struct AdamState<const D: usize> {
     pub max_exp_avg_sq: Option<Tensor<D>>,
 }
 
-/// The moment estimates of one parameter tensor, as [`AdamState`] keeps them.
-pub(crate) struct Moments<const D: usize> {
-    exp_avg: Tensor<D>,
-    exp_avg_sq: Tensor<D>,
-    max_exp_avg_sq: Option<Tensor<D>>,
-}
-
 impl Adam {
-    /// Step `step` (1-based) with the learning rate `lr` as tensor ops, on any backend.
+    /// Step `state.step` (1-based, already counted) with the learning rate `lr` as tensor ops,
+    /// on any backend: the new parameter and state.
     fn tensor_ops_step<const D: usize>(
         &self,
         lr: f64,
-        step: usize,
         param: Tensor<D>,
         grad: Tensor<D>,
-        moments: Moments<D>,
-    ) -> (Tensor<D>, Moments<D>) {
+        state: AdamState<D>,
+    ) -> (Tensor<D>, AdamState<D>) {
         let c = &self.config;
+        let step = state.step;
         let (param, grad) = if self.decoupled_weight_decay {
             (decoupled_weight_decay(param, lr, c.weight_decay), grad)
         } else {
@@ -142,11 +136,9 @@ impl Adam {
             (param, grad)
         };
 
-        let exp_avg = lerp(moments.exp_avg, grad.clone(), 1.0 - c.beta1);
-        let exp_avg_sq = ema_product(moments.exp_avg_sq, grad.clone(), grad, c.beta2);
-        let max_exp_avg_sq = moments
-            .max_exp_avg_sq
-            .map(|m| m.max_pair(exp_avg_sq.clone()));
+        let exp_avg = lerp(state.exp_avg, grad.clone(), 1.0 - c.beta1);
+        let exp_avg_sq = ema_product(state.exp_avg_sq, grad.clone(), grad, c.beta2);
+        let max_exp_avg_sq = state.max_exp_avg_sq.map(|m| m.max_pair(exp_avg_sq.clone()));
 
         let step_size = lr / bias_correction(c.beta1, step);
         let bias_correction2_sqrt = bias_correction(c.beta2, step).sqrt();
@@ -156,12 +148,13 @@ impl Adam {
             .div_scalar(bias_correction2_sqrt)
             .add_scalar(c.eps);
         let param = addcdiv(param, exp_avg.clone(), denom, -step_size);
-        let moments = Moments {
+        let state = AdamState {
+            step,
             exp_avg,
             exp_avg_sq,
             max_exp_avg_sq,
         };
-        (param, moments)
+        (param, state)
     }
 
     /// The f32 constants of step `step` with the learning rate `lr` for the flex kernel,
@@ -195,37 +188,27 @@ impl Optimizer for Adam {
         grad: Tensor<D>,
         state: Option<Self::State<D>>,
     ) -> (Tensor<D>, Option<Self::State<D>>) {
-        let (step, moments) = match state {
-            Some(s) => {
-                let moments = Moments {
-                    exp_avg: s.exp_avg,
-                    exp_avg_sq: s.exp_avg_sq,
-                    max_exp_avg_sq: s.max_exp_avg_sq,
-                };
-                (s.step, moments)
-            }
+        let state = match state {
+            Some(state) => AdamState {
+                step: state.step + 1,
+                ..state
+            },
             None => {
                 let zeros = || param.zeros_like();
-                let moments = Moments {
+                AdamState {
+                    step: 1,
                     exp_avg: zeros(),
                     exp_avg_sq: zeros(),
                     max_exp_avg_sq: self.config.amsgrad.then(zeros),
-                };
-                (0, moments)
+                }
             }
         };
-        let step = step + 1;
         // On flex, one pass per tensor (`flex.rs`); the same f32 operations as the tensor ops.
-        let (param, moments) = if flex::applies(&param, &grad, &moments) {
-            flex::step(param, grad, moments, self.scalars(lr, step))
+        let (param, state) = if flex::applies(&param, &grad, &state) {
+            let scalars = self.scalars(lr, state.step);
+            flex::step(param, grad, state, scalars)
         } else {
-            self.tensor_ops_step(lr, step, param, grad, moments)
-        };
-        let state = AdamState {
-            step,
-            exp_avg: moments.exp_avg,
-            exp_avg_sq: moments.exp_avg_sq,
-            max_exp_avg_sq: moments.max_exp_avg_sq,
+            self.tensor_ops_step(lr, param, grad, state)
         };
         (param, Some(state))
     }

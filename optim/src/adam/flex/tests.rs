@@ -1,6 +1,6 @@
 use burn::tensor::{Device, Distribution, TensorData};
 
-use super::super::{Adam, AdamConfig, Moments};
+use super::super::{Adam, AdamConfig, AdamState};
 use super::*;
 use crate::AdamWConfig;
 
@@ -39,19 +39,13 @@ fn bits(t: &Tensor<2>) -> Vec<u32> {
     values.iter().map(|v| v.to_bits()).collect()
 }
 
-fn zero_moments(param: &Tensor<2>, amsgrad: bool) -> Moments<2> {
-    Moments {
+/// The state of step 1: zero moments.
+fn first_state(param: &Tensor<2>, amsgrad: bool) -> AdamState<2> {
+    AdamState {
+        step: 1,
         exp_avg: param.zeros_like(),
         exp_avg_sq: param.zeros_like(),
         max_exp_avg_sq: amsgrad.then(|| param.zeros_like()),
-    }
-}
-
-fn copy(m: &Moments<2>) -> Moments<2> {
-    Moments {
-        exp_avg: m.exp_avg.clone(),
-        exp_avg_sq: m.exp_avg_sq.clone(),
-        max_exp_avg_sq: m.max_exp_avg_sq.clone(),
     }
 }
 
@@ -95,15 +89,17 @@ fn kernel_equals_the_tensor_ops_bit_for_bit() {
         let amsgrad = adam.config.amsgrad;
         let start = shaped(shape, 1, 1.0, false, &device);
         let (mut ours, mut theirs) = (start.clone(), start.clone());
-        let mut ours_moments = zero_moments(&start, amsgrad);
-        let mut theirs_moments = zero_moments(&start, amsgrad);
+        let mut ours_moments = first_state(&start, amsgrad);
+        let mut theirs_moments = first_state(&start, amsgrad);
         for step in 1..=4 {
             let grad = shaped(shape, 10 + step as u64, 0.1, step > 1, &device);
             let lr = 0.01 * step as f64;
+            ours_moments.step = step;
+            theirs_moments.step = step;
             assert!(applies(&ours, &grad, &ours_moments), "{name}");
             (ours, ours_moments) =
                 super::step(ours, grad.clone(), ours_moments, adam.scalars(lr, step));
-            (theirs, theirs_moments) = adam.tensor_ops_step(lr, step, theirs, grad, theirs_moments);
+            (theirs, theirs_moments) = adam.tensor_ops_step(lr, theirs, grad, theirs_moments);
             let case = format!("{name} step {step}");
             assert_eq!(bits(&ours), bits(&theirs), "param {case}");
             let (a, b) = (&ours_moments, &theirs_moments);
@@ -113,7 +109,7 @@ fn kernel_equals_the_tensor_ops_bit_for_bit() {
                 bits(&b.exp_avg_sq),
                 "exp_avg_sq {case}"
             );
-            let max = |m: &Moments<2>| m.max_exp_avg_sq.as_ref().map(bits);
+            let max = |m: &AdamState<2>| m.max_exp_avg_sq.as_ref().map(bits);
             assert_eq!(max(a), max(b), "max_exp_avg_sq {case}");
         }
         // The special values reached the parameters, so the comparison covered them.
@@ -135,7 +131,8 @@ fn shared_inputs_are_not_overwritten() {
     .build();
     let param = tensor(2, 1.0, false, &device);
     let grad = tensor(3, 0.1, false, &device);
-    let moments = Moments {
+    let moments = AdamState {
+        step: 3,
         exp_avg: tensor(4, 0.1, false, &device),
         exp_avg_sq: tensor(5, 0.01, false, &device).abs(),
         max_exp_avg_sq: Some(tensor(6, 0.01, false, &device).abs()),
@@ -145,7 +142,7 @@ fn shared_inputs_are_not_overwritten() {
     let (stepped, stepped_moments) = super::step(
         param.clone(),
         grad.clone(),
-        copy(&moments),
+        moments.clone(),
         adam.scalars(1e-3, 3),
     );
     assert_ne!(bits(&stepped), before[0]);
@@ -161,5 +158,5 @@ fn other_backends_take_the_tensor_ops() {
     let device = Device::ndarray();
     let param = tensor(0, 1.0, false, &device);
     let grad = tensor(1, 1.0, false, &device);
-    assert!(!applies(&param, &grad, &zero_moments(&param, true)));
+    assert!(!applies(&param, &grad, &first_state(&param, true)));
 }
