@@ -174,12 +174,23 @@ pub trait LayerObserver {
     /// An operation without parameters and without a module of its own (a reshape), named
     /// `name`, of type `kind`, produced `output`.
     fn op<const D: usize>(&mut self, name: impl fmt::Display, kind: &str, output: &Tensor<D>);
+
+    /// Whether this observer looks at the outputs it is given (default true). A model may fuse
+    /// layers whose outputs an observer that does not would never see (LeNet's convolution,
+    /// ReLU and pool) and skip those reports; the values it computes are the same either way.
+    fn sees_outputs(&self) -> bool {
+        true
+    }
 }
 
 impl LayerObserver for () {
     fn layer<M: Module, const D: usize>(&mut self, _: impl fmt::Display, _: &M, _: &Tensor<D>) {}
 
     fn op<const D: usize>(&mut self, _: impl fmt::Display, _: &str, _: &Tensor<D>) {}
+
+    fn sees_outputs(&self) -> bool {
+        false
+    }
 }
 
 /// A [`LayerObserver`] that keeps one [`Layer`] row per report.

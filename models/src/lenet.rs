@@ -20,7 +20,7 @@ use ember_engine::summary::LayerObserver;
 
 use crate::batch_norm::BatchNorm;
 use crate::dropout::{Dropout, DropoutKind};
-use crate::kernels::{conv, linear, pool};
+use crate::kernels::{conv, conv_pool, linear, pool};
 
 /// Features entering the first fully connected layer: 16 channels of 5x5.
 const FLAT_FEATURES: usize = 16 * 5 * 5;
@@ -111,20 +111,36 @@ impl LeNet {
         observer: &mut impl LayerObserver,
     ) -> Tensor<2> {
         let [batch, ..] = images.dims();
-        let x = conv::forward(&self.conv1, images);
-        observer.layer("conv1", &self.conv1, &x);
-        let x = pool::forward_relu(&self.pool, self.norm(0, x, observer));
-        observer.layer("pool", &self.pool, &x);
-        let x = conv::forward(&self.conv2, x);
-        observer.layer("conv2", &self.conv2, &x);
-        let x = pool::forward_relu(&self.pool, self.norm(1, x, observer));
-        observer.layer("pool", &self.pool, &x);
+        let x = self.block(0, "conv1", &self.conv1, images, observer);
+        let x = self.block(1, "conv2", &self.conv2, x, observer);
         let x: Tensor<2> = x.reshape([batch, FLAT_FEATURES]);
         observer.op("flatten", "Flatten", &x);
         let x = self.hidden(0, "fc1", &self.fc1, x, observer);
         let x = self.hidden(1, "fc2", &self.fc2, x, observer);
         let x = linear::forward(&self.fc3, x);
         observer.layer("fc3", &self.fc3, &x);
+        x
+    }
+
+    /// Convolution `i` (conv1, conv2), its batch normalization (when the model has it), ReLU
+    /// and max pool; one fused operation ([`conv_pool::forward`]: the same bits, no full-size
+    /// output) when there is no batch normalization in between and `observer` does not look at
+    /// the convolution's output.
+    fn block(
+        &self,
+        i: usize,
+        name: &str,
+        conv: &Conv2d,
+        x: Tensor<4>,
+        observer: &mut impl LayerObserver,
+    ) -> Tensor<4> {
+        if self.norms.is_empty() && !observer.sees_outputs() {
+            return conv_pool::forward(conv, &self.pool, x);
+        }
+        let x = conv::forward(conv, x);
+        observer.layer(name, conv, &x);
+        let x = pool::forward_relu(&self.pool, self.norm(i, x, observer));
+        observer.layer("pool", &self.pool, &x);
         x
     }
 

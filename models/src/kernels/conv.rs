@@ -32,6 +32,7 @@
 
 use burn::backend::TensorMetadata;
 use burn::backend::autodiff::Autodiff;
+use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
@@ -70,7 +71,7 @@ pub fn forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 /// `[top, bottom, left, right]` padding when `conv` is a case the kernel covers.
-fn supported_padding(conv: &Conv2d) -> Option<[usize; 4]> {
+pub(super) fn supported_padding(conv: &Conv2d) -> Option<[usize; 4]> {
     if conv.stride != [1, 1] || conv.dilation != [1, 1] || conv.groups != 1 {
         return None;
     }
@@ -155,28 +156,52 @@ impl<B: CpuBackend> Backward<B, 3> for Conv2dBackward {
         grads: &mut Gradients,
         _checkpointer: &mut Checkpointer,
     ) {
-        let [x_node, weight_node, bias_node] = ops.parents;
         let grad = B::contiguous(grads.consume::<B>(&ops.node));
         let (x, weight, padding) = ops.state;
         let window = Window::new(dims4(&x.shape()), dims4(&weight.shape()), padding);
-        let dy = B::values(&grad);
-        let want_dx = x_node.is_some();
-        let (dw, db, dx) = window.grads(B::values(&x), B::values(&weight), dy, want_dx);
-        if let Some(node) = bias_node {
-            grads.register::<B>(node.id, B::tensor(db, [window.channels_out].into()));
-        }
-        if let Some(node) = weight_node {
-            grads.register::<B>(node.id, B::tensor(dw, weight.shape()));
-        }
-        if let (Some(node), Some(dx)) = (x_node, dx) {
-            grads.register::<B>(node.id, B::tensor(dx, x.shape()));
-        }
+        let (positions, image) = (window.positions(), window.out_image_len());
+        let tasks = B::values(&grad).par_chunks(IMAGES_PER_TASK * image);
+        // dy [k, Co, P] -> dyt [Co, (k, P)]
+        let gather = |dy: &[f32], dyt: &mut [f32]| {
+            let columns = dyt.len() / window.channels_out;
+            for (k, dy) in dy.chunks_exact(image).enumerate() {
+                for (co, plane) in dy.chunks_exact(positions).enumerate() {
+                    let at = co * columns + k * positions;
+                    dyt[at..at + positions].copy_from_slice(plane);
+                }
+            }
+        };
+        let want_dx = ops.parents[0].is_some();
+        let partials = window.grads(B::values(&x), B::values(&weight), tasks, gather, want_dx);
+        let parents = ops.parents.map(|node| node.map(|node| node.id));
+        register_grads::<B>(grads, parents, &window, partials);
+    }
+}
+
+/// Registers what [`Window::grads`] returned, `(dW, db, dx)`, as the gradients of the parents
+/// `[x, weight, bias]` that are tracked.
+pub(super) fn register_grads<B: CpuBackend>(
+    grads: &mut Gradients,
+    [x_node, weight_node, bias_node]: [Option<NodeId>; 3],
+    window: &Window,
+    (dw, db, dx): (Vec<f32>, Vec<f32>, Option<Vec<f32>>),
+) {
+    if let Some(node) = bias_node {
+        grads.register::<B>(node, B::tensor(db, [window.channels_out].into()));
+    }
+    if let Some(node) = weight_node {
+        let [kh, kw] = window.kernel;
+        let shape = [window.channels_out, window.input[1], kh, kw];
+        grads.register::<B>(node, B::tensor(dw, shape.into()));
+    }
+    if let (Some(node), Some(dx)) = (x_node, dx) {
+        grads.register::<B>(node, B::tensor(dx, window.input.into()));
     }
 }
 
 /// Images per task of the batch-parallel loops. Fixed, so that the order of the float sums (and
 /// thus the weight gradient, bit for bit) does not depend on the number of threads.
-const IMAGES_PER_TASK: usize = 8;
+pub(super) const IMAGES_PER_TASK: usize = 8;
 
 /// The geometry of one convolution and its passes over tasks of [`IMAGES_PER_TASK`] images.
 ///
@@ -187,11 +212,11 @@ const IMAGES_PER_TASK: usize = 8;
 /// `[C, H+top+bottom, W+left+right]` buffer (the image itself when there is no padding), so
 /// every row of `cols` is `Ho` runs of `Wo` adjacent values, with no bounds to test.
 #[derive(Debug, Clone, Copy)]
-struct Window {
+pub(super) struct Window {
     /// Input `[N, C, H, W]`.
-    input: [usize; 4],
+    pub(super) input: [usize; 4],
     /// Output channels.
-    channels_out: usize,
+    pub(super) channels_out: usize,
     /// Kernel height and width.
     kernel: [usize; 2],
     /// `[top, bottom, left, right]`.
@@ -199,11 +224,11 @@ struct Window {
     /// Padded input height and width.
     padded: [usize; 2],
     /// Output height and width.
-    out: [usize; 2],
+    pub(super) out: [usize; 2],
 }
 
 impl Window {
-    fn new(input: [usize; 4], weight: [usize; 4], padding: [usize; 4]) -> Self {
+    pub(super) fn new(input: [usize; 4], weight: [usize; 4], padding: [usize; 4]) -> Self {
         let [_, _, h, w] = input;
         let [channels_out, _, kh, kw] = weight;
         let [top, bottom, left, right] = padding;
@@ -224,7 +249,7 @@ impl Window {
     }
 
     /// Output positions per image (an image's columns of the unfolded matrix): `Ho * Wo`.
-    fn positions(&self) -> usize {
+    pub(super) fn positions(&self) -> usize {
         self.out[0] * self.out[1]
     }
 
@@ -242,8 +267,8 @@ impl Window {
         }
     }
 
-    /// Elements of one output-gradient image: `Co * Ho * Wo`.
-    fn out_image_len(&self) -> usize {
+    /// Elements of one output (or output-gradient) image: `Co * Ho * Wo`.
+    pub(super) fn out_image_len(&self) -> usize {
         self.channels_out * self.positions()
     }
 
@@ -373,22 +398,49 @@ impl Window {
     /// image's `[Co, Ho*Wo]` block plus the bias copied to its place.
     fn output(&self, x: &[f32], weight: &[f32], bias: &[f32]) -> Vec<f32> {
         let [batch, ..] = self.input;
-        let mut y = vec![0f32; batch * self.out_image_len()];
-        y.par_chunks_mut(IMAGES_PER_TASK * self.out_image_len())
-            .zip(x.par_chunks(IMAGES_PER_TASK * self.image_len()))
-            .for_each(|(out, images)| {
+        let (positions, image) = (self.positions(), self.out_image_len());
+        let mut y = vec![0f32; batch * image];
+        let tasks = y.par_chunks_mut(IMAGES_PER_TASK * image);
+        self.for_each_product(x, weight, tasks, |out, product| {
+            let columns = product.len() / self.channels_out;
+            // product [Co, (k, P)] -> out [k, Co, P], plus the bias.
+            for (k, image) in out.chunks_exact_mut(image).enumerate() {
+                let planes = image.chunks_exact_mut(positions);
+                for ((co, plane), &b) in planes.enumerate().zip(bias) {
+                    let at = co * columns + k * positions;
+                    plane
+                        .iter_mut()
+                        .zip(&product[at..at + positions])
+                        .for_each(|(y, p)| *y = p + b);
+                }
+            }
+        });
+        y
+    }
+
+    /// Per task of g images of `x` (in parallel), `product = W [Co, R] @ im2col(images)`:
+    /// `[Co, g*Ho*Wo]`, image k's columns at `k*Ho*Wo..`, without the bias; `finish` gets it
+    /// with the task's item of `tasks` (one per task, in order: where its outputs go).
+    pub(super) fn for_each_product<T: Send>(
+        &self,
+        x: &[f32],
+        weight: &[f32],
+        tasks: impl IndexedParallelIterator<Item = T>,
+        finish: impl Fn(T, &[f32]) + Sync,
+    ) {
+        x.par_chunks(IMAGES_PER_TASK * self.image_len())
+            .zip(tasks)
+            .for_each(|(images, task)| {
                 with_scratch(self.scratch_lens(), |scratch| {
+                    let finish = |product: &[f32]| finish(task, product);
                     #[cfg(target_arch = "x86_64")]
                     if std::arch::is_x86_feature_detected!("avx2") {
                         // SAFETY: the CPU has AVX2, just checked.
-                        return unsafe {
-                            self.output_task_avx2(weight, bias, images, out, scratch)
-                        };
+                        return unsafe { self.product_task_avx2(weight, images, scratch, finish) };
                     }
-                    self.output_task(weight, bias, images, out, scratch)
+                    self.product_task(weight, images, scratch, finish)
                 })
             });
-        y
     }
 
     /// The lengths of a task's three scratch buffers: `cols [R, g*P]`, the product or the
@@ -402,33 +454,32 @@ impl Window {
         ]
     }
 
-    /// [`Self::output_task`] compiled for AVX2: the build's baseline is x86-64's SSE2, with
+    /// [`Self::product_task`] compiled for AVX2: the build's baseline is x86-64's SSE2, with
     /// which the short copies and sums of im2col and col2im ran four floats at a time (27% of a
     /// LeNet step). The same operations in the same order: the same bits.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn output_task_avx2(
+    unsafe fn product_task_avx2(
         &self,
         weight: &[f32],
-        bias: &[f32],
         images: &[f32],
-        out: &mut [f32],
         scratch: [&mut [f32]; 3],
+        finish: impl FnOnce(&[f32]),
     ) {
-        self.output_task(weight, bias, images, out, scratch)
+        self.product_task(weight, images, scratch, finish)
     }
 
-    /// One task of [`Self::output`]: the g images `[g, C, H, W]` to `out [g, Co, Ho, Wo]`.
+    /// One task of [`Self::for_each_product`]: the g images `[g, C, H, W]` unfolded and
+    /// multiplied, the product handed to `finish`.
     #[inline(always)]
-    fn output_task(
+    fn product_task(
         &self,
         weight: &[f32],
-        bias: &[f32],
         images: &[f32],
-        out: &mut [f32],
         [cols, product, padded]: [&mut [f32]; 3],
+        finish: impl FnOnce(&[f32]),
     ) {
-        let (rows, positions, weights) = (self.rows(), self.positions(), self.channels_out);
+        let (rows, weights) = (self.rows(), self.channels_out);
         let columns = self.columns(images);
         let cols = &mut cols[..rows * columns];
         let product = &mut product[..weights * columns];
@@ -444,54 +495,47 @@ impl Window {
             false,
             Parallelism::None,
         );
-        // product [Co, (k, P)] -> out [k, Co, P], plus the bias.
-        for (k, image) in out.chunks_exact_mut(self.out_image_len()).enumerate() {
-            let planes = image.chunks_exact_mut(positions);
-            for ((co, plane), &b) in planes.enumerate().zip(bias) {
-                let at = co * columns + k * positions;
-                plane
-                    .iter_mut()
-                    .zip(&product[at..at + positions])
-                    .for_each(|(y, p)| *y = p + b);
-            }
-        }
+        finish(product);
     }
 
     /// The gradients of the weight `dW [Co, C, Kh, Kw]`, the bias `db [Co]` and, if `want_dx`,
     /// the input `dx [N, C, H, W]`, in one pass over tasks of g images ([`Self::grads_task`]).
-    /// The per-task `dW` and `db` are summed in task order.
-    fn grads(
+    /// `gather(dy, dyt)` writes the output gradient of a task's images, from its item of `dys`
+    /// (one per task, in order), into `dyt [Co, g*Ho*Wo]` (image k's columns at `k*Ho*Wo..`,
+    /// as the product's). The per-task `dW` and `db` are summed in task order.
+    pub(super) fn grads<T: Send>(
         &self,
         x: &[f32],
         weight: &[f32],
-        dy: &[f32],
+        dys: impl IndexedParallelIterator<Item = T>,
+        gather: impl Fn(T, &mut [f32]) + Sync,
         want_dx: bool,
     ) -> (Vec<f32>, Vec<f32>, Option<Vec<f32>>) {
         // One task: its images, their output gradients, and where their dx goes (if wanted).
-        let task = |images: &[f32], grads: &[f32], dx: Option<&mut [f32]>| {
+        let task = |images: &[f32], dy: T, dx: Option<&mut [f32]>| {
             with_scratch(self.scratch_lens(), |scratch| {
+                let gather = |dyt: &mut [f32]| gather(dy, dyt);
                 #[cfg(target_arch = "x86_64")]
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: the CPU has AVX2, just checked.
-                    return unsafe { self.grads_task_avx2(weight, images, grads, dx, scratch) };
+                    return unsafe { self.grads_task_avx2(weight, images, gather, dx, scratch) };
                 }
-                self.grads_task(weight, images, grads, dx, scratch)
+                self.grads_task(weight, images, gather, dx, scratch)
             })
         };
         let x_tasks = x.par_chunks(IMAGES_PER_TASK * self.image_len());
-        let dy_tasks = dy.par_chunks(IMAGES_PER_TASK * self.out_image_len());
         let (partials, dx): (Vec<(Vec<f32>, Vec<f32>)>, _) = if want_dx {
             let mut dx = vec![0f32; x.len()];
             let partials = dx
                 .par_chunks_mut(IMAGES_PER_TASK * self.image_len())
-                .zip(x_tasks.zip(dy_tasks))
-                .map(|(dx, (images, grads))| task(images, grads, Some(dx)))
+                .zip(x_tasks.zip(dys))
+                .map(|(dx, (images, dy))| task(images, dy, Some(dx)))
                 .collect();
             (partials, Some(dx))
         } else {
             let partials = x_tasks
-                .zip(dy_tasks)
-                .map(|(images, grads)| task(images, grads, None))
+                .zip(dys)
+                .map(|(images, dy)| task(images, dy, None))
                 .collect();
             (partials, None)
         };
@@ -514,36 +558,30 @@ impl Window {
         &self,
         weight: &[f32],
         images: &[f32],
-        grads: &[f32],
+        gather: impl FnOnce(&mut [f32]),
         dx: Option<&mut [f32]>,
         scratch: [&mut [f32]; 3],
     ) -> (Vec<f32>, Vec<f32>) {
-        self.grads_task(weight, images, grads, dx, scratch)
+        self.grads_task(weight, images, gather, dx, scratch)
     }
 
-    /// One task of [`Self::grads`]: the output gradients of g images gathered into
-    /// `dyt [Co, g*Ho*Wo]`, then this task's `dW = dyt @ cols^T` and `db` (`dyt`'s row sums),
-    /// and, with `dx`, `dcols = W^T @ dyt` col2im'd into the images' `dx [g, C, H, W]`.
+    /// One task of [`Self::grads`]: the output gradients of g images written into
+    /// `dyt [Co, g*Ho*Wo]` by `gather`, then this task's `dW = dyt @ cols^T` and `db` (`dyt`'s
+    /// row sums), and, with `dx`, `dcols = W^T @ dyt` col2im'd into the images' `dx [g, C, H, W]`.
     #[inline(always)]
     fn grads_task(
         &self,
         weight: &[f32],
         images: &[f32],
-        grads: &[f32],
+        gather: impl FnOnce(&mut [f32]),
         dx: Option<&mut [f32]>,
         [cols, dyt, padded]: [&mut [f32]; 3],
     ) -> (Vec<f32>, Vec<f32>) {
-        let (rows, positions, weights) = (self.rows(), self.positions(), self.channels_out);
+        let (rows, weights) = (self.rows(), self.channels_out);
         let columns = self.columns(images);
         let cols = &mut cols[..rows * columns];
         let dyt = &mut dyt[..weights * columns];
-        // dy [k, Co, P] -> dyt [Co, (k, P)]
-        for (k, grad) in grads.chunks_exact(self.out_image_len()).enumerate() {
-            for (co, plane) in grad.chunks_exact(positions).enumerate() {
-                let at = co * columns + k * positions;
-                dyt[at..at + positions].copy_from_slice(plane);
-            }
-        }
+        gather(dyt);
         let db = dyt.chunks_exact(columns).map(sum).collect();
         let mut dw = vec![0f32; weights * rows];
         self.im2col(images, cols, padded);

@@ -24,6 +24,8 @@
 #[allow(deprecated)]
 pub mod conv;
 #[allow(deprecated)]
+pub mod conv_pool;
+#[allow(deprecated)]
 pub mod linear;
 #[allow(deprecated)]
 pub mod pool;

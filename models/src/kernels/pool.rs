@@ -72,7 +72,7 @@ fn forward_maybe_relu(pool: &MaxPool2d, x: Tensor<4>, relu: bool) -> Tensor<4> {
 }
 
 /// Whether `pool` is the one the kernel implements.
-fn is_2x2_stride_2(pool: &MaxPool2d) -> bool {
+pub(super) fn is_2x2_stride_2(pool: &MaxPool2d) -> bool {
     pool.kernel_size == [2, 2]
         && pool.stride == [2, 2]
         && matches!(
@@ -157,27 +157,276 @@ fn kernel_forward<B: CpuBackend>(x: FloatTensor<B>, relu: bool) -> (FloatTensor<
             .zip(output.par_chunks_exact_mut(out_h * out_w))
             .zip(argmax.par_chunks_exact_mut(out_h * out_w))
             .with_min_len(PLANES_PER_TASK)
-            .for_each(|((plane, out), places)| {
-                let out_rows = out
-                    .chunks_exact_mut(out_w)
-                    .zip(places.chunks_exact_mut(out_w));
-                for (rows, (out, places)) in plane.chunks_exact(2 * width).zip(out_rows) {
-                    let (top, bottom) = rows.split_at(width);
-                    let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
-                    for ((t, b), (out, place)) in windows.zip(out.iter_mut().zip(places)) {
-                        let window = [t[0], t[1], b[0], b[1]];
-                        (*out, *place) = if relu {
-                            let (max, place) = window_max(window.map(relu_value));
-                            (max, if passes_relu(max) { place } else { BLOCKED })
-                        } else {
-                            window_max(window)
-                        };
-                    }
-                }
-            });
+            .for_each(|((plane, out), places)| pool_plane(plane, width, out, places, relu, None));
     }
     let shape = Shape::from(vec![batch, channels, out_h, out_w]);
     (B::tensor(output, shape), argmax.into())
+}
+
+/// One plane `[h, w]` pooled into `out [h / 2, w / 2]` (`w >= 2`): each 2x2 window's maximum
+/// of `x + bias` (`x` without a bias; of its ReLU if `relu`) by [`window_max`]'s rules, and its
+/// argmax code in `places` (or [`BLOCKED`]). The fused convolution (`conv_pool`) pools its
+/// products with it, adding the bias there.
+///
+/// Eight windows at a time with AVX2 where the CPU has it ([`avx2::pool_row`]: the same f32
+/// operations and comparisons, the same bits), one at a time otherwise.
+#[inline(always)]
+pub(super) fn pool_plane(
+    plane: &[f32],
+    width: usize,
+    out: &mut [f32],
+    places: &mut [u8],
+    relu: bool,
+    bias: Option<f32>,
+) {
+    let out_w = width / 2;
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    let out_rows = out
+        .chunks_exact_mut(out_w)
+        .zip(places.chunks_exact_mut(out_w));
+    for (rows, (out, places)) in plane.chunks_exact(2 * width).zip(out_rows) {
+        let (top, bottom) = rows.split_at(width);
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: the CPU has AVX2, checked above.
+            unsafe { avx2::pool_row(top, bottom, out, places, relu, bias) };
+            continue;
+        }
+        let windows = top.chunks_exact(2).zip(bottom.chunks_exact(2));
+        for ((t, b), (out, place)) in windows.zip(out.iter_mut().zip(places)) {
+            let window = [t[0], t[1], b[0], b[1]].map(|x| bias.map_or(x, |b| x + b));
+            (*out, *place) = if relu {
+                let (max, place) = window_max(window.map(relu_value));
+                (max, if passes_relu(max) { place } else { BLOCKED })
+            } else {
+                window_max(window)
+            };
+        }
+    }
+}
+
+/// [`pool_plane`]'s and [`unpool_plane`]'s rows with AVX2 intrinsics, eight windows at a time.
+/// A row's last group of fewer than eight goes through zero-padded copies rather than masked
+/// loads and stores (`vmaskmovps` stores are microcoded and slow on AMD's cores).
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::BLOCKED;
+
+    /// The windows of one pair of rows (`top`, `bottom`: `w` values each; `out`, `places`:
+    /// `w / 2`): `x + bias` (if any), ReLU's `x > 0 || x is NaN ? x : +0` (if `relu`), then
+    /// the row-major scan of `window_max` as blends: a later value replaces the best if it is
+    /// greater (an ordered comparison) or NaN. The same operations on the same values as the
+    /// scalar loop: the same bits.
+    ///
+    /// # Panics
+    /// If `top` or `bottom` holds fewer than `2 * out.len()` values or `places` fewer than
+    /// `out.len()`.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn pool_row(
+        top: &[f32],
+        bottom: &[f32],
+        out: &mut [f32],
+        places: &mut [u8],
+        relu: bool,
+        bias: Option<f32>,
+    ) {
+        let windows = out.len();
+        let full = windows / 8 * 8;
+        for start in (0..full).step_by(8) {
+            let inputs = 2 * start..2 * start + 16;
+            let (max, codes) = pool_8(&top[inputs.clone()], &bottom[inputs], relu, bias);
+            store(&mut out[start..start + 8], max);
+            places[start..start + 8].copy_from_slice(&codes);
+        }
+        let rest = windows - full;
+        if rest > 0 {
+            let inputs = 2 * full..2 * windows;
+            let (mut t, mut b) = ([0f32; 16], [0f32; 16]);
+            t[..2 * rest].copy_from_slice(&top[inputs.clone()]);
+            b[..2 * rest].copy_from_slice(&bottom[inputs]);
+            let (max, codes) = pool_8(&t, &b, relu, bias);
+            let mut m = [0f32; 8];
+            store(&mut m, max);
+            out[full..].copy_from_slice(&m[..rest]);
+            places[full..windows].copy_from_slice(&codes[..rest]);
+        }
+    }
+
+    /// Eight windows: their maxima and argmax codes (see [`pool_row`]); `top` and `bottom` hold
+    /// at least 16 values.
+    #[target_feature(enable = "avx2")]
+    fn pool_8(top: &[f32], bottom: &[f32], relu: bool, bias: Option<f32>) -> (__m256, [u8; 8]) {
+        let (t0, t1) = deinterleave(load(&top[..8]), load(&top[8..16]));
+        let (b0, b1) = deinterleave(load(&bottom[..8]), load(&bottom[8..16]));
+        let mut best = value(t0, bias, relu);
+        let mut place = _mm256_setzero_si256();
+        for (code, x) in [(1, t1), (2, b0), (3, b1)] {
+            let x = value(x, bias, relu);
+            let replace = _mm256_or_ps(
+                _mm256_cmp_ps::<_CMP_GT_OQ>(x, best),
+                _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x),
+            );
+            best = _mm256_blendv_ps(best, x, replace);
+            let code = _mm256_set1_epi32(code);
+            place = _mm256_blendv_epi8(place, code, _mm256_castps_si256(replace));
+        }
+        if relu {
+            let blocked = _mm256_set1_epi32(i32::from(BLOCKED));
+            let passes = _mm256_castps_si256(passes_relu(best));
+            place = _mm256_blendv_epi8(blocked, place, passes);
+        }
+        // The eight codes (0..=4) narrowed to bytes: i32 -> i16 -> u8.
+        let words = _mm256_permute4x64_epi64::<0b11_01_10_00>(_mm256_packs_epi32(place, place));
+        let bytes = _mm_packus_epi16(_mm256_castsi256_si128(words), _mm_setzero_si128());
+        (best, (_mm_cvtsi128_si64(bytes) as u64).to_le_bytes())
+    }
+
+    /// The gradient of one pair of rows (`top`, `bottom`: `w` values each) from `grad` and
+    /// `places` (`w / 2` each): per window, `g` where the code is the place and +0 elsewhere,
+    /// the places interleaved back into the rows.
+    ///
+    /// # Panics
+    /// If `top` or `bottom` holds fewer than `2 * grad.len()` values or `places` fewer than
+    /// `grad.len()`.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn unpool_row(grad: &[f32], places: &[u8], top: &mut [f32], bottom: &mut [f32]) {
+        let windows = grad.len();
+        let full = windows / 8 * 8;
+        for start in (0..full).step_by(8) {
+            let codes = places[start..start + 8].try_into().expect("eight codes");
+            let [t0, t1, b0, b1] = unpool_8(load(&grad[start..start + 8]), codes);
+            let outputs = 2 * start..2 * start + 16;
+            let (top, bottom) = (&mut top[outputs.clone()], &mut bottom[outputs]);
+            store(&mut top[..8], t0);
+            store(&mut top[8..], t1);
+            store(&mut bottom[..8], b0);
+            store(&mut bottom[8..], b1);
+        }
+        let rest = windows - full;
+        if rest > 0 {
+            let (mut g, mut codes) = ([0f32; 8], [BLOCKED; 8]);
+            g[..rest].copy_from_slice(&grad[full..]);
+            codes[..rest].copy_from_slice(&places[full..windows]);
+            let [t0, t1, b0, b1] = unpool_8(load(&g), codes);
+            let (mut t, mut b) = ([0f32; 16], [0f32; 16]);
+            store(&mut t[..8], t0);
+            store(&mut t[8..], t1);
+            store(&mut b[..8], b0);
+            store(&mut b[8..], b1);
+            let outputs = 2 * full..2 * windows;
+            top[outputs.clone()].copy_from_slice(&t[..2 * rest]);
+            bottom[outputs].copy_from_slice(&b[..2 * rest]);
+        }
+    }
+
+    /// Eight windows' gradients `g` and codes: the top row's 16 values (two registers), then
+    /// the bottom row's.
+    #[target_feature(enable = "avx2")]
+    fn unpool_8(g: __m256, codes: [u8; 8]) -> [__m256; 4] {
+        let codes = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(i64::from_le_bytes(codes)));
+        let at = |code: i32| {
+            let here = _mm256_cmpeq_epi32(codes, _mm256_set1_epi32(code));
+            _mm256_and_ps(g, _mm256_castsi256_ps(here))
+        };
+        let (top, bottom) = (interleave(at(0), at(1)), interleave(at(2), at(3)));
+        [top.0, top.1, bottom.0, bottom.1]
+    }
+
+    /// `[e0, o0, e1, o1, ...]` of eight even and eight odd values, in two registers.
+    #[target_feature(enable = "avx2")]
+    fn interleave(even: __m256, odd: __m256) -> (__m256, __m256) {
+        // Per 128-bit half: [e0 o0 e1 o1 | e4 o4 e5 o5] and [e2 o2 e3 o3 | e6 o6 e7 o7].
+        let (a, b) = (_mm256_unpacklo_ps(even, odd), _mm256_unpackhi_ps(even, odd));
+        (
+            _mm256_permute2f128_ps::<0x20>(a, b),
+            _mm256_permute2f128_ps::<0x31>(a, b),
+        )
+    }
+
+    /// The even and the odd elements of the 16 values `a ++ b`, each in order.
+    #[target_feature(enable = "avx2")]
+    fn deinterleave(a: __m256, b: __m256) -> (__m256, __m256) {
+        // Per 128-bit half: [a0 a2 b0 b2 | a4 a6 b4 b6]; the 64-bit blocks reordered to
+        // [a0 a2 a4 a6 b0 b2 b4 b6].
+        let even = _mm256_castps_pd(_mm256_shuffle_ps::<0b10_00_10_00>(a, b));
+        let odd = _mm256_castps_pd(_mm256_shuffle_ps::<0b11_01_11_01>(a, b));
+        (
+            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(even)),
+            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(odd)),
+        )
+    }
+
+    /// `x + bias` (if any), then ReLU (if `relu`): `x` where it passes, +0 elsewhere.
+    #[target_feature(enable = "avx2")]
+    fn value(x: __m256, bias: Option<f32>, relu: bool) -> __m256 {
+        let x = match bias {
+            Some(b) => _mm256_add_ps(x, _mm256_set1_ps(b)),
+            None => x,
+        };
+        if relu {
+            _mm256_and_ps(x, passes_relu(x))
+        } else {
+            x
+        }
+    }
+
+    /// All ones in the lanes that ReLU passes (`x > 0` or NaN), else zero.
+    #[target_feature(enable = "avx2")]
+    fn passes_relu(x: __m256) -> __m256 {
+        _mm256_or_ps(
+            _mm256_cmp_ps::<_CMP_GT_OQ>(x, _mm256_setzero_ps()),
+            _mm256_cmp_ps::<_CMP_UNORD_Q>(x, x),
+        )
+    }
+
+    /// The first eight values of `values`.
+    #[target_feature(enable = "avx2")]
+    fn load(values: &[f32]) -> __m256 {
+        let values: &[f32; 8] = values[..8].try_into().expect("eight values");
+        // SAFETY: `values` is eight f32s, read unaligned.
+        unsafe { _mm256_loadu_ps(values.as_ptr()) }
+    }
+
+    /// `values[..8] = x`.
+    #[target_feature(enable = "avx2")]
+    fn store(values: &mut [f32], x: __m256) {
+        let values: &mut [f32; 8] = (&mut values[..8]).try_into().expect("eight values");
+        // SAFETY: `values` is eight f32s, written unaligned.
+        unsafe { _mm256_storeu_ps(values.as_mut_ptr(), x) }
+    }
+}
+
+/// The gradient of [`pool_plane`] into `plane [h, w]`: each value of `grad [h / 2, w / 2]` at
+/// its window's argmax and +0 at the window's other places (at all four where the code is
+/// [`BLOCKED`]). Every window's four values are written, in order, so the plane needs no
+/// zeroing first except for a trailing odd row or column, which no window covers and which is
+/// left as it is.
+///
+/// Eight windows at a time with AVX2 where the CPU has it ([`avx2::unpool_row`]), one at a time
+/// otherwise; the same values.
+#[inline(always)]
+pub(super) fn unpool_plane(grad: &[f32], places: &[u8], width: usize, plane: &mut [f32]) {
+    let out_w = width / 2;
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
+    let out_rows = grad.chunks_exact(out_w).zip(places.chunks_exact(out_w));
+    for (rows, (grad, places)) in plane.chunks_exact_mut(2 * width).zip(out_rows) {
+        let (top, bottom) = rows.split_at_mut(width);
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: the CPU has AVX2, checked above.
+            unsafe { avx2::unpool_row(grad, places, top, bottom) };
+            continue;
+        }
+        let windows = top.chunks_exact_mut(2).zip(bottom.chunks_exact_mut(2));
+        for ((t, b), (&g, &place)) in windows.zip(grad.iter().zip(places)) {
+            let at = |code: u8| if place == code { g } else { 0.0 };
+            [t[0], t[1], b[0], b[1]] = [at(0), at(1), at(2), at(3)];
+        }
+    }
 }
 
 /// Channel planes per parallel task: enough work to pay for a task (a LeNet plane is 196 or 25
@@ -210,18 +459,7 @@ fn kernel_backward(grad: &[f32], places: &[u8], input_shape: &Shape) -> Vec<f32>
             .zip(grad.par_chunks_exact(out_h * out_w))
             .zip(places.par_chunks_exact(out_h * out_w))
             .with_min_len(PLANES_PER_TASK)
-            .for_each(|((plane, grad), places)| {
-                let out_rows = grad.chunks_exact(out_w).zip(places.chunks_exact(out_w));
-                for (rows, (grad, places)) in plane.chunks_exact_mut(2 * width).zip(out_rows) {
-                    for (col, (&g, &place)) in grad.iter().zip(places).enumerate() {
-                        if place == BLOCKED {
-                            continue;
-                        }
-                        let (dy, dx) = (usize::from(place >> 1), usize::from(place & 1));
-                        rows[dy * width + 2 * col + dx] = g;
-                    }
-                }
-            });
+            .for_each(|((plane, grad), places)| unpool_plane(grad, places, width, plane));
     }
     input_grad
 }
@@ -259,8 +497,9 @@ mod tests {
         lenets_pool().forward(x)
     }
 
-    const SHAPES: [([usize; 4], bool); 4] = [
+    const SHAPES: [([usize; 4], bool); 5] = [
         ([3, 4, 28, 28], false),
+        ([1, 2, 6, 35], true), // 17 windows a row: two full groups of 8 (AVX2) and one masked
         ([2, 16, 10, 10], true),
         ([2, 3, 7, 9], true), // odd sizes: the last row and column are dropped
         ([1, 1, 1, 5], false),
