@@ -12,8 +12,9 @@
 //! were slower still (a LeNet step 12-17x flex's), so ndarray runs the same kernels: they work
 //! on `&[f32]`, and [`CpuBackend`] is all that differs between the two backends.
 //!
-//! Each layer's entry point (`pool::forward`, `conv::forward`) takes the Burn module and falls
-//! back to the module's own `forward` for any configuration, backend or dtype the kernel does not
+//! Each layer's entry point (`pool::forward`, `conv::forward`, and `conv_pool::forward` for a
+//! convolution, its ReLU and a pool fused into one operation) takes the Burn modules and falls
+//! back to their own `forward` for any configuration, backend or dtype the kernel does not
 //! cover (wgpu, f64, strides, ...), so a model written with them runs everywhere. Each kernel is
 //! tested against Burn's op on both backends, values and gradients. ember's Rprop uses the same
 //! mechanism for its update (`optim/src/rprop/flex.rs`, with its own copy of the flex checks,
