@@ -572,7 +572,9 @@ fn signal_then_resume(optimizer: &str, signal: &str) {
         .spawn()
         .unwrap();
     wait_for_checkpoint(&tmp.join("run"), 1, &mut child);
-    std::thread::sleep(Duration::from_millis(200));
+    // A few steps into epoch 2, so the signal lands mid-epoch; short, since the last two epochs
+    // train in about 0.3 s on a 2-core machine (a 200 ms wait let runs finish before it).
+    std::thread::sleep(Duration::from_millis(20));
     let status = std::process::Command::new("kill")
         .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
