@@ -17,8 +17,8 @@
 //! (Burn's own `AdamConfig` defaults to ε = 1e-5 and folds the bias corrections into f32
 //! scalars, which is why ember computes the update itself.)
 //!
-//! On flex (f32) the update is one fused pass per tensor, written into the moments' own buffers
-//! (`flex.rs`, a Burn backend extension; half the time of Burn's Adam step on LeNet's
+//! On flex and ndarray (f32) the update is one fused pass per tensor, written into the moments'
+//! own buffers (`fused.rs`, a Burn backend extension; half the time of Burn's Adam step on LeNet's
 //! parameters, BENCHMARKS.md); elsewhere it is written with tensor ops (`tensor_ops_step`). Both
 //! perform the same f32 operations and give the same bits (tested).
 
@@ -26,7 +26,10 @@ use burn::optim::{ModuleOptimizer, Optimizer};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
-mod flex;
+// The kernel implements ndarray, one of ember's backends, which Burn deprecates in favour of flex;
+// `backend_extension`'s generated dispatch names it, so the allowance is per module.
+#[allow(deprecated)]
+mod fused;
 
 use crate::OptimizerError;
 use crate::RecordState;
@@ -157,16 +160,16 @@ impl Adam {
         (param, state)
     }
 
-    /// The f32 constants of step `step` with the learning rate `lr` for the flex kernel,
+    /// The f32 constants of step `step` with the learning rate `lr` for the fused kernel,
     /// rounded as [`Self::tensor_ops_step`]'s scalar ops round them.
-    fn scalars(&self, lr: f64, step: usize) -> flex::Scalars {
+    fn scalars(&self, lr: f64, step: usize) -> fused::Scalars {
         let c = &self.config;
         let weight_decay = match (c.weight_decay, self.decoupled_weight_decay) {
-            (0.0, _) => flex::WeightDecay::None,
-            (wd, false) => flex::WeightDecay::L2(wd as f32),
-            (wd, true) => flex::WeightDecay::Decoupled((1.0 - lr * wd) as f32),
+            (0.0, _) => fused::WeightDecay::None,
+            (wd, false) => fused::WeightDecay::L2(wd as f32),
+            (wd, true) => fused::WeightDecay::Decoupled((1.0 - lr * wd) as f32),
         };
-        flex::Scalars {
+        fused::Scalars {
             weight_decay,
             lerp_weight: (1.0 - c.beta1) as f32,
             beta2: c.beta2 as f32,
@@ -203,10 +206,11 @@ impl Optimizer for Adam {
                 }
             }
         };
-        // On flex, one pass per tensor (`flex.rs`); the same f32 operations as the tensor ops.
-        let (param, state) = if flex::applies(&param, &grad, &state) {
+        // On flex and ndarray, one pass per tensor (`fused.rs`); the same f32 operations as the
+        // tensor ops.
+        let (param, state) = if fused::applies(&param, &grad, &state) {
             let scalars = self.scalars(lr, state.step);
-            flex::step(param, grad, state, scalars)
+            fused::step(param, grad, state, scalars)
         } else {
             self.tensor_ops_step(lr, param, grad, state)
         };

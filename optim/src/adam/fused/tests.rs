@@ -1,4 +1,4 @@
-use burn::tensor::{Device, Distribution, TensorData};
+use burn::tensor::{DType, Device, Distribution, TensorData};
 
 use super::super::{Adam, AdamConfig, AdamState};
 use super::*;
@@ -79,13 +79,28 @@ fn optimizers() -> Vec<(String, Adam)> {
     all
 }
 
+/// The backends the kernel runs on.
+fn devices() -> [Device; 2] {
+    #[allow(deprecated)] // ndarray is one of ember's backends.
+    let ndarray = Device::ndarray();
+    [Device::flex(), ndarray]
+}
+
 #[test]
 fn kernel_equals_the_tensor_ops_bit_for_bit() {
-    let device = Device::flex();
     let cases = optimizers().into_iter().flat_map(|(name, adam)| {
-        SHAPES.map(|shape| (format!("{name} {shape:?}"), adam.clone(), shape))
+        SHAPES.into_iter().flat_map(move |shape| {
+            devices().map(|device| {
+                (
+                    format!("{name} {shape:?} {device:?}"),
+                    adam.clone(),
+                    shape,
+                    device,
+                )
+            })
+        })
     });
-    for (name, adam, shape) in cases {
+    for (name, adam, shape, device) in cases {
         let amsgrad = adam.config.amsgrad;
         let start = shaped(shape, 1, 1.0, false, &device);
         let (mut ours, mut theirs) = (start.clone(), start.clone());
@@ -123,19 +138,24 @@ fn kernel_equals_the_tensor_ops_bit_for_bit() {
 /// module's parameter, a saved copy of the state) keep their values.
 #[test]
 fn shared_inputs_are_not_overwritten() {
-    let device = Device::flex();
+    for device in devices() {
+        shared_inputs_are_not_overwritten_on(&device);
+    }
+}
+
+fn shared_inputs_are_not_overwritten_on(device: &Device) {
     let adam = AdamConfig {
         amsgrad: true,
         ..Default::default()
     }
     .build();
-    let param = tensor(2, 1.0, false, &device);
-    let grad = tensor(3, 0.1, false, &device);
+    let param = tensor(2, 1.0, false, device);
+    let grad = tensor(3, 0.1, false, device);
     let moments = AdamState {
         step: 3,
-        exp_avg: tensor(4, 0.1, false, &device),
-        exp_avg_sq: tensor(5, 0.01, false, &device).abs(),
-        max_exp_avg_sq: Some(tensor(6, 0.01, false, &device).abs()),
+        exp_avg: tensor(4, 0.1, false, device),
+        exp_avg_sq: tensor(5, 0.01, false, device).abs(),
+        max_exp_avg_sq: Some(tensor(6, 0.01, false, device).abs()),
     };
     let before = [&param, &grad, &moments.exp_avg, &moments.exp_avg_sq].map(bits);
     let max_before = bits(moments.max_exp_avg_sq.as_ref().unwrap());
@@ -153,10 +173,17 @@ fn shared_inputs_are_not_overwritten() {
 }
 
 #[test]
-fn other_backends_take_the_tensor_ops() {
-    #[allow(deprecated)] // ndarray is one of ember's backends.
-    let device = Device::ndarray();
-    let param = tensor(0, 1.0, false, &device);
-    let grad = tensor(1, 1.0, false, &device);
-    assert!(!applies(&param, &grad, &first_state(&param, true)));
+fn other_dtypes_and_mixed_backends_take_the_tensor_ops() {
+    let [flex, ndarray] = devices();
+    let param = tensor(0, 1.0, false, &flex);
+    let grad = tensor(1, 1.0, false, &flex);
+    assert!(applies(&param, &grad, &first_state(&param, true)));
+    let f64 = param.clone().cast(DType::F64);
+    assert!(!applies(
+        &f64,
+        &grad.clone().cast(DType::F64),
+        &first_state(&f64, true)
+    ));
+    let on_ndarray = grad.to_device(&ndarray);
+    assert!(!applies(&param, &on_ndarray, &first_state(&param, true)));
 }

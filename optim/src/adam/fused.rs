@@ -1,6 +1,6 @@
-//! Adam's and AdamW's update as one pass over each parameter tensor on flex, as a Burn backend
-//! extension, written into the moments' own buffers (and the parameter's, when nothing else
-//! holds it).
+//! Adam's and AdamW's update as one pass over each parameter tensor on flex and ndarray, as a
+//! Burn backend extension, written into the moments' own buffers (and the parameter's, when
+//! nothing else holds it).
 //!
 //! Why: with tensor ops (`super::tensor_ops_step`) one step is ten to twelve element-wise ops
 //! per parameter tensor, each a pass over the tensor and most a fresh buffer; on the MLP at
@@ -8,20 +8,21 @@
 //! and written once, as `torch.optim.Adam(fused=True)` does on GPUs.
 //!
 //! The arithmetic is the tensor ops', operation for operation and in f32, with their scalars
-//! rounded to f32 as flex rounds them ([`Scalars`]): `lerp`'s two forms, `v·β2 + (g·(1−β2))·g`,
+//! rounded to f32 as the backends round them ([`Scalars`]): `lerp`'s two forms, `v·β2 + (g·(1−β2))·g`,
 //! Burn's `max_pair` (`v̂ < v ? v : v̂`), `√v / √(1−β2^t) + ε`, `θ + (m·(−lr/(1−β1^t))) / denom`;
-//! no multiply-add is fused, since flex rounds after every op. So both paths give the same bits
-//! (`tests` check every variant, NaN and infinities included). The variants (L2 or decoupled
+//! no multiply-add is fused, since the backends round after every op. So both paths give the
+//! same bits on both backends (`tests` check every variant, NaN and infinities included). The variants (L2 or decoupled
 //! weight decay, AMSGrad, `lerp`'s form) are const parameters of the loop, so each compiles to a
 //! branch-free body that vectorizes.
 
 use burn::backend::flex::FlexTensor;
+use burn::backend::ndarray::{NdArrayTensor, SharedArray};
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Dispatch, Flex, backend_extension};
+use burn::backend::{Dispatch, Flex, NdArray, backend_extension};
 use burn::tensor::Tensor;
 
 use super::AdamState;
-use crate::flex::{all_on_flex_f32, f32_data};
+use crate::flex::{all_on_flex_f32, all_on_ndarray_f32, f32_data};
 
 /// One step's constants, rounded to f32 as the tensor ops round them (flex casts each f64
 /// scalar of `mul_scalar`, `div_scalar` and `add_scalar` to f32).
@@ -60,14 +61,15 @@ const NO_DECAY: u8 = 0;
 const L2: u8 = 1;
 const DECOUPLED: u8 = 2;
 
-/// Whether the kernel applies: every tensor of the step is f32 on flex.
+/// Whether the kernel applies: every tensor of the step is f32 on flex, or every one on ndarray.
 pub(super) fn applies<const D: usize>(
     param: &Tensor<D>,
     grad: &Tensor<D>,
     state: &AdamState<D>,
 ) -> bool {
     let tensors = [param, grad, &state.exp_avg, &state.exp_avg_sq];
-    all_on_flex_f32(tensors.into_iter().chain(&state.max_exp_avg_sq))
+    let tensors = || tensors.into_iter().chain(&state.max_exp_avg_sq);
+    all_on_flex_f32(tensors()) || all_on_ndarray_f32(tensors())
 }
 
 /// The step with the kernel; only where [`applies`] (the extension panics on other backends).
@@ -103,8 +105,8 @@ pub(super) fn step<const D: usize>(
     (wrap(param), state)
 }
 
-/// The backend extension; flex only.
-#[backend_extension(Flex)]
+/// The backend extension; flex and ndarray.
+#[backend_extension(Flex, NdArray)]
 pub trait AdamStep: burn::backend::Backend {
     /// Adam or AdamW on same-shape f32 tensors: returns `(param, exp_avg, exp_avg_sq)`.
     fn adam_step(
@@ -165,34 +167,130 @@ impl AdamStep for Flex {
     }
 }
 
+impl AdamStep for NdArray {
+    fn adam_step(
+        param: NdArrayTensor,
+        grad: NdArrayTensor,
+        exp_avg: NdArrayTensor,
+        exp_avg_sq: NdArrayTensor,
+        scalars: Scalars,
+    ) -> (NdArrayTensor, NdArrayTensor, NdArrayTensor) {
+        let [param, grad, exp_avg, exp_avg_sq] = [param, grad, exp_avg, exp_avg_sq].map(array);
+        let (param, exp_avg, exp_avg_sq, _) = run(param, grad, exp_avg, exp_avg_sq, None, scalars);
+        (param.into(), exp_avg.into(), exp_avg_sq.into())
+    }
+
+    fn amsgrad_step(
+        param: NdArrayTensor,
+        grad: NdArrayTensor,
+        exp_avg: NdArrayTensor,
+        exp_avg_sq: NdArrayTensor,
+        max_exp_avg_sq: NdArrayTensor,
+        scalars: Scalars,
+    ) -> (NdArrayTensor, NdArrayTensor, NdArrayTensor, NdArrayTensor) {
+        let [param, grad, exp_avg, exp_avg_sq, max] =
+            [param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq].map(array);
+        let (param, exp_avg, exp_avg_sq, max) =
+            run(param, grad, exp_avg, exp_avg_sq, Some(max), scalars);
+        let max = max.expect("an AMSGrad step returns its running maximum");
+        (param.into(), exp_avg.into(), exp_avg_sq.into(), max.into())
+    }
+}
+
+/// The f32 array of an ndarray tensor (a copy only if its storage is borrowed, as a loaded
+/// record's may be).
+///
+/// # Panics
+/// If the tensor is not f32 ([`applies`] checks first).
+fn array(t: NdArrayTensor) -> SharedArray<f32> {
+    match t {
+        NdArrayTensor::F32(storage) => storage.into_shared(),
+        _ => panic!("Adam's fused kernel takes f32 tensors"),
+    }
+}
+
+/// A CPU backend's f32 tensor as the kernel reads and writes it.
+trait Buffer: Sized {
+    /// The same values, contiguous and row-major: no copy when they already are.
+    fn contiguous(self) -> Self;
+    /// Elements.
+    fn len(&self) -> usize;
+    /// The values of a [`contiguous`](Self::contiguous) tensor.
+    fn values(&self) -> &[f32];
+    /// The same, writable: copied first if something else holds the buffer.
+    fn values_mut(&mut self) -> &mut [f32];
+}
+
+impl Buffer for FlexTensor {
+    fn contiguous(self) -> Self {
+        self.to_contiguous()
+    }
+
+    fn len(&self) -> usize {
+        self.layout().num_elements()
+    }
+
+    fn values(&self) -> &[f32] {
+        f32_data(self)
+    }
+
+    fn values_mut(&mut self) -> &mut [f32] {
+        self.storage_mut()
+    }
+}
+
+impl Buffer for SharedArray<f32> {
+    fn contiguous(self) -> Self {
+        if self.is_standard_layout() {
+            self
+        } else {
+            self.as_standard_layout().into_owned().into_shared()
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.len()
+    }
+
+    fn values(&self) -> &[f32] {
+        self.as_slice()
+            .expect("a standard-layout array has a slice")
+    }
+
+    fn values_mut(&mut self) -> &mut [f32] {
+        // `ArcArray::as_slice_mut` makes the array unique first (a copy if it is shared).
+        self.as_slice_mut()
+            .expect("a standard-layout array has a slice")
+    }
+}
+
 /// Overwrites the parameter and the moments (or copies of those something else holds) with their
 /// updated values.
-fn run(
-    param: FlexTensor,
-    grad: FlexTensor,
-    exp_avg: FlexTensor,
-    exp_avg_sq: FlexTensor,
-    max_exp_avg_sq: Option<FlexTensor>,
+fn run<T: Buffer>(
+    param: T,
+    grad: T,
+    exp_avg: T,
+    exp_avg_sq: T,
+    max_exp_avg_sq: Option<T>,
     scalars: Scalars,
-) -> (FlexTensor, FlexTensor, FlexTensor, Option<FlexTensor>) {
-    let grad = grad.to_contiguous();
-    let len = grad.layout().num_elements();
-    let grad = &f32_data(&grad)[..len];
-    // Written in place: `to_contiguous` keeps a contiguous tensor's buffer (the argument, moved
-    // in, is dropped), and flex's `storage_mut` copies it first only if something else holds it
-    // (the module or the autodiff graph may hold the parameter; only the state holds the
-    // moments).
+) -> (T, T, T, Option<T>) {
+    let grad = grad.contiguous();
+    let len = grad.len();
+    let grad = &grad.values()[..len];
+    // Written in place: `contiguous` keeps a contiguous tensor's buffer (the argument, moved in,
+    // is dropped), and `values_mut` copies it first only if something else holds it (the module
+    // or the autodiff graph may hold the parameter; only the state holds the moments).
     let [mut param, mut exp_avg, mut exp_avg_sq] =
-        [param, exp_avg, exp_avg_sq].map(|t| t.to_contiguous());
-    let mut max = max_exp_avg_sq.map(|t| t.to_contiguous());
+        [param, exp_avg, exp_avg_sq].map(Buffer::contiguous);
+    let mut max = max_exp_avg_sq.map(Buffer::contiguous);
     {
         // Slices of exactly `len` elements: the loop then has no bounds checks.
         let slices = Slices {
-            param: &mut param.storage_mut()[..len],
+            param: &mut param.values_mut()[..len],
             grad,
-            exp_avg: &mut exp_avg.storage_mut()[..len],
-            exp_avg_sq: &mut exp_avg_sq.storage_mut()[..len],
-            max: max.as_mut().map(|t| &mut t.storage_mut()[..len]),
+            exp_avg: &mut exp_avg.values_mut()[..len],
+            exp_avg_sq: &mut exp_avg_sq.values_mut()[..len],
+            max: max.as_mut().map(|t| &mut t.values_mut()[..len]),
         };
         // Each combination of the variants is a loop of its own, without branches on them.
         // One thread: split across the two cores of the test machine, in tasks of 16,384
