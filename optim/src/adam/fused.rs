@@ -8,12 +8,13 @@
 //! and written once, as `torch.optim.Adam(fused=True)` does on GPUs.
 //!
 //! The arithmetic is the tensor ops', operation for operation and in f32, with their scalars
-//! rounded to f32 as the backends round them ([`Scalars`]): `lerp`'s two forms, `v·β2 + (g·(1−β2))·g`,
-//! Burn's `max_pair` (`v̂ < v ? v : v̂`), `√v / √(1−β2^t) + ε`, `θ + (m·(−lr/(1−β1^t))) / denom`;
-//! no multiply-add is fused, since the backends round after every op. So both paths give the
-//! same bits on both backends (`tests` check every variant, NaN and infinities included). The variants (L2 or decoupled
-//! weight decay, AMSGrad, `lerp`'s form) are const parameters of the loop, so each compiles to a
-//! branch-free body that vectorizes.
+//! rounded to f32 as the backends round them ([`Scalars`]): `lerp`'s two forms,
+//! `v·β2 + (g·(1−β2))·g`, Burn's `max_pair` (`v̂ < v ? v : v̂`), `√v / √(1−β2^t) + ε`,
+//! `θ + (m·(−lr/(1−β1^t))) / denom`; no multiply-add is fused, since the backends round after
+//! every op. So both paths give the same bits on both backends (`tests` check every variant,
+//! NaN and infinities included). The variants (L2 or decoupled weight decay, AMSGrad, `lerp`'s
+//! form) are const parameters of the loop, so each compiles to a branch-free body that
+//! vectorizes.
 
 use burn::backend::flex::FlexTensor;
 use burn::backend::ndarray::{NdArrayTensor, SharedArray};
@@ -24,8 +25,8 @@ use burn::tensor::Tensor;
 use super::AdamState;
 use crate::flex::{all_on_flex_f32, all_on_ndarray_f32, f32_data};
 
-/// One step's constants, rounded to f32 as the tensor ops round them (flex casts each f64
-/// scalar of `mul_scalar`, `div_scalar` and `add_scalar` to f32).
+/// One step's constants, rounded to f32 as the tensor ops round them (flex and ndarray cast
+/// each f64 scalar of `mul_scalar`, `div_scalar` and `add_scalar` to f32).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Scalars {
     /// The weight decay, `None` for 0.
@@ -134,83 +135,70 @@ pub trait AdamStep: burn::backend::Backend {
     );
 }
 
-impl AdamStep for Flex {
+/// Flex and ndarray: the kernel on each backend's own f32 buffers.
+impl<B: CpuF32> AdamStep for B {
     fn adam_step(
-        param: FlexTensor,
-        grad: FlexTensor,
-        exp_avg: FlexTensor,
-        exp_avg_sq: FlexTensor,
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        exp_avg: FloatTensor<Self>,
+        exp_avg_sq: FloatTensor<Self>,
         scalars: Scalars,
-    ) -> (FlexTensor, FlexTensor, FlexTensor) {
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let [param, grad, exp_avg, exp_avg_sq] =
+            [param, grad, exp_avg, exp_avg_sq].map(B::Buffer::from_tensor);
         let (param, exp_avg, exp_avg_sq, _) = run(param, grad, exp_avg, exp_avg_sq, None, scalars);
-        (param, exp_avg, exp_avg_sq)
+        [param, exp_avg, exp_avg_sq].map(Buffer::into_tensor).into()
     }
 
     fn amsgrad_step(
-        param: FlexTensor,
-        grad: FlexTensor,
-        exp_avg: FlexTensor,
-        exp_avg_sq: FlexTensor,
-        max_exp_avg_sq: FlexTensor,
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        exp_avg: FloatTensor<Self>,
+        exp_avg_sq: FloatTensor<Self>,
+        max_exp_avg_sq: FloatTensor<Self>,
         scalars: Scalars,
-    ) -> (FlexTensor, FlexTensor, FlexTensor, FlexTensor) {
-        let (param, exp_avg, exp_avg_sq, max) = run(
-            param,
-            grad,
-            exp_avg,
-            exp_avg_sq,
-            Some(max_exp_avg_sq),
-            scalars,
-        );
-        let max = max.expect("an AMSGrad step returns its running maximum");
-        (param, exp_avg, exp_avg_sq, max)
-    }
-}
-
-impl AdamStep for NdArray {
-    fn adam_step(
-        param: NdArrayTensor,
-        grad: NdArrayTensor,
-        exp_avg: NdArrayTensor,
-        exp_avg_sq: NdArrayTensor,
-        scalars: Scalars,
-    ) -> (NdArrayTensor, NdArrayTensor, NdArrayTensor) {
-        let [param, grad, exp_avg, exp_avg_sq] = [param, grad, exp_avg, exp_avg_sq].map(array);
-        let (param, exp_avg, exp_avg_sq, _) = run(param, grad, exp_avg, exp_avg_sq, None, scalars);
-        (param.into(), exp_avg.into(), exp_avg_sq.into())
-    }
-
-    fn amsgrad_step(
-        param: NdArrayTensor,
-        grad: NdArrayTensor,
-        exp_avg: NdArrayTensor,
-        exp_avg_sq: NdArrayTensor,
-        max_exp_avg_sq: NdArrayTensor,
-        scalars: Scalars,
-    ) -> (NdArrayTensor, NdArrayTensor, NdArrayTensor, NdArrayTensor) {
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
         let [param, grad, exp_avg, exp_avg_sq, max] =
-            [param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq].map(array);
+            [param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq].map(B::Buffer::from_tensor);
         let (param, exp_avg, exp_avg_sq, max) =
             run(param, grad, exp_avg, exp_avg_sq, Some(max), scalars);
         let max = max.expect("an AMSGrad step returns its running maximum");
-        (param.into(), exp_avg.into(), exp_avg_sq.into(), max.into())
+        [param, exp_avg, exp_avg_sq, max]
+            .map(Buffer::into_tensor)
+            .into()
     }
 }
 
-/// The f32 array of an ndarray tensor (a copy only if its storage is borrowed, as a loaded
-/// record's may be).
-///
-/// # Panics
-/// If the tensor is not f32 ([`applies`] checks first).
-fn array(t: NdArrayTensor) -> SharedArray<f32> {
-    match t {
-        NdArrayTensor::F32(storage) => storage.into_shared(),
-        _ => panic!("Adam's fused kernel takes f32 tensors"),
-    }
+/// A backend whose f32 tensors the kernel reads and writes as a [`Buffer`].
+pub trait CpuF32: burn::backend::Backend {
+    /// The f32 buffer of one of the backend's float tensors.
+    type Buffer: Buffer<Tensor = FloatTensor<Self>>;
+}
+
+impl CpuF32 for Flex {
+    type Buffer = FlexTensor;
+}
+
+impl CpuF32 for NdArray {
+    type Buffer = SharedArray<f32>;
 }
 
 /// A CPU backend's f32 tensor as the kernel reads and writes it.
-trait Buffer: Sized {
+pub trait Buffer: Sized {
+    /// The backend's float tensor.
+    type Tensor;
+    /// The buffer of an f32 tensor (the kernel runs only where [`applies`] says so).
+    ///
+    /// # Panics
+    /// If the tensor is not f32.
+    fn from_tensor(t: Self::Tensor) -> Self;
+    /// The tensor again.
+    fn into_tensor(self) -> Self::Tensor;
     /// The same values, contiguous and row-major: no copy when they already are.
     fn contiguous(self) -> Self;
     /// Elements.
@@ -222,6 +210,16 @@ trait Buffer: Sized {
 }
 
 impl Buffer for FlexTensor {
+    type Tensor = FlexTensor;
+
+    fn from_tensor(t: FlexTensor) -> Self {
+        t
+    }
+
+    fn into_tensor(self) -> FlexTensor {
+        self
+    }
+
     fn contiguous(self) -> Self {
         self.to_contiguous()
     }
@@ -240,6 +238,20 @@ impl Buffer for FlexTensor {
 }
 
 impl Buffer for SharedArray<f32> {
+    type Tensor = NdArrayTensor;
+
+    /// A copy only if the tensor's storage is borrowed, as a loaded record's may be.
+    fn from_tensor(t: NdArrayTensor) -> Self {
+        match t {
+            NdArrayTensor::F32(storage) => storage.into_shared(),
+            _ => panic!("Adam's fused kernel takes f32 tensors"),
+        }
+    }
+
+    fn into_tensor(self) -> NdArrayTensor {
+        self.into()
+    }
+
     fn contiguous(self) -> Self {
         if self.is_standard_layout() {
             self
@@ -249,6 +261,7 @@ impl Buffer for SharedArray<f32> {
     }
 
     fn len(&self) -> usize {
+        // ndarray's own `len` (inherent methods come before trait methods).
         self.len()
     }
 
